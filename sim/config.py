@@ -1,0 +1,332 @@
+"""The run's configuration: one pydantic model, the only gate between a config and the model.
+
+Hydra composes `conf/`; `SimConfig.model_validate` checks every key, bound and choice at once.
+The defaults and their sources live in `conf/` (each with an anchor of ANCHORS.md or "assumption");
+the schema only states what is allowed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from sim.regions import REGION_CODES
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+PositiveFloat = Annotated[float, Field(gt=0.0)]
+Regime = Literal["excluded", "default_on", "affirmative", "forced_choice", "no_option"]
+NoticeChannel = Literal["email", "in_app", "prompt"]
+MediaLevel = Literal["none", "moderate", "high"]
+ROUTE_NONE = "none"
+MAX_HORIZON_DAYS = 30_000  # day indices are int16 in the state arrays
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_region_keys(values: dict, *, need_default: bool) -> dict:
+    unknown = sorted(set(values) - set(REGION_CODES) - {"default"})
+    if unknown:
+        raise ValueError(f"unknown region(s) {unknown}; allowed: {list(REGION_CODES)} or 'default'")
+    if need_default and "default" not in values:
+        raise ValueError("needs a 'default' entry (used for every region not named)")
+    return values
+
+
+def _regions_with_default(values: dict) -> dict:
+    return _check_region_keys(values, need_default=True)
+
+
+# A per-region value: {"default": x, "EU_EEA": y, ...}; regions not named take the default.
+ByRegionProbability = Annotated[dict[str, Probability], AfterValidator(_regions_with_default)]
+RegionShift = Annotated[float, Field(ge=-0.5, le=0.5)]
+
+
+def for_region(values: dict[str, float], region: str) -> float:
+    """The value of a per-region setting for one region."""
+    return values.get(region, values["default"])
+
+
+class Segment(Strict):
+    share: Probability
+    rate_per_day: Annotated[float, Field(ge=0.0, le=24.0)]
+
+
+class ConcernSegment(Strict):
+    share: Probability
+    mean: Annotated[float, Field(gt=0.0, lt=1.0)]
+    concentration: PositiveFloat  # Beta(a, b) with a + b = concentration
+
+
+class BetaShape(Strict):
+    a: PositiveFloat
+    b: PositiveFloat
+
+
+def _shares_sum_to_one(segments: dict, label: str) -> None:
+    total = sum(s.share for s in segments.values())
+    if abs(total - 1.0) > 1e-6:
+        raise ValueError(f"{label} shares must sum to 1, got {total:.6g}")
+
+
+class GraphConfig(Strict):
+    mean_contacts: Annotated[float, Field(ge=0.0, le=200.0)]
+    same_region_share: Probability
+
+
+class PopulationConfig(Strict):
+    members: Annotated[float, Field(gt=0.0, le=1e10)]
+    agents: Annotated[int, Field(ge=1, le=200_000_000)]
+    min_agents_per_region: Annotated[int, Field(ge=1)]
+    minor_share: ByRegionProbability
+    login_segments: dict[str, Segment]
+    post_segments: dict[str, Segment]
+    post_rate_spread: Annotated[float, Field(ge=0.0, le=3.0)]
+    tenure_mean_days: PositiveFloat
+    tenure_max_days: Annotated[int, Field(ge=1, le=MAX_HORIZON_DAYS)]
+    photo_share: Probability
+    concern_segments: dict[str, ConcernSegment]
+    concern_shift: Annotated[dict[str, RegionShift], AfterValidator(_regions_with_default)]
+    object_share: ByRegionProbability
+    accept_share: ByRegionProbability
+    preference_noise: Annotated[float, Field(ge=0.0, le=5.0)]
+    skill: BetaShape
+    visibility_motive: BetaShape
+    graph: GraphConfig
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        _shares_sum_to_one(self.login_segments, "population.login_segments")
+        _shares_sum_to_one(self.post_segments, "population.post_segments")
+        _shares_sum_to_one(self.concern_segments, "population.concern_segments")
+        floor_total = self.min_agents_per_region * len(REGION_CODES)
+        if self.agents < floor_total:
+            raise ValueError(
+                f"population.agents={self.agents} is below the per-region floor "
+                f"({self.min_agents_per_region} x {len(REGION_CODES)} regions = {floor_total})"
+            )
+        for region in REGION_CODES:
+            total = for_region(self.object_share, region) + for_region(self.accept_share, region)
+            if total > 1.0:
+                raise ValueError(f"population.object_share + accept_share = {total:.3g} > 1 in {region}")
+        return self
+
+
+class MediaEvent(Strict):
+    date: dt.date
+    regions: list[str]
+    level: MediaLevel
+    label: str = ""
+
+    @field_validator("regions")
+    @classmethod
+    def _regions(cls, v):
+        return _check_event_regions(v)
+
+
+def _check_event_regions(regions: list[str]) -> list[str]:
+    if not regions:
+        raise ValueError("names no region")
+    unknown = sorted(set(regions) - set(REGION_CODES) - {"all"})
+    if unknown:
+        raise ValueError(f"unknown region(s) {unknown}; allowed: {list(REGION_CODES)} or 'all'")
+    return regions
+
+
+class MediaConfig(Strict):
+    reach: Probability
+    base_per_day: ByRegionProbability
+    shock_per_day: dict[Literal["moderate", "high"], Probability]
+    decay_days: PositiveFloat
+    extra_events: list[MediaEvent] = []
+
+
+class NoticeConfig(Strict):
+    email_read_prob: Probability
+    in_app_seen_prob: Probability
+
+
+class WordOfMouthConfig(Strict):
+    strength: Probability
+    share_prob: Probability
+    window_days: Annotated[int, Field(ge=1, le=3650)]
+
+
+class AwarenessConfig(Strict):
+    media: MediaConfig
+    notices: NoticeConfig
+    word_of_mouth: WordOfMouthConfig
+
+
+class ConsentConfig(Strict):
+    intent_half_life_days: PositiveFloat
+    object_intent_scale: Annotated[float, Field(ge=0.0, le=10.0)]
+    accept_intent_prob: Probability
+    default_acquiescence: Probability
+    neutral_acquiescence: Probability
+
+
+class RouteStep(Strict):
+    name: str
+    difficulty: Annotated[float, Field(ge=-20.0, le=20.0)]
+
+
+class Route(Strict):
+    steps: list[RouteStep] = Field(min_length=1)
+    wait_days: Annotated[int, Field(ge=0, le=3650)] = 0
+
+
+class FrictionConfig(Strict):
+    routes: dict[str, Route]
+    skill_weight: Annotated[float, Field(ge=0.0, le=50.0)]
+    try_prob: Probability
+    frustration_factor: Probability
+    give_up_prob: Probability
+
+    @field_validator("routes")
+    @classmethod
+    def _no_reserved_name(cls, v):
+        if ROUTE_NONE in v:
+            raise ValueError(f"'{ROUTE_NONE}' is reserved for 'no route'")
+        return v
+
+
+class FeedConfig(Strict):
+    face_boost: Annotated[float, Field(ge=0.0, le=100.0)]
+    initial_face_share: Probability
+    other_image_share: Probability
+    adaptation_rate: Probability
+    min_face_share: Probability
+    max_face_share: Probability
+    reach_cost_belief_share: Probability
+
+    @model_validator(mode="after")
+    def _bounds(self):
+        if not self.min_face_share <= self.initial_face_share <= self.max_face_share:
+            raise ValueError(
+                "feed needs min_face_share <= initial_face_share <= max_face_share, got "
+                f"{self.min_face_share} <= {self.initial_face_share} <= {self.max_face_share}"
+            )
+        return self
+
+
+class TrainingConfig(Strict):
+    ingest_every_days: Annotated[int, Field(ge=1, le=3650)]
+    retroactive_removal: bool
+    profile_tokens: Annotated[float, Field(ge=0.0)]
+    tokens_per_post: Annotated[float, Field(ge=0.0)]
+
+
+class PolicyEvent(Strict):
+    date: dt.date
+    regions: list[str]
+    regime: Regime | Literal["unchanged"] = "unchanged"
+    training: bool | None = None  # None: the regime decides (every regime but excluded trains)
+    route: str | None = None  # None: unchanged
+    notice: list[NoticeChannel] = []
+    media: MediaLevel = "none"
+    label: str = ""
+
+    @field_validator("regions")
+    @classmethod
+    def _regions(cls, v):
+        return _check_event_regions(v)
+
+    @model_validator(mode="after")
+    def _excluded_never_trains(self):
+        if self.regime == "excluded" and self.training:
+            raise ValueError("an excluded phase cannot train")
+        return self
+
+
+class Substitution(Strict):
+    """Turns the actual timeline into a counterfactual: replace regimes/routes in some regions."""
+
+    regions: list[str]
+    regime: dict[Regime, Regime] = {}
+    route: dict[str, str] = {}
+
+    @field_validator("regions")
+    @classmethod
+    def _regions(cls, v):
+        return _check_event_regions(v)
+
+
+class InitialPhase(Strict):
+    regime: Regime
+    route: str
+
+
+class PolicyConfig(Strict):
+    name: str
+    description: str = ""
+    initial: InitialPhase
+    events: list[PolicyEvent]
+    substitutions: list[Substitution] = []
+
+
+class SimConfig(Strict):
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1)]
+    start: dt.date
+    end: dt.date
+    progress: bool
+    figures: bool
+    population: PopulationConfig
+    policy: PolicyConfig
+    awareness: AwarenessConfig
+    consent: ConsentConfig
+    friction: FrictionConfig
+    feed: FeedConfig
+    training: TrainingConfig
+
+    @model_validator(mode="after")
+    def _cross_checks(self):
+        days = (self.end - self.start).days
+        if days < 0:
+            raise ValueError(f"end ({self.end}) is before start ({self.start})")
+        if days >= MAX_HORIZON_DAYS:
+            raise ValueError(f"horizon of {days} days exceeds {MAX_HORIZON_DAYS}")
+        known_routes = set(self.friction.routes) | {ROUTE_NONE}
+        used = [("policy.initial.route", self.policy.initial.route)]
+        used += [(f"policy.events[{i}].route", e.route) for i, e in enumerate(self.policy.events)]
+        for i, sub in enumerate(self.policy.substitutions):
+            used += [(f"policy.substitutions[{i}].route", r) for r in (*sub.route, *sub.route.values())]
+        bad = [f"{where}={name!r}" for where, name in used if name is not None and name not in known_routes]
+        if bad:
+            raise ValueError(f"unknown route(s) {bad}; allowed: {sorted(known_routes)}")
+        return self
+
+    @property
+    def horizon_days(self) -> int:
+        """Number of simulated days, both ends included."""
+        return (self.end - self.start).days + 1
+
+
+class ConfigError(ValueError):
+    """A config that fails validation; the message lists every problem."""
+
+
+def format_validation_error(err: ValidationError) -> str:
+    lines = [f"invalid configuration ({err.error_count()} problem(s)):"]
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"] if p != "values") or "(top level)"
+        value = e.get("input")
+        shown = repr(value) if not isinstance(value, dict) else "{...}"
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (not in the schema; check its spelling and section)"
+        lines.append(f"  - {key} = {shown}: {msg}")
+    return "\n".join(lines)
+
+
+def validate_config(raw: dict) -> SimConfig:
+    """Validate a plain dict (e.g. Hydra's resolved config); raise ConfigError naming every problem."""
+    try:
+        return SimConfig.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err)) from None

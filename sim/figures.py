@@ -1,0 +1,105 @@
+"""The two headline figures of a run: consent curves per region, and the dataset by type.
+
+Drawn from the run's tidy series (never from typed numbers). Colours are Paul Tol's muted
+palette (colour-blind safe); dashed vertical lines mark the days a region's policy phase changed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.dates as mdates  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from sim.regions import ALL, REGION_CODES  # noqa: E402
+
+TOL_MUTED = [
+    "#332288",
+    "#88CCEE",
+    "#44AA99",
+    "#117733",
+    "#999933",
+    "#DDCC77",
+    "#CC6677",
+    "#882255",
+    "#AA4499",
+    "#555555",
+]
+CONSENT_LINES = {
+    "aware_share": "aware",
+    "enrolled_share": "enrolled",
+    "opted_out_share": "opted out",
+    "opted_in_share": "opted in",
+    "consent_gap_share": "consent gap",
+}
+DATASET_PANELS = {
+    "dataset_profiles": ("profiles", 1e6, "millions"),
+    "dataset_text_tokens": ("text tokens", 1e9, "billions"),
+    "dataset_face_images": ("face images (identity-labelled)", 1e6, "millions"),
+    "dataset_other_images": ("other images", 1e6, "millions"),
+}
+
+
+def _wide(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
+    return frame[frame.metric == metric].pivot(index="date", columns="region", values="value")
+
+
+def _phase_dates(phases, code: str) -> list:
+    return [pd.Timestamp(p.start) for p in phases.get(code, ()) if p.start is not None]
+
+
+def draw_headline_figures(frame: pd.DataFrame, phases: dict, out_dir: Path, policy: str) -> list[Path]:
+    """Write consent_curves.png and dataset_by_type.png into out_dir; return their paths."""
+    return [_consent_curves(frame, phases, out_dir, policy), _dataset(frame, out_dir, policy)]
+
+
+def _consent_curves(frame: pd.DataFrame, phases: dict, out_dir: Path, policy: str) -> Path:
+    regions = [*REGION_CODES, ALL]
+    fig, axes = plt.subplots(3, 4, figsize=(13, 8.5), sharex=True, sharey=True, layout="constrained")
+    series = {m: _wide(frame, m) for m in CONSENT_LINES}
+    start, end = frame.date.min(), frame.date.max()
+    for ax, code in zip(axes.flat, regions):
+        for colour, (metric, label) in zip(TOL_MUTED, CONSENT_LINES.items()):
+            ax.plot(series[metric].index, series[metric][code], color=colour, lw=1.6, label=label)
+        for day in _phase_dates(phases, code):
+            if start <= day <= end:
+                ax.axvline(day, color="0.6", ls="--", lw=0.8)
+        ax.set_title(code, fontsize=10)
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(mdates.YearLocator())
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+    axes.flat[-1].axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    axes.flat[-1].legend(handles, labels, loc="center", title="share of eligible members", frameon=False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("share of eligible members")
+    fig.suptitle(f"Consent curves per region ({policy}); dashed: policy phase changes")
+    path = out_dir / "consent_curves.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def _dataset(frame: pd.DataFrame, out_dir: Path, policy: str) -> Path:
+    fig, axes = plt.subplots(2, 2, figsize=(12, 7.5), sharex=True, layout="constrained")
+    for ax, (metric, (label, scale, unit)) in zip(axes.flat, DATASET_PANELS.items()):
+        wide = _wide(frame, metric) / scale
+        for colour, code in zip(TOL_MUTED, REGION_CODES):
+            ax.plot(wide.index, wide[code], color=colour, lw=1.6, label=code)
+        ax.set_title(f"{label}, cumulative")
+        ax.set_ylabel(unit)
+        ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(mdates.YearLocator())
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right center", title="region", frameon=False)
+    fig.suptitle(f"Training dataset per region by type ({policy})")
+    path = out_dir / "dataset_by_type.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -1,0 +1,382 @@
+"""The consent-design model: a Mesa model over arrays (MODEL.md section 3 is the order of `step`).
+
+One step is one day. Every rule lives in its own module (awareness, consent, friction, content,
+ledger) as a function of arrays; this module only wires them in the scheduled order. No Python
+loop runs over agents: loops run over regions (10) or routes (4) only.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import mesa
+import numpy as np
+
+from sim import awareness, consent, content, friction
+from sim.config import SimConfig
+from sim.consent import NO_CHOICE, OBJECT, OPTED_IN, OPTED_OUT
+from sim.graph import sample_graph
+from sim.ledger import DATA_TYPES, Ledger
+from sim.metrics import COUNT_METRICS, INDEX, METRIC_NAMES
+from sim.policy import FORCED_CHOICE, compile_policy, media_events
+from sim.population import sample_population
+from sim.random_streams import NEVER, Streams
+from sim.regions import REGION_CODES
+from sim.state import NOT_YET, AgentState
+
+PROFILES, TEXT, FACES, OTHER = range(len(DATA_TYPES))
+MAX_FAILURES = 100  # int8 counter cap
+
+
+class ConsentModel(mesa.Model):
+    """Members of a professional network under region consent policies, one day per step."""
+
+    def __init__(self, config: SimConfig):
+        super().__init__(seed=config.seed)
+        self.config = config
+        self.streams = Streams(config.seed)
+        self.n_days = config.horizon_days
+        self.day = 0  # index of the next day to simulate
+        self.dates = np.array([np.datetime64(config.start) + np.timedelta64(i, "D") for i in range(self.n_days)])
+
+        self.pop = sample_population(config.population, config.feed.reach_cost_belief_share, self.streams)
+        self.graph = sample_graph(config.population.graph, self.pop.slices, self.pop.n, self.streams)
+        self.contacts = self.graph.degree
+        self.state = AgentState.initial(self.pop, config.feed.initial_face_share)
+        self.route_names = list(config.friction.routes)
+        self.policy = compile_policy(config.policy, config.start, self.n_days, self.route_names)
+        attention = awareness.media_attention(
+            config.awareness.media, config.start, self.n_days, media_events(config.policy)
+        )
+        self.media_attention = attention
+        self.media_hazard_cum = awareness.cumulative_media_hazard(attention, config.awareness.media.reach)
+
+        self.ledger = Ledger(len(REGION_CODES))
+        self.failed_attempts = np.zeros(len(REGION_CODES))
+        self.sharers: deque[tuple[int, np.ndarray]] = deque()  # (day, agents) who told their contacts
+        self.pending_choices: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}  # forms awaiting effect
+        self.records = np.full((self.n_days, len(REGION_CODES) + 1, len(METRIC_NAMES)), np.nan)
+        self._objector_eligible = self.pop.eligible & (self.pop.preference == OBJECT)
+        self._eligible_count = np.array([np.count_nonzero(self.pop.eligible[s]) for s in self.pop.slices])
+        self._post_rate_sum = np.array(
+            [self.pop.poster_post_prob[self.pop.poster_slice(r)].sum() for r in range(len(REGION_CODES))]
+        )
+        self._init_event_times()
+        self.datacollector = mesa.DataCollector(
+            model_reporters={name: (lambda m, k=INDEX[name]: m.records[m.day - 1, -1, k]) for name in METRIC_NAMES}
+        )
+
+    # ----------------------------------------------------------------- set-up
+    def _init_event_times(self) -> None:
+        """First visit, first post and first exposure threshold of every member."""
+        s, pop = self.state, self.pop
+        everyone = np.arange(pop.n)
+        s.next_visit[:] = self.streams.geometric_days("visit", everyone, -1, pop.visit_prob) - 1
+        s.next_post[:] = self.streams.geometric_days("post", pop.poster, -1, pop.poster_post_prob) - 1
+        s.exposure_level[:] = self.streams.exponential("exposure", everyone, -1)
+
+    # ----------------------------------------------------------------- the day
+    def step(self) -> None:
+        t = self.day
+        self.regime_today = self.policy.regime[t]
+        self.route_today = self.policy.route[t]
+        exposed_by_notice = self._apply_policy(t)
+        visitors = self._visits(t)
+        exposed = self._awareness(t, visitors, exposed_by_notice)
+        self._form_intent(t, exposed)
+        self._answer_prompts(t, visitors)
+        self._attempt_routes(t, visitors)
+        self._post(t)
+        self._training_pull(t)
+        self._record(t)
+        self.day += 1
+        self.running = self.day < self.n_days
+        self.datacollector.collect(self)
+
+    def _agent_regime(self, idx: np.ndarray) -> np.ndarray:
+        return self.regime_today[self.pop.region[idx]]
+
+    def _enrolled(self, idx: np.ndarray) -> np.ndarray:
+        return consent.is_enrolled(self._agent_regime(idx), self.state.choice[idx], self.pop.eligible[idx])
+
+    # 1. policy: notices fired by today's phase switches (the consent default follows from the regime)
+    def _apply_policy(self, t: int) -> np.ndarray:
+        notices = self.config.awareness.notices
+        exposed = []
+        for notice in (n for n in self.policy.notices if n.day == t):
+            s = self.pop.slices[notice.region]
+            members = np.arange(s.start, s.stop)
+            if "email" in notice.channels:
+                reads = self.streams.uniform("email", members, t) < notices.email_read_prob
+                exposed.append(members[reads])
+            if "in_app" in notice.channels:
+                sees = self.streams.uniform("in_app", members, t) < notices.in_app_seen_prob
+                self.state.in_app_pending[members[sees]] = True
+            if "prompt" in notice.channels:
+                self.state.prompt_pending[s] = True
+        for day_choices in self.pending_choices.pop(t, []):
+            self._record_choice(*day_choices)
+        return np.concatenate(exposed) if exposed else np.empty(0, np.int64)
+
+    # 2. logins (event-time form: the next visit is drawn once per visit)
+    def _visits(self, t: int) -> np.ndarray:
+        s = self.state
+        visitors = np.flatnonzero(s.next_visit == t)
+        gaps = self.streams.geometric_days("visit", visitors, t, self.pop.visit_prob[visitors])
+        s.next_visit[visitors] = np.minimum(t + gaps, NEVER)
+        return visitors
+
+    # 3. awareness: notices, word of mouth, media
+    def _awareness(self, t: int, visitors: np.ndarray, exposed_by_notice: np.ndarray) -> np.ndarray:
+        s, wom = self.state, self.config.awareness.word_of_mouth
+        parts = [exposed_by_notice]
+        saw_in_app = visitors[s.in_app_pending[visitors]]
+        s.in_app_pending[saw_in_app] = False
+        parts.append(saw_in_app)
+
+        while self.sharers and self.sharers[0][0] < t - wom.window_days:
+            self.sharers.popleft()
+        if self.sharers and wom.strength > 0:
+            sharers = np.concatenate([a for _, a in self.sharers])
+            told, telling = awareness.contacts_told(self.graph.indptr, self.graph.indices, sharers)
+            p = awareness.daily_exposure_probability(0.0, 0.0, 0.0, wom.strength, telling, self.contacts[told])
+            s.exposure_level[told] -= awareness.hazard(p).astype(np.float32)
+
+        level_today = self.media_hazard_cum[t]
+        for r, sl in enumerate(self.pop.slices):
+            parts.append(np.flatnonzero(s.exposure_level[sl] <= level_today[r]) + sl.start)
+
+        exposed = np.unique(np.concatenate(parts))
+        newly = exposed[s.aware_since[exposed] == NOT_YET]
+        s.aware_since[newly] = t
+        s.exposure_level[exposed] = (
+            level_today[self.pop.region[exposed]] + self.streams.exponential("exposure", exposed, t)
+        ).astype(np.float32)
+        return exposed
+
+    # 4. intent: exposure turns into intent for members whose status differs from their preference
+    def _form_intent(self, t: int, exposed: np.ndarray) -> None:
+        s, pop, cfg = self.state, self.pop, self.config.consent
+        who = exposed[pop.eligible[exposed] & ~s.gave_up[exposed]]
+        who = who[consent.has_route_to_act(self._agent_regime(who)) & (self.route_today[pop.region[who]] >= 0)]
+        desired = consent.desired_choice(pop.preference[who], self._enrolled(who))
+        p = consent.intent_probability(
+            desired,
+            pop.concern[who],
+            pop.believes_reach_cost[who],
+            pop.visibility_motive[who],
+            cfg.object_intent_scale,
+            cfg.accept_intent_prob,
+        )
+        forms = who[self.streams.uniform("intent", who, t) < p]
+        fade = consent.intent_fade_probability(cfg.intent_half_life_days)
+        duration = self.streams.geometric_days("intent_duration", forms, t, fade)
+        s.intent_until[forms] = np.minimum(t + duration - 1, NEVER)
+
+    # 5a. prompts and forced choices are answered on the spot (through the `prompt` route's steps)
+    def _answer_prompts(self, t: int, visitors: np.ndarray) -> None:
+        s, pop = self.state, self.pop
+        forced = self._agent_regime(visitors) == FORCED_CHOICE
+        asked = visitors[
+            (s.prompt_pending[visitors] | forced) & pop.eligible[visitors] & (s.choice[visitors] == NO_CHOICE)
+        ]
+        s.prompt_pending[visitors] = False
+        if asked.size == 0:
+            return
+        s.aware_since[asked[s.aware_since[asked] == NOT_YET]] = t
+        answered = asked[self._passes_route(asked, self.config.friction.routes["prompt"].steps, "prompt_step", t)]
+        cfg = self.config.consent
+        accept_p = consent.indifferent_accept_probability(
+            self._agent_regime(answered), cfg.default_acquiescence, cfg.neutral_acquiescence
+        )
+        u = self.streams.uniform("acquiescence", answered, t)
+        choice = consent.prompt_answer(pop.preference[answered], u, accept_p)
+        self._record_choice(answered, choice)
+
+    # 5b. members with intent try their region's route on a visit
+    def _attempt_routes(self, t: int, visitors: np.ndarray) -> None:
+        s, pop, fr = self.state, self.pop, self.config.friction
+        who = visitors[(s.intent_until[visitors] >= t) & ~s.gave_up[visitors]]
+        route = self.route_today[pop.region[who]]
+        desired = consent.desired_choice(pop.preference[who], self._enrolled(who))
+        keep = (route >= 0) & (desired != NO_CHOICE)
+        who, route, desired = who[keep], route[keep], desired[keep]
+        p_try = friction.try_probability(fr.try_prob, fr.frustration_factor, s.failures[who])
+        tries = self.streams.uniform("try", who, t) < p_try
+        who, route, desired = who[tries], route[tries], desired[tries]
+
+        for k, name in enumerate(self.route_names):
+            on_route = route == k
+            if not on_route.any():
+                continue
+            members, wants = who[on_route], desired[on_route]
+            spec = fr.routes[name]
+            ok = self._passes_route(members, spec.steps, f"step_{name}", t)
+            done, choice = members[ok], wants[ok]
+            s.intent_until[done] = NOT_YET
+            if spec.wait_days:
+                self.pending_choices.setdefault(t + spec.wait_days, []).append((done, choice))
+            else:
+                self._record_choice(done, choice)
+            shares = self.streams.uniform("share", done, t) < self.config.awareness.word_of_mouth.share_prob
+            self.sharers.append((t, done[shares]))
+            self._record_failures(members[~ok], t)
+
+    def _passes_route(self, members: np.ndarray, steps, stream: str, t: int) -> np.ndarray:
+        skill, weight = self.pop.skill[members], self.config.friction.skill_weight
+        p = np.stack([friction.step_success_probability(skill, st.difficulty, weight) for st in steps])
+        u = np.stack([self.streams.uniform(f"{stream}_{i}", members, t) for i in range(len(steps))])
+        return friction.attempt_succeeds(u, p)
+
+    def _record_failures(self, failed: np.ndarray, t: int) -> None:
+        s = self.state
+        s.failures[failed] = np.minimum(s.failures[failed] + 1, MAX_FAILURES)
+        quits = failed[self.streams.uniform("give_up", failed, t) < self.config.friction.give_up_prob]
+        s.gave_up[quits] = True
+        s.intent_until[quits] = NOT_YET
+        self.failed_attempts += np.bincount(self.pop.region[failed], minlength=len(REGION_CODES))
+
+    def _record_choice(self, members: np.ndarray, choice: np.ndarray) -> None:
+        """Record choices; data already ingested from new objectors now counts as theirs."""
+        s = self.state
+        new_out = members[(choice == OPTED_OUT) & (s.choice[members] != OPTED_OUT)]
+        s.choice[members] = choice
+        s.intent_until[members] = NOT_YET
+        for r in np.unique(self.pop.region[new_out]):
+            group = new_out[self.pop.region[new_out] == r]
+            self.ledger.objected(r, s.ingested[group].sum(axis=0, dtype=np.float64), self.pop.weight_by_region[r])
+
+    # 6. content: posts, their type, and the face share's drift toward what the feed rewards
+    def _post(self, t: int) -> None:
+        s, pop, feed = self.state, self.pop, self.config.feed
+        due = np.flatnonzero(s.next_post == t)
+        agents = pop.poster[due]
+        kind = content.post_type(
+            self.streams.uniform("post_type", agents, t), s.face_share[due], feed.other_image_share
+        )
+        s.pending_posts[due, kind] += 1  # a poster posts at most once a day
+        s.face_share[due] = content.face_share_update(
+            s.face_share[due],
+            feed.face_boost,
+            pop.visibility_motive[agents],
+            feed.adaptation_rate,
+            feed.min_face_share,
+            feed.max_face_share,
+        )
+        gaps = self.streams.geometric_days("post", agents, t, pop.poster_post_prob[due])
+        s.next_post[due] = np.minimum(t + gaps, NEVER)
+
+    # 7. training pulls and the ledger
+    def _training_pull(self, t: int) -> None:
+        scheduled = t % self.config.training.ingest_every_days == 0
+        starts = self.policy.training_starts(t)
+        if not (scheduled or starts.any()):
+            return
+        if self.config.training.retroactive_removal:
+            self._remove_objectors_data()
+        for r in np.flatnonzero(self.policy.training[t] & (scheduled | starts)):
+            self._ingest_region(int(r))
+
+    def _ingest_region(self, r: int) -> None:
+        s, pop, tr = self.state, self.pop, self.config.training
+        sl = pop.slices[r]
+        enrolled = consent.is_enrolled(self.regime_today[r], s.choice[sl], pop.eligible[sl])
+        amounts = np.zeros(len(DATA_TYPES))
+
+        # First pull of a member: profile (and its photo) plus the backlog of posts before the start.
+        first = np.flatnonzero(enrolled & ~s.profile_ingested[sl]) + sl.start
+        at = np.searchsorted(pop.poster, first)
+        is_poster = (at < pop.poster.size) & (pop.poster[np.minimum(at, pop.poster.size - 1)] == first)
+        backlog = np.zeros(first.size)
+        backlog[is_poster] = pop.poster_rate_per_day[at[is_poster]] * pop.tenure_days[first[is_poster]]
+        f0, q = self.config.feed.initial_face_share, self.config.feed.other_image_share
+        first_data = np.column_stack(
+            [
+                np.ones(first.size),
+                tr.profile_tokens + tr.tokens_per_post * backlog,
+                pop.has_photo[first] + backlog * f0,
+                backlog * (1 - f0) * q,
+            ]
+        )
+        s.ingested[first] += first_data.astype(np.float32)
+        s.profile_ingested[first] = True
+        amounts += first_data.sum(axis=0)
+
+        # Posts since the last pull, of enrolled posters.
+        ps = pop.poster_slice(r)
+        take = ps.start + np.flatnonzero(enrolled[pop.poster[ps] - sl.start])
+        posts = s.pending_posts[take].astype(np.float64)  # columns: text only, other image, face image
+        new_data = np.column_stack(
+            [
+                np.zeros(take.size),
+                tr.tokens_per_post * posts.sum(axis=1),
+                posts[:, content.FACE_IMAGE],
+                posts[:, content.OTHER_IMAGE],
+            ]
+        )
+        s.pending_posts[take] = 0
+        s.ingested[pop.poster[take]] += new_data.astype(np.float32)
+        amounts += new_data.sum(axis=0)
+        self.ledger.ingest(r, amounts, pop.weight_by_region[r])
+
+    def _remove_objectors_data(self) -> None:
+        s = self.state
+        gone = np.flatnonzero((s.choice == OPTED_OUT) & s.profile_ingested)
+        for r in np.unique(self.pop.region[gone]):
+            group = gone[self.pop.region[gone] == r]
+            self.ledger.remove(r, s.ingested[group].sum(axis=0, dtype=np.float64), self.pop.weight_by_region[r])
+        s.ingested[gone] = 0
+        s.profile_ingested[gone] = False
+
+    # 8. record: per-region numerators and denominators, then the whole membership
+    def _record(self, t: int) -> None:
+        s, pop = self.state, self.pop
+        n_regions = len(REGION_CODES)
+        num = np.zeros((n_regions, len(METRIC_NAMES)))
+        den = np.zeros((n_regions, len(METRIC_NAMES)))
+        intending_today = (s.intent_until >= t) & ~s.gave_up
+        for r, sl in enumerate(pop.slices):
+            eligible = pop.eligible[sl]
+            aware = s.aware_since[sl] != NOT_YET
+            choice = s.choice[sl]
+            gap = self._objector_eligible[sl] & consent.is_enrolled(self.regime_today[r], choice, eligible)
+            enrolled = np.count_nonzero(consent.is_enrolled(self.regime_today[r], choice, eligible))
+            unaware_gap = np.count_nonzero(gap & ~aware)
+            intending_gap = np.count_nonzero(gap & aware & intending_today[sl])
+            counts = {
+                "aware_share": np.count_nonzero(aware & eligible),
+                "enrolled_share": enrolled,
+                "opted_out_share": np.count_nonzero((choice == OPTED_OUT) & eligible),
+                "opted_in_share": np.count_nonzero((choice == OPTED_IN) & eligible),
+                "undecided_share": np.count_nonzero((choice == NO_CHOICE) & eligible),
+                "consent_gap_share": np.count_nonzero(gap),
+                "gap_unaware_share": unaware_gap,
+                "gap_intending_share": intending_gap,
+                "gave_up_share": np.count_nonzero(gap) - unaware_gap - intending_gap,
+                "training_active": self._eligible_count[r] * self.policy.training[t, r],
+            }
+            for name, value in counts.items():
+                num[r, INDEX[name]] = value
+                den[r, INDEX[name]] = self._eligible_count[r]
+            ps = pop.poster_slice(r)
+            num[r, INDEX["face_post_share"]] = np.dot(pop.poster_post_prob[ps], s.face_share[ps])
+            den[r, INDEX["face_post_share"]] = self._post_rate_sum[r]
+        num[:, INDEX["eligible_members"]] = self._eligible_count
+        num[:, INDEX["failed_attempts"]] = self.failed_attempts
+        weights = pop.weight_by_region[:, None]
+        num, den = num * weights, den * weights
+        ledger = self.ledger
+        for k, name in enumerate(DATA_TYPES):
+            num[:, INDEX[f"dataset_{name}"]] = ledger.total[:, k]
+        num[:, INDEX["dataset_from_objectors_share"]] = ledger.from_objectors[:, TEXT]
+        den[:, INDEX["dataset_from_objectors_share"]] = ledger.total[:, TEXT]
+        num[:, INDEX["dataset_face_images_from_objectors"]] = ledger.from_objectors[:, FACES]
+        num[:, INDEX["dataset_removed_text_tokens"]] = ledger.removed[:, TEXT]
+
+        is_count = np.array([m in COUNT_METRICS for m in METRIC_NAMES])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            regional = np.where(is_count, num, np.where(den > 0, num / den, 0.0))
+            total_den = den.sum(axis=0)
+            whole = np.where(is_count, num.sum(axis=0), np.where(total_den > 0, num.sum(axis=0) / total_den, 0.0))
+        self.records[t, :n_regions] = regional
+        self.records[t, n_regions] = whole

@@ -1,0 +1,150 @@
+"""The sampled, weighted population: one numpy array per fixed attribute (MODEL.md section 2).
+
+Agents are sampled per region, with a floor per region so small regions are not noise, and stored
+sorted by region: each region is one contiguous slice, so per-region sums are slice reductions and
+every agent in a slice carries its region's weight (real members per agent).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.config import PopulationConfig, for_region
+from sim.consent import ACCEPT, INDIFFERENT, OBJECT
+from sim.content import daily_probability
+from sim.random_streams import Streams
+from sim.regions import REGIONS
+
+
+@dataclass
+class Population:
+    """Fixed attributes, one array each, indexed by agent; agents sorted by region."""
+
+    region: np.ndarray  # int8 index into REGIONS
+    slices: list[slice]  # each region's agents
+    weight_by_region: np.ndarray  # float64, real members per agent
+    eligible: np.ndarray  # bool: adult (18+); minors never train
+    visit_prob: np.ndarray  # float32, daily chance of a visit (login_rate as a daily probability)
+    tenure_days: np.ndarray  # int16, days since joining at the start date
+    has_photo: np.ndarray  # bool, profile photo with a face
+    concern: np.ndarray  # float32 in [0, 1]
+    preference: np.ndarray  # int8: INDIFFERENT, OBJECT, ACCEPT
+    skill: np.ndarray  # float32 in [0, 1]
+    visibility_motive: np.ndarray  # float32 in [0, 1]
+    believes_reach_cost: np.ndarray  # bool: thinks opting out costs reach
+    # posters only (agents with a post rate > 0), sorted by agent index
+    poster: np.ndarray  # int32 agent index
+    poster_post_prob: np.ndarray  # float32 daily chance of a post
+    poster_rate_per_day: np.ndarray  # float32 posts per day (for the backlog at the first pull)
+
+    @property
+    def n(self) -> int:
+        return self.region.size
+
+    @property
+    def weight(self) -> np.ndarray:
+        """Real members each agent stands for."""
+        return self.weight_by_region[self.region]
+
+    def poster_slice(self, region: int) -> slice:
+        s = self.slices[region]
+        lo, hi = np.searchsorted(self.poster, [s.start, s.stop])
+        return slice(int(lo), int(hi))
+
+
+def allocate_agents(members: np.ndarray, agents: int, floor: int) -> np.ndarray:
+    """Agents per region: proportional to members, at least `floor`, summing to `agents`."""
+    n = len(members)
+    fixed = np.zeros(n, bool)  # regions held at the floor
+    exact = np.full(n, float(floor))
+    while not fixed.all():
+        free = ~fixed
+        remaining = agents - floor * fixed.sum()
+        exact[free] = remaining * members[free] / members[free].sum()
+        below = free & (exact < floor)
+        if not below.any():
+            break
+        fixed |= below
+        exact[below] = floor
+    counts = np.floor(exact).astype(np.int64)
+    short = agents - counts.sum()
+    order = np.argsort(-(exact - np.floor(exact)) + fixed * 2, kind="stable")  # largest remainders first
+    counts[order[:short]] += 1
+    return counts
+
+
+def _segment_values(rng, segments: dict, size: int, field: str) -> np.ndarray:
+    names = list(segments)
+    shares = np.array([segments[k].share for k in names])
+    values = np.array([getattr(segments[k], field) for k in names])
+    return values[rng.choice(len(names), size=size, p=shares / shares.sum())]
+
+
+def sample_population(cfg: PopulationConfig, reach_cost_belief_share: float, streams: Streams) -> Population:
+    """Draw every fixed attribute; the same config and seed give the same population."""
+    members_m = np.array([r.members_millions for r in REGIONS])
+    region_members = cfg.members * members_m / members_m.sum()
+    counts = allocate_agents(region_members, cfg.agents, cfg.min_agents_per_region)
+    n = int(counts.sum())
+    region = np.repeat(np.arange(len(REGIONS), dtype=np.int8), counts)
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    slices = [slice(int(bounds[i]), int(bounds[i + 1])) for i in range(len(REGIONS))]
+
+    def per_region(values: dict) -> np.ndarray:
+        return np.array([for_region(values, r.code) for r in REGIONS])[region]
+
+    rng = streams.generator("population")
+    eligible = rng.random(n) >= per_region(cfg.minor_share)
+    visit_prob = daily_probability(_segment_values(rng, cfg.login_segments, n, "rate_per_day"))
+    tenure = np.minimum(rng.exponential(cfg.tenure_mean_days, n), cfg.tenure_max_days).astype(np.int16)
+    has_photo = rng.random(n) < cfg.photo_share
+
+    # Privacy concern: Westin-like segments (Beta by mean and concentration), shifted by region.
+    seg = cfg.concern_segments
+    names = list(seg)
+    which = rng.choice(len(names), size=n, p=[seg[k].share for k in names])
+    a = np.array([seg[k].mean * seg[k].concentration for k in names])[which]
+    b = np.array([(1 - seg[k].mean) * seg[k].concentration for k in names])[which]
+    concern = np.clip(rng.beta(a, b) + per_region(cfg.concern_shift), 0.0, 1.0)
+
+    # Preference: within each region, the most concerned (plus noise) object and the least accept,
+    # in the configured shares, so preference shares are exact and track concern.
+    latent = concern + cfg.preference_noise * rng.standard_normal(n)
+    preference = np.full(n, INDIFFERENT, np.int8)
+    for r, s in enumerate(slices):
+        order = np.argsort(latent[s], kind="stable")
+        size = s.stop - s.start
+        n_accept = int(round(for_region(cfg.accept_share, REGIONS[r].code) * size))
+        n_object = int(round(for_region(cfg.object_share, REGIONS[r].code) * size))
+        block = preference[s]
+        block[order[:n_accept]] = ACCEPT
+        block[order[size - n_object :]] = OBJECT
+
+    skill = rng.beta(cfg.skill.a, cfg.skill.b, n)
+    visibility = rng.beta(cfg.visibility_motive.a, cfg.visibility_motive.b, n)
+
+    # Posting: segment rate times a mean-one lognormal spread (heavy tail); most members never post.
+    sigma = cfg.post_rate_spread
+    rate = _segment_values(rng, cfg.post_segments, n, "rate_per_day") * rng.lognormal(-(sigma**2) / 2, sigma, n)
+    poster = np.flatnonzero(rate > 0).astype(np.int32)
+    believes = rng.random(n) < reach_cost_belief_share
+
+    return Population(
+        region=region,
+        slices=slices,
+        weight_by_region=region_members / counts,
+        eligible=eligible,
+        visit_prob=visit_prob.astype(np.float32),
+        tenure_days=tenure,
+        has_photo=has_photo,
+        concern=concern.astype(np.float32),
+        preference=preference,
+        skill=skill.astype(np.float32),
+        visibility_motive=visibility.astype(np.float32),
+        believes_reach_cost=believes,
+        poster=poster,
+        poster_post_prob=daily_probability(rate[poster]).astype(np.float32),
+        poster_rate_per_day=rate[poster].astype(np.float32),
+    )

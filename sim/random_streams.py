@@ -1,0 +1,88 @@
+"""Random numbers: one root seed, named independent streams, and keyed draws.
+
+Two kinds of draw come from the one root seed (`numpy.random.SeedSequence(seed)`):
+
+* **Set-up streams** (`Streams.generator(name)`): a numpy Generator per named purpose
+  (population attributes, graph), spawned from the root so adding a stream never shifts another.
+* **Keyed draws** (`Streams.uniform(name, agent_index, day)`): inside the step, every uniform is a
+  pure function of (root seed, stream name, agent, day), a counter-based generator (the splitmix64
+  finaliser over the key). Why: a policy that changes *who* draws today must not shift anybody
+  else's numbers. With a sequential generator, one extra draw in the EU would re-deal every later
+  draw in the US; with keyed draws, an agent whose circumstances are the same under two policies
+  gets exactly the same numbers (common random numbers), so a difference between policies is the
+  policy's effect.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_DAY_MULT = np.uint64(0xD6E8FEB86659FD93)
+_TO_UNIT = 2.0**-53
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """The splitmix64 finaliser: a bijective mix of 64-bit integers (wraps modulo 2**64)."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * _MIX1
+    x = x ^ (x >> np.uint64(27))
+    x = x * _MIX2
+    return x ^ (x >> np.uint64(31))
+
+
+class Streams:
+    """The model's random numbers, all derived from one integer seed."""
+
+    def __init__(self, seed: int):
+        self.seed = int(seed)
+        self._root = np.random.SeedSequence(self.seed)
+        self._keys: dict[str, np.uint64] = {}
+
+    def _sequence(self, name: str) -> np.random.SeedSequence:
+        # A stable child per name: the spawn key is the name's CRC, not its order of first use.
+        return np.random.SeedSequence(self.seed, spawn_key=(zlib.crc32(name.encode()),))
+
+    def generator(self, name: str) -> np.random.Generator:
+        """A fresh Generator for a set-up purpose (same name, same numbers)."""
+        return np.random.default_rng(self._sequence(name))
+
+    def key(self, name: str) -> np.uint64:
+        """The 64-bit key of a keyed stream."""
+        if name not in self._keys:
+            self._keys[name] = np.uint64(self._sequence(name).generate_state(1, np.uint64)[0])
+        return self._keys[name]
+
+    def uniform(self, name: str, agent_index: np.ndarray, day: int) -> np.ndarray:
+        """Uniforms in (0, 1), one per agent index, fixed by (seed, name, agent, day)."""
+        idx = np.asarray(agent_index, dtype=np.uint64)
+        x = (idx + np.uint64(1)) * _GOLDEN
+        day_key = (int(self.key(name)) + (day + 1) * int(_DAY_MULT)) % 2**64  # Python ints: no overflow warning
+        x = x ^ np.uint64(day_key)
+        bits = _splitmix64(_splitmix64(x)) >> np.uint64(11)
+        return (bits.astype(np.float64) + 0.5) * _TO_UNIT
+
+    def exponential(self, name: str, agent_index: np.ndarray, day: int) -> np.ndarray:
+        """Unit-rate exponential draws, keyed like `uniform`."""
+        return -np.log(self.uniform(name, agent_index, day))
+
+    def geometric_days(self, name: str, agent_index: np.ndarray, day: int, p) -> np.ndarray:
+        """Days until the next success of a daily Bernoulli(p) process (1 = tomorrow).
+
+        Drawn once per event instead of one uniform per agent per day: the event-time form of a
+        daily coin flip. p = 0 gives a gap beyond any horizon.
+        """
+        u = self.uniform(name, agent_index, day)
+        p = np.asarray(p, dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gaps = 1.0 + np.floor(np.log(u) / np.log1p(-np.minimum(p, 1.0)))
+        gaps = np.where(p >= 1.0, 1.0, gaps)
+        return np.nan_to_num(gaps, nan=NEVER, posinf=NEVER).clip(1, NEVER).astype(np.int64)
+
+
+# A day index beyond any horizon the config allows (days are int16 in the state arrays).
+NEVER = 32_000

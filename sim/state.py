@@ -1,0 +1,55 @@
+"""Per-agent state that changes over time: one array each, the smallest dtype that fits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.consent import NO_CHOICE
+from sim.population import Population
+
+NOT_YET = -1  # day index meaning "never happened" in int16 day fields
+
+
+@dataclass
+class AgentState:
+    next_visit: np.ndarray  # int16 day of the next visit
+    aware_since: np.ndarray  # int16 day the member became aware, NOT_YET if unaware
+    exposure_level: np.ndarray  # float32, exposed when the region's cumulative media hazard reaches it
+    choice: np.ndarray  # int8: NO_CHOICE, OPTED_OUT, OPTED_IN
+    intent_until: np.ndarray  # int16 last day of the current intent, NOT_YET if none
+    failures: np.ndarray  # int8 failed attempts so far
+    gave_up: np.ndarray  # bool: stopped trying after a failure
+    in_app_pending: np.ndarray  # bool: will see the in-app notice at the next visit
+    prompt_pending: np.ndarray  # bool: will be asked a consent prompt at the next visit
+    profile_ingested: np.ndarray  # bool: profile and backlog already in the training set
+    ingested: np.ndarray  # float32 (agents, 4): this member's data in the set, by ledger.DATA_TYPES
+    # posters only, aligned with Population.poster
+    face_share: np.ndarray  # float32 share of the member's posts that are face images
+    next_post: np.ndarray  # int16 day of the next post
+    pending_posts: np.ndarray  # int16 (posters, 3): posts since the last pull, by content type
+
+    @classmethod
+    def initial(cls, pop: Population, initial_face_share: float) -> AgentState:
+        n, p = pop.n, pop.poster.size
+        return cls(
+            next_visit=np.zeros(n, np.int16),
+            aware_since=np.full(n, NOT_YET, np.int16),
+            exposure_level=np.zeros(n, np.float32),
+            choice=np.full(n, NO_CHOICE, np.int8),
+            intent_until=np.full(n, NOT_YET, np.int16),
+            failures=np.zeros(n, np.int8),
+            gave_up=np.zeros(n, bool),
+            in_app_pending=np.zeros(n, bool),
+            prompt_pending=np.zeros(n, bool),
+            profile_ingested=np.zeros(n, bool),
+            ingested=np.zeros((n, 4), np.float32),
+            face_share=np.full(p, initial_face_share, np.float32),
+            next_post=np.zeros(p, np.int16),
+            pending_posts=np.zeros((p, 3), np.int16),
+        )
+
+    @property
+    def nbytes(self) -> int:
+        return sum(v.nbytes for v in vars(self).values())
