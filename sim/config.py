@@ -10,7 +10,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from sim.regions import REGION_CODES
 
@@ -223,7 +232,7 @@ class TrainingConfig(Strict):
 class PolicyEvent(Strict):
     date: dt.date
     regions: list[str]
-    regime: Regime | Literal["unchanged"] = "unchanged"
+    regime: Literal["excluded", "default_on", "affirmative", "forced_choice", "no_option", "unchanged"] = "unchanged"
     training: bool | None = None  # None: the regime decides (every regime but excluded trains)
     route: str | None = None  # None: unchanged
     notice: list[NoticeChannel] = []
@@ -269,35 +278,46 @@ class PolicyConfig(Strict):
 
 
 class SimConfig(Strict):
+    # Field order matters: a field validator sees the fields above it (policy routes need friction).
     seed: Annotated[int, Field(ge=0, le=2**63 - 1)]
     start: dt.date
     end: dt.date
     progress: bool
     figures: bool
     population: PopulationConfig
-    policy: PolicyConfig
     awareness: AwarenessConfig
     consent: ConsentConfig
     friction: FrictionConfig
     feed: FeedConfig
     training: TrainingConfig
+    policy: PolicyConfig
 
-    @model_validator(mode="after")
-    def _cross_checks(self):
-        days = (self.end - self.start).days
-        if days < 0:
-            raise ValueError(f"end ({self.end}) is before start ({self.start})")
-        if days >= MAX_HORIZON_DAYS:
-            raise ValueError(f"horizon of {days} days exceeds {MAX_HORIZON_DAYS}")
-        known_routes = set(self.friction.routes) | {ROUTE_NONE}
-        used = [("policy.initial.route", self.policy.initial.route)]
-        used += [(f"policy.events[{i}].route", e.route) for i, e in enumerate(self.policy.events)]
-        for i, sub in enumerate(self.policy.substitutions):
-            used += [(f"policy.substitutions[{i}].route", r) for r in (*sub.route, *sub.route.values())]
-        bad = [f"{where}={name!r}" for where, name in used if name is not None and name not in known_routes]
+    @field_validator("end")
+    @classmethod
+    def _horizon(cls, end: dt.date, info: ValidationInfo) -> dt.date:
+        start = info.data.get("start")
+        if start is not None:
+            if end < start:
+                raise ValueError(f"end ({end}) is before start ({start})")
+            if (end - start).days >= MAX_HORIZON_DAYS:
+                raise ValueError(f"horizon of {(end - start).days} days exceeds {MAX_HORIZON_DAYS}")
+        return end
+
+    @field_validator("policy")
+    @classmethod
+    def _routes_exist(cls, policy: PolicyConfig, info: ValidationInfo) -> PolicyConfig:
+        friction = info.data.get("friction")
+        if friction is None:
+            return policy
+        known = set(friction.routes) | {ROUTE_NONE}
+        used = [("initial.route", policy.initial.route)]
+        used += [(f"events[{i}].route", e.route) for i, e in enumerate(policy.events)]
+        for i, sub in enumerate(policy.substitutions):
+            used += [(f"substitutions[{i}].route", r) for r in (*sub.route, *sub.route.values())]
+        bad = [f"{where}={name!r}" for where, name in used if name is not None and name not in known]
         if bad:
-            raise ValueError(f"unknown route(s) {bad}; allowed: {sorted(known_routes)}")
-        return self
+            raise ValueError(f"unknown route(s) {bad}; allowed: {sorted(known)} (routes of friction.routes)")
+        return policy
 
     @property
     def horizon_days(self) -> int:

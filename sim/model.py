@@ -96,6 +96,11 @@ class ConsentModel(mesa.Model):
     def _agent_regime(self, idx: np.ndarray) -> np.ndarray:
         return self.regime_today[self.pop.region[idx]]
 
+    def _open_route(self, idx: np.ndarray) -> np.ndarray:
+        """Index of the route each member could use today; -1 where the regime offers none."""
+        route = self.route_today[self.pop.region[idx]]
+        return np.where(consent.has_route_to_act(self._agent_regime(idx)), route, -1)
+
     def _enrolled(self, idx: np.ndarray) -> np.ndarray:
         return consent.is_enrolled(self._agent_regime(idx), self.state.choice[idx], self.pop.eligible[idx])
 
@@ -158,7 +163,7 @@ class ConsentModel(mesa.Model):
     def _form_intent(self, t: int, exposed: np.ndarray) -> None:
         s, pop, cfg = self.state, self.pop, self.config.consent
         who = exposed[pop.eligible[exposed] & ~s.gave_up[exposed]]
-        who = who[consent.has_route_to_act(self._agent_regime(who)) & (self.route_today[pop.region[who]] >= 0)]
+        who = who[self._open_route(who) >= 0]
         desired = consent.desired_choice(pop.preference[who], self._enrolled(who))
         p = consent.intent_probability(
             desired,
@@ -197,7 +202,7 @@ class ConsentModel(mesa.Model):
     def _attempt_routes(self, t: int, visitors: np.ndarray) -> None:
         s, pop, fr = self.state, self.pop, self.config.friction
         who = visitors[(s.intent_until[visitors] >= t) & ~s.gave_up[visitors]]
-        route = self.route_today[pop.region[who]]
+        route = self._open_route(who)
         desired = consent.desired_choice(pop.preference[who], self._enrolled(who))
         keep = (route >= 0) & (desired != NO_CHOICE)
         who, route, desired = who[keep], route[keep], desired[keep]
