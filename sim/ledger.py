@@ -12,6 +12,29 @@ import numpy as np
 DATA_TYPES = ("profiles", "text_tokens", "face_images", "other_images")
 
 
+def first_pull_data(has_photo, backlog_posts, profile_tokens, tokens_per_post, face_share, other_image_share):
+    """A member's data at their first pull, by DATA_TYPES: the profile (and its photo, a face
+    image) plus the backlog of posts made before the horizon, split by the initial face share.
+    Works on scalars and arrays (last axis: data type)."""
+    backlog = np.asarray(backlog_posts, np.float64)
+    return np.stack(
+        [
+            np.ones_like(backlog),
+            profile_tokens + tokens_per_post * backlog,
+            np.asarray(has_photo, np.float64) + backlog * face_share,
+            backlog * (1.0 - face_share) * other_image_share,
+        ],
+        axis=-1,
+    )
+
+
+def new_posts_data(text_only, other_images, face_images, tokens_per_post):
+    """Data of posts made since the last pull, by DATA_TYPES (every post carries text)."""
+    text_only, other_images, face_images = (np.asarray(x, np.float64) for x in (text_only, other_images, face_images))
+    posts = text_only + other_images + face_images
+    return np.stack([np.zeros_like(posts), tokens_per_post * posts, face_images, other_images], axis=-1)
+
+
 class Ledger:
     """Weighted totals per region (rows) and data type (columns)."""
 

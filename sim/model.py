@@ -16,7 +16,7 @@ from sim import awareness, consent, content, friction
 from sim.config import SimConfig
 from sim.consent import NO_CHOICE, OBJECT, OPTED_IN, OPTED_OUT
 from sim.graph import sample_graph
-from sim.ledger import DATA_TYPES, Ledger
+from sim.ledger import DATA_TYPES, Ledger, first_pull_data, new_posts_data
 from sim.metrics import COUNT_METRICS, INDEX, METRIC_NAMES
 from sim.policy import FORCED_CHOICE, compile_policy, media_events
 from sim.population import sample_population
@@ -294,14 +294,14 @@ class ConsentModel(mesa.Model):
         is_poster = (at < pop.poster.size) & (pop.poster[np.minimum(at, pop.poster.size - 1)] == first)
         backlog = np.zeros(first.size)
         backlog[is_poster] = pop.poster_rate_per_day[at[is_poster]] * pop.tenure_days[first[is_poster]]
-        f0, q = self.config.feed.initial_face_share, self.config.feed.other_image_share
-        first_data = np.column_stack(
-            [
-                np.ones(first.size),
-                tr.profile_tokens + tr.tokens_per_post * backlog,
-                pop.has_photo[first] + backlog * f0,
-                backlog * (1 - f0) * q,
-            ]
+        feed = self.config.feed
+        first_data = first_pull_data(
+            pop.has_photo[first],
+            backlog,
+            tr.profile_tokens,
+            tr.tokens_per_post,
+            feed.initial_face_share,
+            feed.other_image_share,
         )
         s.ingested[first] += first_data.astype(np.float32)
         s.profile_ingested[first] = True
@@ -310,14 +310,9 @@ class ConsentModel(mesa.Model):
         # Posts since the last pull, of enrolled posters.
         ps = pop.poster_slice(r)
         take = ps.start + np.flatnonzero(enrolled[pop.poster[ps] - sl.start])
-        posts = s.pending_posts[take].astype(np.float64)  # columns: text only, other image, face image
-        new_data = np.column_stack(
-            [
-                np.zeros(take.size),
-                tr.tokens_per_post * posts.sum(axis=1),
-                posts[:, content.FACE_IMAGE],
-                posts[:, content.OTHER_IMAGE],
-            ]
+        posts = s.pending_posts[take]
+        new_data = new_posts_data(
+            posts[:, content.TEXT_ONLY], posts[:, content.OTHER_IMAGE], posts[:, content.FACE_IMAGE], tr.tokens_per_post
         )
         s.pending_posts[take] = 0
         s.ingested[pop.poster[take]] += new_data.astype(np.float32)
@@ -344,8 +339,9 @@ class ConsentModel(mesa.Model):
             eligible = pop.eligible[sl]
             aware = s.aware_since[sl] != NOT_YET
             choice = s.choice[sl]
-            gap = self._objector_eligible[sl] & consent.is_enrolled(self.regime_today[r], choice, eligible)
-            enrolled = np.count_nonzero(consent.is_enrolled(self.regime_today[r], choice, eligible))
+            enrolled_mask = consent.is_enrolled(self.regime_today[r], choice, eligible)
+            gap = self._objector_eligible[sl] & enrolled_mask
+            enrolled = np.count_nonzero(enrolled_mask)
             unaware_gap = np.count_nonzero(gap & ~aware)
             intending_gap = np.count_nonzero(gap & aware & intending_today[sl])
             counts = {

@@ -38,6 +38,7 @@ class Population:
     poster: np.ndarray  # int32 agent index
     poster_post_prob: np.ndarray  # float32 daily chance of a post
     poster_rate_per_day: np.ndarray  # float32 posts per day (for the backlog at the first pull)
+    poster_slices: list[slice]  # each region's posters, as slices of the poster arrays
 
     @property
     def n(self) -> int:
@@ -49,9 +50,8 @@ class Population:
         return self.weight_by_region[self.region]
 
     def poster_slice(self, region: int) -> slice:
-        s = self.slices[region]
-        lo, hi = np.searchsorted(self.poster, [s.start, s.stop])
-        return slice(int(lo), int(hi))
+        """The region's posters, as a slice of the poster arrays (posters are sorted by agent)."""
+        return self.poster_slices[region]
 
 
 def allocate_agents(members: np.ndarray, agents: int, floor: int) -> np.ndarray:
@@ -129,6 +129,7 @@ def sample_population(cfg: PopulationConfig, reach_cost_belief_share: float, str
     sigma = cfg.post_rate_spread
     rate = _segment_values(rng, cfg.post_segments, n, "rate_per_day") * rng.lognormal(-(sigma**2) / 2, sigma, n)
     poster = np.flatnonzero(rate > 0).astype(np.int32)
+    poster_bounds = np.searchsorted(poster, bounds)
     believes = rng.random(n) < reach_cost_belief_share
 
     return Population(
@@ -147,4 +148,5 @@ def sample_population(cfg: PopulationConfig, reach_cost_belief_share: float, str
         poster=poster,
         poster_post_prob=daily_probability(rate[poster]).astype(np.float32),
         poster_rate_per_day=rate[poster].astype(np.float32),
+        poster_slices=[slice(int(a), int(b)) for a, b in zip(poster_bounds[:-1], poster_bounds[1:])],
     )

@@ -1,0 +1,377 @@
+"""The parameter table of docs/ODD.md, built from conf/: every default, its unit and its source.
+
+`python -m sim.parameters` rewrites the block between `<!-- parameters:start -->` and
+`<!-- parameters:end -->` in docs/ODD.md; `python -m sim.parameters --check` exits 1 if that block
+is stale (the doc no longer matches conf/).
+
+Values come from `yaml.safe_load` of each file; the source of a key is the trailing `# ...` comment
+of its own line, or, if its line has none, of the nearest enclosing block's line. A key's name is
+its dotted config key, as on the Hydra command line (`friction.routes.prompt.steps.0.difficulty`).
+Files read: conf/config.yaml (the run's own keys, not `defaults` or `hydra`), every
+conf/<group>/default.yaml (in the order of config.yaml's defaults list), and the default policy
+(conf/policy/linkedin_actual.yaml) for the timeline table only. No Hydra import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+CONF_DIR = ROOT / "conf"
+ODD_PATH = ROOT / "docs" / "ODD.md"
+START_MARKER = "<!-- parameters:start -->"
+END_MARKER = "<!-- parameters:end -->"
+DEFAULT_POLICY = "linkedin_actual"
+RUN_KEYS_SKIPPED = ("defaults", "hydra")  # Hydra machinery in config.yaml, not model parameters
+UNKNOWN_UNIT = "?"
+
+# Units of keys whose name does not say it, by the key's last meaningful part (region codes,
+# `default` and list indices are skipped), or by a more specific dotted suffix.
+UNITS: dict[str, str] = {
+    "seed": "integer",
+    "start": "date",
+    "end": "date",
+    "progress": "switch",
+    "figures": "switch",
+    "members": "members",
+    "agents": "agents",
+    "min_agents_per_region": "agents",
+    "login_segments.*.rate_per_day": "visits per day",
+    "post_segments.*.rate_per_day": "posts per day",
+    "post_rate_spread": "lognormal sigma",
+    "concern_segments.*.mean": "concern (0-1)",
+    "concentration": "Beta a + b",
+    "concern_shift": "concern (0-1)",
+    "preference_noise": "concern (0-1), s.d.",
+    "skill.a": "Beta shape",
+    "skill.b": "Beta shape",
+    "visibility_motive.a": "Beta shape",
+    "visibility_motive.b": "Beta shape",
+    "mean_contacts": "contacts per agent",
+    "reach": "share",
+    "base_per_day": "probability per day",
+    "shock_per_day": "probability per day",
+    "extra_events": "list of events",
+    "strength": "probability per day",
+    "object_intent_scale": "probability per unit of concern",
+    "default_acquiescence": "probability",
+    "neutral_acquiescence": "probability",
+    "name": "label",
+    "difficulty": "log-odds",
+    "skill_weight": "log-odds per unit of skill",
+    "try_prob": "probability per visit",
+    "frustration_factor": "multiplier per failure",
+    "give_up_prob": "probability per failure",
+    "face_boost": "engagement multiplier",
+    "adaptation_rate": "share per post",
+    "retroactive_removal": "switch",
+    "profile_tokens": "tokens per profile",
+    "tokens_per_post": "tokens per post",
+}
+# Units a key's name says (checked after UNITS), by suffix.
+SUFFIX_UNITS: tuple[tuple[str, str], ...] = (
+    ("_per_day", "per day"),
+    ("_days", "days"),
+    ("_prob", "probability"),
+    ("_share", "share"),
+    ("share", "share"),
+    ("_tokens", "tokens"),
+)
+_SKIPPED_PARTS = {"default", "EU_EEA", "UK", "CH", "CA", "HK", "CN", "US", "IN", "BR", "ROW"}
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One row of the table: a leaf of the config."""
+
+    key: str  # dotted config key
+    value: object
+    unit: str
+    source: str
+    file: str  # relative to the repository root
+
+    @property
+    def is_numeric(self) -> bool:
+        return isinstance(self.value, int | float) and not isinstance(self.value, bool)
+
+
+# ---------------------------------------------------------------- reading the YAML files
+def _strip_comment(line: str) -> tuple[str, str]:
+    """(content, comment) of a line: the comment is the text after a `#` outside quotes."""
+    quote = None
+    for i, ch in enumerate(line):
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "#" and (i == 0 or line[i - 1] in " \t"):
+            return line[:i].rstrip(), line[i + 1 :].strip()
+    return line.rstrip(), ""
+
+
+def _leaves(value, prefix: str) -> dict[str, object]:
+    """Dotted keys of every leaf under `value`; empty mappings and lists are leaves."""
+    if isinstance(value, dict) and value:
+        out = {}
+        for k, v in value.items():
+            out.update(_leaves(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    if isinstance(value, list) and value:
+        out = {}
+        for i, v in enumerate(value):
+            out.update(_leaves(v, f"{prefix}.{i}" if prefix else str(i)))
+        return out
+    return {prefix: value}
+
+
+def _load(value: str):
+    """An inline YAML value (flow mapping, list or scalar); unparsable text stays a string."""
+    try:
+        return yaml.safe_load(value) if value else None
+    except yaml.YAMLError:
+        return value
+
+
+def line_comments(text: str) -> dict[str, str]:
+    """Trailing comment of each key's line, by dotted key (block-style YAML with flow values).
+
+    A key whose line holds an inline value (`{a: 1}`, `[x]`, a scalar) gives its comment to every
+    leaf inside that value. List items (`- ...`) are keyed by their index.
+    """
+    comments: dict[str, str] = {}
+    stack: list[tuple[int, str]] = []  # (indent, dotted path) of open blocks
+    counters: dict[str, int] = {}  # next list index per path
+
+    def parent(indent: int) -> str:
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        return stack[-1][1] if stack else ""
+
+    def join(a: str, b: str) -> str:
+        return f"{a}.{b}" if a else b
+
+    def handle(indent: int, content: str, comment: str) -> None:
+        if content.startswith("- ") or content == "-":
+            owner = parent(indent)
+            index = counters.get(owner, 0)
+            counters[owner] = index + 1
+            path = join(owner, str(index))
+            comments[path] = comment
+            stack.append((indent, path))
+            rest = content[1:].lstrip()
+            if rest.startswith("{") or rest.startswith("[") or ":" not in rest:
+                for leaf in _leaves(_load(rest), path):
+                    comments.setdefault(leaf, comment)
+            else:  # `- key: value`: the item is a block mapping opened on the dash's line
+                handle(indent + 1 + (len(content) - 1 - len(rest)), rest, comment)
+            return
+        key, _, value = content.partition(":")
+        key = key.strip().strip("\"'")
+        path = join(parent(indent), key)
+        comments[path] = comment
+        value = value.strip()
+        if value:
+            for leaf in _leaves(_load(value), path):
+                comments.setdefault(leaf, comment)
+        stack.append((indent, path))
+
+    for raw in text.splitlines():
+        content, comment = _strip_comment(raw)
+        if not content.strip():
+            continue
+        indent = len(content) - len(content.lstrip(" "))
+        handle(indent, content.strip(), comment)
+    return comments
+
+
+def source_of(key: str, comments: dict[str, str]) -> str:
+    """The comment of the key's own line, else of the nearest enclosing block's line."""
+    parts = key.split(".")
+    for n in range(len(parts), 0, -1):
+        comment = comments.get(".".join(parts[:n]), "")
+        if comment:
+            return comment
+    return ""
+
+
+def unit_of(key: str) -> str:
+    """The unit of a dotted key: from UNITS, else from its name's suffix; UNKNOWN_UNIT if neither.
+
+    Region codes, `default` and list indices are skipped: `object_share.EU_EEA` is a share.
+    """
+    parts = [p for p in key.split(".") if p not in _SKIPPED_PARTS and not p.isdigit()]
+    for pattern, unit in UNITS.items():  # dotted patterns first: they are the more specific
+        pat = pattern.split(".")
+        if len(pat) > 1 and len(pat) <= len(parts):
+            if all(want in ("*", got) for want, got in zip(pat, parts[-len(pat) :])):
+                return unit
+    for name in reversed(parts):
+        if name in UNITS:
+            return UNITS[name]
+        for suffix, unit in SUFFIX_UNITS:
+            if name.endswith(suffix):
+                return unit
+    return UNKNOWN_UNIT
+
+
+def _file_parameters(path: Path, prefix: str, skip: tuple[str, ...] = ()) -> list[Parameter]:
+    text = path.read_text(encoding="utf-8")
+    data = yaml.safe_load(text) or {}
+    data = {k: v for k, v in data.items() if k not in skip}
+    comments = line_comments(text)
+    rel = str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+    return [
+        Parameter(
+            key=f"{prefix}.{key}" if prefix else key,
+            value=value,
+            unit=unit_of(key),
+            source=source_of(key, comments),
+            file=rel,
+        )
+        for key, value in _leaves(data, "").items()
+    ]
+
+
+def group_files(conf_dir: Path = CONF_DIR) -> list[tuple[str, Path]]:
+    """(group, path) of each conf/<group>/default.yaml, in config.yaml's defaults-list order."""
+    config = yaml.safe_load((conf_dir / "config.yaml").read_text(encoding="utf-8")) or {}
+    order = [next(iter(e)) for e in config.get("defaults", []) if isinstance(e, dict)]
+    found = {p.parent.name: p for p in sorted(conf_dir.glob("*/default.yaml"))}
+    groups = [g for g in order if g in found] + [g for g in found if g not in order]
+    return [(g, found[g]) for g in groups]
+
+
+def parameters(conf_dir: Path = CONF_DIR) -> list[Parameter]:
+    """Every leaf default of conf/config.yaml (the run's keys) and conf/*/default.yaml, in file order."""
+    rows = _file_parameters(conf_dir / "config.yaml", "", skip=RUN_KEYS_SKIPPED)
+    for group, path in group_files(conf_dir):
+        rows += _file_parameters(path, group)
+    return rows
+
+
+# ---------------------------------------------------------------- rendering
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def format_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, list | dict):
+        return yaml.safe_dump(value, default_flow_style=True).strip()
+    return str(value)
+
+
+def _policy_table(conf_dir: Path) -> list[str]:
+    path = conf_dir / "policy" / f"{DEFAULT_POLICY}.yaml"
+    if not path.exists():
+        return []
+    policy = yaml.safe_load(path.read_text(encoding="utf-8"))
+    initial = policy.get("initial", {})
+    lines = [
+        "",
+        f"**Default policy** `policy={policy.get('name', DEFAULT_POLICY)}` "
+        f"(`conf/policy/{DEFAULT_POLICY}.yaml`): before the first event every region is "
+        f"`{initial.get('regime')}` with route `{initial.get('route')}`; then:",
+        "",
+        "| date | regions | regime | training | route | notice | media | source |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for e in policy.get("events", []):
+        training = e.get("training")
+        lines.append(
+            "| "
+            + " | ".join(
+                _cell(x)
+                for x in (
+                    e.get("date", ""),
+                    ", ".join(e.get("regions", [])),
+                    e.get("regime", "unchanged"),
+                    "from regime" if training is None else format_value(training),
+                    e.get("route") or "unchanged",
+                    ", ".join(e.get("notice", [])) or "none",
+                    e.get("media", "none"),
+                    e.get("label", ""),
+                )
+            )
+            + " |"
+        )
+    return lines
+
+
+def render_block(conf_dir: Path = CONF_DIR) -> str:
+    """The Markdown between the markers (markers excluded), ending in a newline."""
+    rows = parameters(conf_dir)
+    lines = [
+        "<!-- generated by `python -m sim.parameters` from conf/; do not edit by hand -->",
+        "",
+        "| parameter | default | unit | source |",
+        "|---|---|---|---|",
+    ]
+    for p in rows:
+        lines.append(
+            f"| `{p.key}` | {_cell(format_value(p.value))} | {_cell(p.unit)} | {_cell(p.source) or '(none)'} |"
+        )
+    lines += _policy_table(conf_dir)
+    return "\n".join(lines) + "\n"
+
+
+def replace_block(doc: str, block: str) -> str:
+    """The document with the text between the markers replaced by `block`."""
+    start, end = doc.find(START_MARKER), doc.find(END_MARKER)
+    if start < 0 or end < 0 or end < start:
+        raise ValueError(f"markers {START_MARKER} ... {END_MARKER} not found in order")
+    head = doc[: start + len(START_MARKER)]
+    return f"{head}\n{block}{doc[end:]}"
+
+
+def is_current(doc_path: Path = ODD_PATH, conf_dir: Path = CONF_DIR) -> bool:
+    """Whether the doc's parameter block matches conf/."""
+    doc = doc_path.read_text(encoding="utf-8")
+    return replace_block(doc, render_block(conf_dir)) == doc
+
+
+def write(doc_path: Path = ODD_PATH, conf_dir: Path = CONF_DIR) -> bool:
+    """Rewrite the block in place; True if the file changed."""
+    doc = doc_path.read_text(encoding="utf-8")
+    new = replace_block(doc, render_block(conf_dir))
+    if new == doc:
+        return False
+    tmp = doc_path.with_name(f".{doc_path.name}.tmp")
+    tmp.write_text(new, encoding="utf-8")
+    tmp.replace(doc_path)
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sim.parameters", description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if the block in docs/ODD.md is stale")
+    args = parser.parse_args(argv)
+    try:
+        if args.check:
+            if is_current():
+                print(f"{ODD_PATH.relative_to(ROOT)}: parameter table is current")
+                return 0
+            print(
+                f"{ODD_PATH.relative_to(ROOT)}: parameter table is stale; run `python -m sim.parameters`",
+                file=sys.stderr,
+            )
+            return 1
+        changed = write()
+        print(f"{ODD_PATH.relative_to(ROOT)}: {'rewritten' if changed else 'already current'}")
+        return 0
+    except (OSError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

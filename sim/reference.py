@@ -1,0 +1,326 @@
+"""The Mesa way: the same model with one `mesa.Agent` per member, for reference and benchmarking.
+
+This is what a Mesa user would write: each member is an object whose `step` lives one day, and
+the model loops over them with `agents.do`. It calls the same rule functions as the array engine
+(`sim.consent`, `sim.friction`, `sim.content`, `sim.awareness`, `sim.ledger`), samples the same
+population and graph, and draws the same keyed random numbers, so for the same config and seed
+it gives the same curves (up to float summation order in the ledger). It is slow by design: use
+it for small populations only (tests, `experiments/bench.py`).
+"""
+
+from __future__ import annotations
+
+import mesa
+import numpy as np
+
+from sim import awareness, consent, content, friction
+from sim.config import SimConfig
+from sim.consent import NO_CHOICE, OBJECT, OPTED_OUT
+from sim.graph import sample_graph
+from sim.ledger import DATA_TYPES, Ledger, first_pull_data, new_posts_data
+from sim.policy import FORCED_CHOICE, compile_policy, media_events
+from sim.population import sample_population
+from sim.random_streams import NEVER, Streams
+from sim.regions import REGION_CODES
+from sim.state import NOT_YET
+
+REFERENCE_METRICS = (
+    "aware_share",
+    "enrolled_share",
+    "opted_out_share",
+    "opted_in_share",
+    "consent_gap_share",
+    "face_post_share",
+    "dataset_text_tokens",
+    "dataset_face_images",
+)
+
+
+class Member(mesa.Agent):
+    """One member: fixed attributes and changing state as plain Python values."""
+
+    def __init__(self, model: ReferenceModel, index: int):
+        super().__init__(model)
+        pop, graph, streams = model.pop, model.graph, model.streams
+        i = np.array([index])
+        self.index = index
+        self.region = int(pop.region[index])
+        self.eligible = bool(pop.eligible[index])
+        self.visit_prob = float(pop.visit_prob[index])
+        self.tenure_days = int(pop.tenure_days[index])
+        self.has_photo = bool(pop.has_photo[index])
+        self.concern = float(pop.concern[index])
+        self.preference = int(pop.preference[index])
+        self.skill = float(pop.skill[index])
+        self.visibility_motive = float(pop.visibility_motive[index])
+        self.believes_reach_cost = bool(pop.believes_reach_cost[index])
+        self.contacts = [int(c) for c in graph.indices[graph.indptr[index] : graph.indptr[index + 1]]]
+        slot = int(np.searchsorted(pop.poster, index))
+        self.posts = slot < pop.poster.size and int(pop.poster[slot]) == index
+        self.post_prob = float(pop.poster_post_prob[slot]) if self.posts else 0.0
+        self.post_rate = float(pop.poster_rate_per_day[slot]) if self.posts else 0.0
+
+        self.next_visit = int(streams.geometric_days("visit", i, -1, self.visit_prob)[0]) - 1
+        self.next_post = int(streams.geometric_days("post", i, -1, self.post_prob)[0]) - 1 if self.posts else NEVER
+        self.exposure_level = np.float32(streams.exponential("exposure", i, -1)[0])
+        self.aware_since = NOT_YET
+        self.choice = NO_CHOICE
+        self.intent_until = NOT_YET
+        self.failures = 0
+        self.gave_up = False
+        self.in_app_pending = False
+        self.prompt_pending = False
+        self.email_read_today = False
+        self.profile_ingested = False
+        self.ingested = np.zeros(len(DATA_TYPES))
+        self.face_share = np.float32(model.config.feed.initial_face_share)
+        self.pending_posts = [0, 0, 0]  # text only, other image, face image
+
+    def draw(self, stream: str, t: int) -> float:
+        return float(self.model.streams.uniform(stream, np.array([self.index]), t)[0])
+
+    def regime(self) -> int:
+        return int(self.model.regime_today[self.region])
+
+    def enrolled(self) -> bool:
+        return bool(consent.is_enrolled(self.regime(), self.choice, self.eligible))
+
+    def open_route(self) -> int:
+        return int(self.model.route_today[self.region]) if consent.has_route_to_act(self.regime()) else -1
+
+    def step(self) -> None:
+        """One day of this member's life, in MODEL.md's order."""
+        t = self.model.day
+        visits = self.next_visit == t
+        if visits:
+            gap = int(self.model.streams.geometric_days("visit", np.array([self.index]), t, self.visit_prob)[0])
+            self.next_visit = min(t + gap, NEVER)
+        if self.exposed_today(t, visits):
+            self.form_intent(t)
+        if visits:
+            self.answer_prompt(t)
+            self.attempt_route(t)
+        if self.posts and self.next_post == t:
+            self.post(t)
+
+    def exposed_today(self, t: int, visits: bool) -> bool:
+        model, wom = self.model, self.model.config.awareness.word_of_mouth
+        exposed = self.email_read_today
+        self.email_read_today = False
+        if visits and self.in_app_pending:
+            self.in_app_pending = False
+            exposed = True
+        telling = sum(1 for c in self.contacts if c in model.sharers_today)
+        if telling and wom.strength > 0:
+            p = awareness.daily_exposure_probability(0.0, 0.0, 0.0, wom.strength, telling, len(self.contacts))
+            self.exposure_level = np.float32(self.exposure_level - np.float32(awareness.hazard(p)))
+        level_today = model.media_hazard_cum[t, self.region]
+        if self.exposure_level <= level_today:
+            exposed = True
+        if exposed:
+            if self.aware_since == NOT_YET:
+                self.aware_since = t
+            draw = model.streams.exponential("exposure", np.array([self.index]), t)[0]
+            self.exposure_level = np.float32(level_today + draw)
+        return exposed
+
+    def form_intent(self, t: int) -> None:
+        cfg = self.model.config.consent
+        if not self.eligible or self.gave_up or self.open_route() < 0:
+            return
+        desired = consent.desired_choice(self.preference, self.enrolled())
+        p = consent.intent_probability(
+            desired,
+            self.concern,
+            self.believes_reach_cost,
+            self.visibility_motive,
+            cfg.object_intent_scale,
+            cfg.accept_intent_prob,
+        )
+        if self.draw("intent", t) < p:
+            fade = consent.intent_fade_probability(cfg.intent_half_life_days)
+            duration = int(self.model.streams.geometric_days("intent_duration", np.array([self.index]), t, fade)[0])
+            self.intent_until = min(t + duration - 1, NEVER)
+
+    def passes(self, steps, stream: str, t: int) -> bool:
+        weight = self.model.config.friction.skill_weight
+        p = [friction.step_success_probability(self.skill, st.difficulty, weight) for st in steps]
+        u = [self.draw(f"{stream}_{k}", t) for k in range(len(steps))]
+        return bool(friction.attempt_succeeds(u, p))
+
+    def answer_prompt(self, t: int) -> None:
+        asked = (self.prompt_pending or self.regime() == FORCED_CHOICE) and self.eligible and self.choice == NO_CHOICE
+        self.prompt_pending = False
+        if not asked:
+            return
+        if self.aware_since == NOT_YET:
+            self.aware_since = t
+        if self.passes(self.model.config.friction.routes["prompt"].steps, "prompt_step", t):
+            cfg = self.model.config.consent
+            accept_p = consent.indifferent_accept_probability(
+                self.regime(), cfg.default_acquiescence, cfg.neutral_acquiescence
+            )
+            self.set_choice(int(consent.prompt_answer(self.preference, self.draw("acquiescence", t), accept_p)))
+
+    def attempt_route(self, t: int) -> None:
+        fr = self.model.config.friction
+        if self.intent_until < t or self.gave_up:
+            return
+        route = self.open_route()
+        desired = int(consent.desired_choice(self.preference, self.enrolled()))
+        if route < 0 or desired == NO_CHOICE:
+            return
+        if not self.draw("try", t) < friction.try_probability(fr.try_prob, fr.frustration_factor, self.failures):
+            return
+        name = self.model.route_names[route]
+        spec = fr.routes[name]
+        if self.passes(spec.steps, f"step_{name}", t):
+            self.intent_until = NOT_YET
+            if spec.wait_days:
+                self.model.pending_choices.setdefault(t + spec.wait_days, []).append((self, desired))
+            else:
+                self.set_choice(desired)
+            if self.draw("share", t) < self.model.config.awareness.word_of_mouth.share_prob:
+                self.model.new_sharers.add(self.index)
+        else:
+            self.failures = min(self.failures + 1, 100)
+            if self.draw("give_up", t) < fr.give_up_prob:
+                self.gave_up = True
+                self.intent_until = NOT_YET
+
+    def set_choice(self, choice: int) -> None:
+        if choice == OPTED_OUT and self.choice != OPTED_OUT:
+            self.model.ledger.objected(self.region, self.ingested, self.model.pop.weight_by_region[self.region])
+        self.choice = choice
+        self.intent_until = NOT_YET
+
+    def post(self, t: int) -> None:
+        feed = self.model.config.feed
+        kind = int(content.post_type(self.draw("post_type", t), self.face_share, feed.other_image_share))
+        self.pending_posts[kind] += 1
+        self.face_share = np.float32(
+            content.face_share_update(
+                self.face_share,
+                feed.face_boost,
+                self.visibility_motive,
+                feed.adaptation_rate,
+                feed.min_face_share,
+                feed.max_face_share,
+            )
+        )
+        gap = int(self.model.streams.geometric_days("post", np.array([self.index]), t, self.post_prob)[0])
+        self.next_post = min(t + gap, NEVER)
+
+    def ingest(self) -> np.ndarray:
+        """This member's data taken by a pull in their region (zeros if not enrolled)."""
+        tr, feed = self.model.config.training, self.model.config.feed
+        data = np.zeros(len(DATA_TYPES))
+        if not self.enrolled():
+            return data
+        if not self.profile_ingested:
+            data += first_pull_data(
+                self.has_photo,
+                self.post_rate * self.tenure_days,
+                tr.profile_tokens,
+                tr.tokens_per_post,
+                feed.initial_face_share,
+                feed.other_image_share,
+            )
+            self.profile_ingested = True
+        data += new_posts_data(*self.pending_posts, tr.tokens_per_post)
+        self.pending_posts = [0, 0, 0]
+        self.ingested += data
+        return data
+
+
+class ReferenceModel(mesa.Model):
+    """Per-object Mesa implementation of ConsentModel's rules (see module docstring)."""
+
+    def __init__(self, config: SimConfig):
+        super().__init__(seed=config.seed)
+        self.config = config
+        self.streams = Streams(config.seed)
+        self.n_days = config.horizon_days
+        self.day = 0
+        self.pop = sample_population(config.population, config.feed.reach_cost_belief_share, self.streams)
+        self.graph = sample_graph(config.population.graph, self.pop.slices, self.pop.n, self.streams)
+        self.route_names = list(config.friction.routes)
+        self.policy = compile_policy(config.policy, config.start, self.n_days, self.route_names)
+        attention = awareness.media_attention(
+            config.awareness.media, config.start, self.n_days, media_events(config.policy)
+        )
+        self.media_hazard_cum = awareness.cumulative_media_hazard(attention, config.awareness.media.reach)
+        self.ledger = Ledger(len(REGION_CODES))
+        self.members = [Member(self, i) for i in range(self.pop.n)]
+        self.sharer_days: dict[int, int] = {}
+        self.new_sharers: set[int] = set()
+        self.sharers_today: set[int] = set()
+        self.pending_choices: dict[int, list] = {}
+        self.records = np.zeros((self.n_days, len(REGION_CODES), len(REFERENCE_METRICS)))
+
+    def step(self) -> None:
+        t = self.day
+        self.regime_today = self.policy.regime[t]
+        self.route_today = self.policy.route[t]
+        notices = self.config.awareness.notices
+        for notice in (n for n in self.policy.notices if n.day == t):
+            for m in self.members:
+                if m.region != notice.region:
+                    continue
+                if "email" in notice.channels and m.draw("email", t) < notices.email_read_prob:
+                    m.email_read_today = True
+                if "in_app" in notice.channels and m.draw("in_app", t) < notices.in_app_seen_prob:
+                    m.in_app_pending = True
+                if "prompt" in notice.channels:
+                    m.prompt_pending = True
+        for member, choice in self.pending_choices.pop(t, []):
+            member.set_choice(choice)
+        window = self.config.awareness.word_of_mouth.window_days
+        self.sharers_today = {i for i, day in self.sharer_days.items() if day >= t - window}
+        self.new_sharers = set()
+        self.agents.do("step")
+        for i in self.new_sharers:
+            self.sharer_days[i] = t
+        self.training_pull(t)
+        self.record(t)
+        self.day += 1
+        self.running = self.day < self.n_days
+
+    def training_pull(self, t: int) -> None:
+        scheduled = t % self.config.training.ingest_every_days == 0
+        starts = self.policy.training_starts(t)
+        if self.config.training.retroactive_removal and (scheduled or starts.any()):
+            for m in self.members:
+                if m.choice == OPTED_OUT and m.profile_ingested:
+                    self.ledger.remove(m.region, m.ingested, self.pop.weight_by_region[m.region])
+                    m.ingested = np.zeros(len(DATA_TYPES))
+                    m.profile_ingested = False
+        pulling = self.policy.training[t] & (scheduled | starts)
+        for m in self.members:
+            if pulling[m.region]:
+                self.ledger.ingest(m.region, m.ingest(), self.pop.weight_by_region[m.region])
+
+    def record(self, t: int) -> None:
+        n = len(REGION_CODES)
+        counts = np.zeros((n, 5))
+        eligible = np.zeros(n)
+        post_num, post_den = np.zeros(n), np.zeros(n)
+        for m in self.members:
+            if m.posts:
+                post_num[m.region] += m.post_prob * m.face_share
+                post_den[m.region] += m.post_prob
+            if not m.eligible:
+                continue
+            enrolled = m.enrolled()
+            eligible[m.region] += 1
+            counts[m.region] += [
+                m.aware_since != NOT_YET,
+                enrolled,
+                m.choice == OPTED_OUT,
+                m.choice == consent.OPTED_IN,
+                enrolled and m.preference == OBJECT,
+            ]
+        self.records[t, :, :5] = counts / np.maximum(eligible, 1)[:, None]
+        self.records[t, :, 5] = post_num / np.where(post_den > 0, post_den, 1)
+        self.records[t, :, 6] = self.ledger.total[:, DATA_TYPES.index("text_tokens")]
+        self.records[t, :, 7] = self.ledger.total[:, DATA_TYPES.index("face_images")]
