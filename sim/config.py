@@ -197,9 +197,11 @@ class FrictionConfig(Strict):
 
     @field_validator("routes")
     @classmethod
-    def _no_reserved_name(cls, v):
+    def _route_names(cls, v):
         if ROUTE_NONE in v:
             raise ValueError(f"'{ROUTE_NONE}' is reserved for 'no route'")
+        if "prompt" not in v:
+            raise ValueError("needs a 'prompt' route: the steps of answering a consent prompt")
         return v
 
 

@@ -280,7 +280,8 @@ def _policy_table(conf_dir: Path) -> list[str]:
         "",
         f"**Default policy** `policy={policy.get('name', DEFAULT_POLICY)}` "
         f"(`conf/policy/{DEFAULT_POLICY}.yaml`): before the first event every region is "
-        f"`{initial.get('regime')}` with route `{initial.get('route')}`; then:",
+        f'`{initial.get("regime")}` with route `{initial.get("route")}`; then (training "rule": a changed '
+        "regime trains unless `excluded`, an unchanged one keeps its flag):",
         "",
         "| date | regions | regime | training | route | notice | media | source |",
         "|---|---|---|---|---|---|---|---|",
@@ -295,7 +296,7 @@ def _policy_table(conf_dir: Path) -> list[str]:
                     e.get("date", ""),
                     ", ".join(e.get("regions", [])),
                     e.get("regime", "unchanged"),
-                    "from regime" if training is None else format_value(training),
+                    "rule" if training is None else format_value(training),
                     e.get("route") or "unchanged",
                     ", ".join(e.get("notice", [])) or "none",
                     e.get("media", "none"),
