@@ -68,6 +68,7 @@ def contacts_told(indptr: np.ndarray, indices: np.ndarray, sharers: np.ndarray):
     A sparse product of the graph with the sharers' indicator, done from the sharers' side:
     its cost is the sharers' degrees, not the population.
     """
+    sharers = np.unique(sharers)  # a member listed twice in the window tells once
     if sharers.size == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     starts = indptr[sharers]

@@ -8,6 +8,7 @@ the schema only states what is allowed.
 from __future__ import annotations
 
 import datetime as dt
+import typing
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -331,6 +332,23 @@ class ConfigError(ValueError):
     """A config that fails validation; the message lists every problem."""
 
 
+def _allowed_keys(parent: tuple) -> list[str]:
+    """Field names of the schema section at `parent` (a pydantic error location)."""
+    node = SimConfig
+    for part in parent:
+        if isinstance(node, type) and issubclass(node, BaseModel) and part in node.model_fields:
+            node = node.model_fields[part].annotation
+        while typing.get_origin(node) in (list, dict, typing.Annotated):
+            node = (
+                typing.get_args(node)[-1]
+                if typing.get_origin(node) is not typing.Annotated
+                else typing.get_args(node)[0]
+            )
+    if isinstance(node, type) and issubclass(node, BaseModel):
+        return list(node.model_fields)
+    return []
+
+
 def format_validation_error(err: ValidationError) -> str:
     lines = [f"invalid configuration ({err.error_count()} problem(s)):"]
     for e in err.errors():
@@ -341,7 +359,7 @@ def format_validation_error(err: ValidationError) -> str:
             shown = shown[:77] + "..."
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
-            msg = "unknown key (not in the schema; check its spelling and section)"
+            msg = f"unknown key; allowed here: {_allowed_keys(e['loc'][:-1])}"
         lines.append(f"  - {key} = {shown}: {msg}")
     return "\n".join(lines)
 

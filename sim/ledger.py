@@ -52,6 +52,8 @@ class Ledger:
 
     def remove(self, region: int, amounts: np.ndarray, weight: float) -> None:
         """Retroactive removal of opted-out members' data (already counted as objectors')."""
-        self.total[region] -= weight * amounts
-        self.from_objectors[region] -= weight * amounts
+        # The same data was added in other groupings (members object one by one, leave together),
+        # so float rounding could leave a tiny negative remainder: floor at zero.
+        self.total[region] = np.maximum(self.total[region] - weight * amounts, 0.0)
+        self.from_objectors[region] = np.maximum(self.from_objectors[region] - weight * amounts, 0.0)
         self.removed[region] += weight * amounts

@@ -108,6 +108,9 @@ class ConsentModel(mesa.Model):
     def _apply_policy(self, t: int) -> np.ndarray:
         notices = self.config.awareness.notices
         exposed = []
+        if t > 0:  # a consent request belongs to its phase: a regime switch withdraws unanswered ones
+            for r in np.flatnonzero(self.policy.regime[t] != self.policy.regime[t - 1]):
+                self.state.prompt_pending[self.pop.slices[r]] = False
         for notice in (n for n in self.policy.notices if n.day == t):
             s = self.pop.slices[notice.region]
             members = np.arange(s.start, s.stop)
@@ -162,7 +165,7 @@ class ConsentModel(mesa.Model):
     # 4. intent: exposure turns into intent for members whose status differs from their preference
     def _form_intent(self, t: int, exposed: np.ndarray) -> None:
         s, pop, cfg = self.state, self.pop, self.config.consent
-        who = exposed[pop.eligible[exposed] & ~s.gave_up[exposed]]
+        who = exposed[pop.eligible[exposed] & ~s.gave_up[exposed] & ~s.awaiting_decision[exposed]]
         who = who[self._open_route(who) >= 0]
         desired = consent.desired_choice(pop.preference[who], self._enrolled(who))
         p = consent.intent_probability(
@@ -181,10 +184,10 @@ class ConsentModel(mesa.Model):
     # 5a. prompts and forced choices are answered on the spot (through the `prompt` route's steps)
     def _answer_prompts(self, t: int, visitors: np.ndarray) -> None:
         s, pop = self.state, self.pop
-        forced = self._agent_regime(visitors) == FORCED_CHOICE
-        asked = visitors[
-            (s.prompt_pending[visitors] | forced) & pop.eligible[visitors] & (s.choice[visitors] == NO_CHOICE)
-        ]
+        regime = self._agent_regime(visitors)
+        due = s.prompt_pending[visitors] | (regime == FORCED_CHOICE)
+        can_answer = consent.has_route_to_act(regime) & pop.eligible[visitors] & (s.choice[visitors] == NO_CHOICE)
+        asked = visitors[due & can_answer]
         s.prompt_pending[visitors] = False
         if asked.size == 0:
             return
@@ -220,6 +223,7 @@ class ConsentModel(mesa.Model):
             done, choice = members[ok], wants[ok]
             s.intent_until[done] = NOT_YET
             if spec.wait_days:
+                s.awaiting_decision[done] = True
                 self.pending_choices.setdefault(t + spec.wait_days, []).append((done, choice))
             else:
                 self._record_choice(done, choice)
@@ -247,6 +251,7 @@ class ConsentModel(mesa.Model):
         new_out = members[(choice == OPTED_OUT) & (s.choice[members] != OPTED_OUT)]
         s.choice[members] = choice
         s.intent_until[members] = NOT_YET
+        s.awaiting_decision[members] = False
         for r in np.unique(self.pop.region[new_out]):
             group = new_out[self.pop.region[new_out] == r]
             self.ledger.objected(r, s.ingested[group].sum(axis=0, dtype=np.float64), self.pop.weight_by_region[r])

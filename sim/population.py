@@ -104,7 +104,8 @@ def sample_population(cfg: PopulationConfig, reach_cost_belief_share: float, str
     # Privacy concern: Westin-like segments (Beta by mean and concentration), shifted by region.
     seg = cfg.concern_segments
     names = list(seg)
-    which = rng.choice(len(names), size=n, p=[seg[k].share for k in names])
+    shares = np.array([seg[k].share for k in names])
+    which = rng.choice(len(names), size=n, p=shares / shares.sum())
     a = np.array([seg[k].mean * seg[k].concentration for k in names])[which]
     b = np.array([(1 - seg[k].mean) * seg[k].concentration for k in names])[which]
     concern = np.clip(rng.beta(a, b) + per_region(cfg.concern_shift), 0.0, 1.0)

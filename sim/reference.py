@@ -70,6 +70,7 @@ class Member(mesa.Agent):
         self.gave_up = False
         self.in_app_pending = False
         self.prompt_pending = False
+        self.awaiting_decision = False
         self.email_read_today = False
         self.profile_ingested = False
         self.ingested = np.zeros(len(DATA_TYPES))
@@ -126,7 +127,7 @@ class Member(mesa.Agent):
 
     def form_intent(self, t: int) -> None:
         cfg = self.model.config.consent
-        if not self.eligible or self.gave_up or self.open_route() < 0:
+        if not self.eligible or self.gave_up or self.awaiting_decision or self.open_route() < 0:
             return
         desired = consent.desired_choice(self.preference, self.enrolled())
         p = consent.intent_probability(
@@ -149,7 +150,8 @@ class Member(mesa.Agent):
         return bool(friction.attempt_succeeds(u, p))
 
     def answer_prompt(self, t: int) -> None:
-        asked = (self.prompt_pending or self.regime() == FORCED_CHOICE) and self.eligible and self.choice == NO_CHOICE
+        due = self.prompt_pending or self.regime() == FORCED_CHOICE
+        asked = due and consent.has_route_to_act(self.regime()) and self.eligible and self.choice == NO_CHOICE
         self.prompt_pending = False
         if not asked:
             return
@@ -177,6 +179,7 @@ class Member(mesa.Agent):
         if self.passes(spec.steps, f"step_{name}", t):
             self.intent_until = NOT_YET
             if spec.wait_days:
+                self.awaiting_decision = True
                 self.model.pending_choices.setdefault(t + spec.wait_days, []).append((self, desired))
             else:
                 self.set_choice(desired)
@@ -193,6 +196,7 @@ class Member(mesa.Agent):
             self.model.ledger.objected(self.region, self.ingested, self.model.pop.weight_by_region[self.region])
         self.choice = choice
         self.intent_until = NOT_YET
+        self.awaiting_decision = False
 
     def post(self, t: int) -> None:
         feed = self.model.config.feed
@@ -263,6 +267,10 @@ class ReferenceModel(mesa.Model):
         self.regime_today = self.policy.regime[t]
         self.route_today = self.policy.route[t]
         notices = self.config.awareness.notices
+        if t > 0:
+            for m in self.members:
+                if self.policy.regime[t, m.region] != self.policy.regime[t - 1, m.region]:
+                    m.prompt_pending = False
         for notice in (n for n in self.policy.notices if n.day == t):
             for m in self.members:
                 if m.region != notice.region:

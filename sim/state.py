@@ -23,6 +23,7 @@ class AgentState:
     gave_up: np.ndarray  # bool: stopped trying after a failure
     in_app_pending: np.ndarray  # bool: will see the in-app notice at the next visit
     prompt_pending: np.ndarray  # bool: will be asked a consent prompt at the next visit
+    awaiting_decision: np.ndarray  # bool: submitted a route with a wait (objection form), not yet in effect
     profile_ingested: np.ndarray  # bool: profile and backlog already in the training set
     ingested: np.ndarray  # float32 (agents, 4): this member's data in the set, by ledger.DATA_TYPES
     # posters only, aligned with Population.poster
@@ -43,6 +44,7 @@ class AgentState:
             gave_up=np.zeros(n, bool),
             in_app_pending=np.zeros(n, bool),
             prompt_pending=np.zeros(n, bool),
+            awaiting_decision=np.zeros(n, bool),
             profile_ingested=np.zeros(n, bool),
             ingested=np.zeros((n, 4), np.float32),
             face_share=np.full(p, initial_face_share, np.float32),

@@ -20,7 +20,6 @@ ODD = ROOT / "docs" / "ODD.md"
 SOURCE_WORDS = ("ANCHORS", "assumption", "MODEL.md", "timeline", "regions.csv", "PERFORMANCE.md")
 
 
-
 def _flatten(value, prefix: str) -> dict:
     """Leaves of a loaded YAML value by dotted key (written independently of sim.parameters)."""
     if isinstance(value, dict) and value:

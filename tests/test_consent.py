@@ -1,0 +1,131 @@
+"""Consent status, intent and prompt answers (MODEL.md section 7, "Intent")."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from conftest import make_config
+
+from sim import consent
+from sim.consent import ACCEPT, INDIFFERENT, NO_CHOICE, OBJECT, OPTED_IN, OPTED_OUT
+from sim.policy import AFFIRMATIVE, DEFAULT_ON, EXCLUDED, FORCED_CHOICE, NO_OPTION, REGIMES
+from sim.regions import REGION_CODES
+
+# Expected enrolment of an eligible member by regime and recorded choice (MODEL.md, consent.py table).
+ENROLLED = {
+    EXCLUDED: {NO_CHOICE: False, OPTED_OUT: False, OPTED_IN: False},
+    DEFAULT_ON: {NO_CHOICE: True, OPTED_OUT: False, OPTED_IN: True},
+    AFFIRMATIVE: {NO_CHOICE: False, OPTED_OUT: False, OPTED_IN: True},
+    FORCED_CHOICE: {NO_CHOICE: False, OPTED_OUT: False, OPTED_IN: True},
+    NO_OPTION: {NO_CHOICE: True, OPTED_OUT: True, OPTED_IN: True},
+}
+
+
+def test_regime_codes_are_the_five_regimes_in_order():
+    assert REGIMES == ("excluded", "default_on", "affirmative", "forced_choice", "no_option")
+    assert (EXCLUDED, DEFAULT_ON, AFFIRMATIVE, FORCED_CHOICE, NO_OPTION) == (0, 1, 2, 3, 4)
+
+
+@pytest.mark.parametrize(("regime", "choice"), list(itertools.product(ENROLLED, (NO_CHOICE, OPTED_OUT, OPTED_IN))))
+def test_is_enrolled_truth_table(regime, choice):
+    assert bool(consent.is_enrolled(regime, choice, True)) is ENROLLED[regime][choice]
+    assert bool(consent.is_enrolled(regime, choice, False)) is False  # minors: never
+
+
+def test_is_enrolled_on_arrays():
+    regimes = np.array([r for r in ENROLLED for _ in range(3)], np.int8)
+    choices = np.array([NO_CHOICE, OPTED_OUT, OPTED_IN] * len(ENROLLED), np.int8)
+    expected = np.array([ENROLLED[r][c] for r, c in zip(regimes, choices)])
+    np.testing.assert_array_equal(consent.is_enrolled(regimes, choices, np.ones(regimes.size, bool)), expected)
+    np.testing.assert_array_equal(consent.is_enrolled(regimes, choices, np.zeros(regimes.size, bool)), False)
+
+
+def test_an_earlier_objection_carries_over_when_a_region_switches_from_excluded_to_default_on():
+    choice = np.array([OPTED_OUT, NO_CHOICE, OPTED_IN], np.int8)
+    before = consent.is_enrolled(EXCLUDED, choice, True)
+    after = consent.is_enrolled(DEFAULT_ON, choice, True)
+    np.testing.assert_array_equal(before, [False, False, False])
+    np.testing.assert_array_equal(after, [False, True, True])
+
+
+def test_has_route_to_act_only_where_a_member_can_change_their_status():
+    assert [bool(consent.has_route_to_act(r)) for r in range(5)] == [False, True, True, True, False]
+
+
+def test_desired_choice():
+    pref = np.array([OBJECT, OBJECT, ACCEPT, ACCEPT, INDIFFERENT, INDIFFERENT])
+    enrolled = np.array([True, False, True, False, True, False])
+    np.testing.assert_array_equal(
+        consent.desired_choice(pref, enrolled), [OPTED_OUT, NO_CHOICE, NO_CHOICE, OPTED_IN, NO_CHOICE, NO_CHOICE]
+    )
+
+
+def test_prompt_answer_objectors_decline_accepters_accept_indifferent_follow_acquiescence():
+    u = np.array([0.1, 0.9, 0.1, 0.9, 0.1, 0.9])
+    pref = np.array([OBJECT, OBJECT, ACCEPT, ACCEPT, INDIFFERENT, INDIFFERENT])
+    np.testing.assert_array_equal(
+        consent.prompt_answer(pref, u, 0.5), [OPTED_OUT, OPTED_OUT, OPTED_IN, OPTED_IN, OPTED_IN, OPTED_OUT]
+    )
+
+
+@pytest.mark.parametrize("acquiescence", [0.0, 0.3, 0.8, 1.0])
+def test_indifferent_members_accept_a_prompt_at_the_acquiescence_rate(acquiescence):
+    n = 100_000
+    u = np.random.default_rng(1).random(n)
+    answers = consent.prompt_answer(np.full(n, INDIFFERENT), u, acquiescence)
+    share = (answers == OPTED_IN).mean()
+    assert abs(share - acquiescence) <= 5 * np.sqrt(acquiescence * (1 - acquiescence) / n) + 1e-12
+
+
+def test_the_prompt_design_sets_the_indifferents_acceptance():
+    p = consent.indifferent_accept_probability(np.array([DEFAULT_ON, AFFIRMATIVE, FORCED_CHOICE]), 0.8, 0.5)
+    np.testing.assert_allclose(p, [0.8, 0.2, 0.5])
+
+
+def test_intent_probability():
+    desired = np.array([OPTED_OUT, OPTED_OUT, OPTED_IN, NO_CHOICE])
+    concern = np.array([0.6, 0.6, 0.9, 0.9])
+    believes = np.array([False, True, False, False])
+    motive = np.array([0.5, 0.5, 0.5, 0.5])
+    p = consent.intent_probability(desired, concern, believes, motive, 1.0, 0.05)
+    np.testing.assert_allclose(p, [0.6, 0.3, 0.05, 0.0])
+    # the scale is capped: a probability
+    assert consent.intent_probability(OPTED_OUT, 0.9, False, 0.0, 5.0, 0.05) == 1.0
+
+
+def test_intent_fades_with_the_configured_half_life():
+    q = consent.intent_fade_probability(30.0)
+    assert (1 - q) ** 30 == pytest.approx(0.5)
+
+
+def test_in_the_model_an_objection_made_in_the_uk_in_2024_still_holds_after_enrolment_in_2025():
+    """UK: default-on on 2024-09-18 and 19, excluded until 2025-09-18, training from 2025-11-03."""
+    from sim.model import ConsentModel
+
+    # saturated media, eager objectors and a one-step toggle, so that UK members opt out in the two days
+    config = make_config(
+        "policy=prominent_toggle",
+        "awareness.media.base_per_day.default=1",
+        "consent.object_intent_scale=10",
+        "friction.try_prob=1",
+        "end=2025-11-10",
+    )
+    model = ConsentModel(config)
+    uk = REGION_CODES.index("UK")
+    s = model.pop.slices[uk]
+    while model.dates[model.day] < np.datetime64("2024-09-20"):
+        model.step()
+    opted_out = np.flatnonzero(model.state.choice[s] == OPTED_OUT) + s.start
+    assert opted_out.size >= 10
+    ingested_then = model.state.ingested[opted_out].copy()
+    while model.running:
+        model.step()
+    assert model.policy.regime[-1, uk] == DEFAULT_ON and model.policy.training[-1, uk]
+    assert np.all(model.state.choice[opted_out] == OPTED_OUT)
+    assert not consent.is_enrolled(model.policy.regime[-1, uk], model.state.choice[opted_out], True).any()
+    # none of their data went in after they objected, although UK pulls resumed on 2025-11-03
+    np.testing.assert_array_equal(model.state.ingested[opted_out], ingested_then)
+    others = np.setdiff1d(np.flatnonzero(model.pop.eligible[s]) + s.start, opted_out)
+    assert model.state.profile_ingested[others].mean() > 0.5  # while the rest of the UK was ingested
