@@ -278,6 +278,10 @@ class PolicyConfig(Strict):
     initial: InitialPhase
     events: list[PolicyEvent]
     substitutions: list[Substitution] = []
+    # Sweep knobs (null: as the events say): one opt-out route for every phase that offers one,
+    # and one set of notice channels for every event that sends a notice.
+    route_override: str | None = None
+    notice_override: list[NoticeChannel] | None = None
 
 
 class SimConfig(Strict):
@@ -313,7 +317,7 @@ class SimConfig(Strict):
         if friction is None:
             return policy
         known = set(friction.routes) | {ROUTE_NONE}
-        used = [("initial.route", policy.initial.route)]
+        used = [("initial.route", policy.initial.route), ("route_override", policy.route_override)]
         used += [(f"events[{i}].route", e.route) for i, e in enumerate(policy.events)]
         for i, sub in enumerate(policy.substitutions):
             used += [(f"substitutions[{i}].route", r) for r in (*sub.route, *sub.route.values())]

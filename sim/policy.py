@@ -101,8 +101,13 @@ def _substitute(phase: Phase, code: str, policy: PolicyConfig) -> Phase:
         if code in expand_regions(sub.regions):
             regime = sub.regime.get(regime, regime)
             route = sub.route.get(route, route)
+    if policy.route_override is not None and route != ROUTE_NONE:
+        route = policy.route_override
+    notice = phase.notice
+    if policy.notice_override is not None and notice:
+        notice = tuple(policy.notice_override)
     training = phase.training and regime != "excluded"
-    return Phase(phase.start, regime, training, route, phase.notice, phase.media, phase.label)
+    return Phase(phase.start, regime, training, route, notice, phase.media, phase.label)
 
 
 def compile_policy(policy: PolicyConfig, start: dt.date, n_days: int, route_names: list[str]) -> PolicyTable:

@@ -1,7 +1,9 @@
-"""Hydra entry point: `python -m sim.run [overrides]`.
+"""Hydra entry point: `python -m sim.run [overrides]`, or a sweep: `python -m sim.run -m ...`.
 
 Thin on purpose: compose the config, turn it into plain data, validate it with the one pydantic
-schema (every problem reported at once, before any work), then run plain Python.
+schema (every problem reported at once, before any work), then run plain Python. In a sweep, a
+job that fails is recorded in its folder (failure.json: its settings and error) instead of
+stopping the others; the end-of-sweep callback (sim.aggregate) then reports it and exits non-zero.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from sim.aggregate import record_failure
 from sim.config import ConfigError, validate_config
 from sim.outputs import execute
 
@@ -24,12 +28,19 @@ EXIT_BAD_CONFIG = 2
 @hydra.main(config_path=CONF_DIR, config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     logging.getLogger("MESA").setLevel(logging.WARNING)  # Mesa logs every step at INFO
+    hydra_cfg = HydraConfig.get()
+    out_dir = Path(hydra_cfg.runtime.output_dir)
     try:
         config = validate_config(OmegaConf.to_container(cfg, resolve=True))
-    except ConfigError as err:
-        print(err, file=sys.stderr)
-        sys.exit(EXIT_BAD_CONFIG)
-    execute(config, Path(HydraConfig.get().runtime.output_dir))
+        execute(config, out_dir)
+    except Exception as err:
+        if hydra_cfg.mode == RunMode.MULTIRUN:
+            record_failure(out_dir, list(hydra_cfg.overrides.task), err)
+            return
+        if isinstance(err, ConfigError):
+            print(err, file=sys.stderr)
+            sys.exit(EXIT_BAD_CONFIG)
+        raise
 
 
 if __name__ == "__main__":

@@ -1,0 +1,239 @@
+"""Publication figures of a sweep (or one run): `python -m sim.plot SWEEP_DIR [--out DIR]`.
+
+Reads SWEEP_DIR/aggregate/reduced.parquet (aggregating first if it is missing) or, for a run
+folder, its series.parquet. Draws, in PNG and SVG, into SWEEP_DIR/figures/:
+
+- opt_out_curves / opt_in_curves: one panel per region, one line per setting combination (e.g.
+  policy), median with the 10-90% band over replicates, policy dates marked;
+- dataset_by_type: the whole membership's training set over time by type, in readable units;
+- consent_gap_<series>: the consent gap and its parts (unaware, intending, gave up) per region;
+- face_share: the face share of new posts over time, one line per setting (e.g. face_boost);
+- objector_data: the share of the set that came from members who later objected, per region,
+  one line per setting (e.g. with and without retroactive removal).
+
+Colours are Paul Tol's muted palette (colour-blind safe); every axis says its unit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.dates as mdates  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import yaml  # noqa: E402
+
+from sim.aggregate import AGGREGATE_DIR, SEED, SERIES_FILE, aggregate  # noqa: E402
+from sim.figures import TOL_MUTED  # noqa: E402
+from sim.regions import ALL, REGION_CODES  # noqa: E402
+
+STYLES = ["-", "--", ":", "-."]
+GAP_PARTS = {
+    "gap_unaware_share": "unaware",
+    "gap_intending_share": "aware, intending",
+    "gave_up_share": "aware, gave up or no route",
+}
+DATASET_TYPES = {
+    "dataset_profiles": ("profiles", 1e6, "millions"),
+    "dataset_text_tokens": ("text tokens", 1e9, "billions"),
+    "dataset_face_images": ("identity-labelled face images", 1e6, "millions"),
+    "dataset_other_images": ("other images", 1e6, "millions"),
+}
+plt.rcParams.update({"font.size": 8, "axes.titlesize": 8, "legend.fontsize": 7})
+
+
+def load(path: Path) -> tuple[pd.DataFrame, list[str], dict]:
+    """Reduced table, the settings that vary between its series, and policy dates per region."""
+    path = Path(path)
+    if (path / SERIES_FILE).exists() and not (path / AGGREGATE_DIR).exists():
+        series = pd.read_parquet(path / SERIES_FILE)
+        config = yaml.safe_load((path / "config.yaml").read_text())
+        reduced = series.rename(columns={"value": "median"}).assign(
+            q10=lambda d: d["median"], q90=lambda d: d["median"], replicates=1, policy=config["policy"]["name"]
+        )
+        return reduced, ["policy"], _phase_dates([config])
+    reduced_file = path / AGGREGATE_DIR / "reduced.parquet"
+    if not reduced_file.exists():
+        aggregate(path)
+    reduced = pd.read_parquet(reduced_file)
+    index = pd.read_csv(path / AGGREGATE_DIR / "runs.csv", dtype={"run": str})
+    settings = [
+        c for c in reduced.columns if c not in ("date", "region", "metric", "median", "q10", "q90", "replicates")
+    ]
+    varying = [c for c in settings if c != SEED and reduced[c].nunique() > 1] or ["policy"]
+    configs = []
+    for run in index[index.status == "ok"].drop_duplicates("policy").run:
+        configs.append(yaml.safe_load((path / run / "config.yaml").read_text()))
+    return reduced, varying, _phase_dates(configs)
+
+
+def _phase_dates(configs: list[dict]) -> dict[str, list[pd.Timestamp]]:
+    """Days a region's policy phase changed, in any of the configs' policies."""
+    from sim.config import validate_config
+    from sim.policy import region_phases
+
+    dates: dict[str, set] = {code: set() for code in REGION_CODES}
+    for raw in configs:
+        for code, phases in region_phases(validate_config(raw).policy).items():
+            dates[code] |= {pd.Timestamp(p.start) for p in phases if p.start is not None}
+    dates[ALL] = set().union(*dates.values())
+    return {code: sorted(d) for code, d in dates.items()}
+
+
+def _series(reduced: pd.DataFrame, varying: list[str]):
+    """(label, frame) per combination of the varying settings."""
+    for key, frame in reduced.groupby(varying, sort=True, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        yield ", ".join(f"{k.split('.')[-1]}={v}" if k != "policy" else str(v) for k, v in zip(varying, key)), frame
+
+
+def _style(i: int) -> dict:
+    return {"color": TOL_MUTED[i % len(TOL_MUTED)], "ls": STYLES[(i // len(TOL_MUTED)) % len(STYLES)]}
+
+
+def _draw(ax, frame: pd.DataFrame, metric: str, region: str, scale: float, label: str, style: dict) -> None:
+    part = frame[(frame.metric == metric) & (frame.region == region)].sort_values("date")
+    ax.plot(part.date, part["median"] / scale, lw=1.3, label=label, **style)
+    ax.fill_between(part.date, part.q10 / scale, part.q90 / scale, color=style["color"], alpha=0.2, lw=0)
+
+
+def _dates_axis(ax) -> None:
+    ax.xaxis.set_major_locator(mdates.YearLocator())
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+    ax.grid(alpha=0.3)
+
+
+def _save(fig, out_dir: Path, name: str) -> list[Path]:
+    paths = [out_dir / f"{name}.png", out_dir / f"{name}.svg"]
+    fig.savefig(paths[0], dpi=200)
+    fig.savefig(paths[1])
+    plt.close(fig)
+    return paths
+
+
+def region_panels(reduced, varying, dates, metric: str, ylabel: str, title: str, out_dir: Path, name: str):
+    fig, axes = plt.subplots(3, 4, figsize=(7.2, 6.2), sharex=True, sharey=True, layout="constrained")
+    for ax, region in zip(axes.flat, [*REGION_CODES, ALL]):
+        for i, (label, frame) in enumerate(_series(reduced, varying)):
+            _draw(ax, frame, metric, region, 1.0, label, _style(i))
+        for day in dates.get(region, []):
+            if reduced.date.min() <= day <= reduced.date.max():
+                ax.axvline(day, color="0.55", ls=(0, (2, 2)), lw=0.6)
+        ax.set_title(region)
+        _dates_axis(ax)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(ylabel)
+    axes.flat[-1].axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    axes.flat[-1].legend(handles, labels, loc="center", frameon=False, title=", ".join(varying))
+    fig.suptitle(f"{title}: median and 10-90% band over replicates; dotted: policy phase changes")
+    return _save(fig, out_dir, name)
+
+
+def dataset_by_type(reduced, varying, out_dir: Path) -> list[Path]:
+    fig, axes = plt.subplots(2, 2, figsize=(7.2, 5.2), sharex=True, layout="constrained")
+    for ax, (metric, (label, scale, unit)) in zip(axes.flat, DATASET_TYPES.items()):
+        for i, (series_label, frame) in enumerate(_series(reduced, varying)):
+            _draw(ax, frame, metric, ALL, scale, series_label, _style(i))
+        ax.set_title(f"{label}, cumulative")
+        ax.set_ylabel(unit)
+        _dates_axis(ax)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=3, frameon=False)
+    fig.suptitle("Training set of the whole membership by data type (median, 10-90% band)")
+    return _save(fig, out_dir, "dataset_by_type")
+
+
+def consent_gap_parts(reduced, varying, out_dir: Path, max_series: int = 8) -> list[Path]:
+    paths = []
+    for n, (label, frame) in enumerate(_series(reduced, varying)):
+        if n >= max_series:
+            break
+        fig, axes = plt.subplots(3, 4, figsize=(7.2, 6.2), sharex=True, sharey=True, layout="constrained")
+        for ax, region in zip(axes.flat, [*REGION_CODES, ALL]):
+            parts = []
+            for metric in GAP_PARTS:
+                part = frame[(frame.metric == metric) & (frame.region == region)].sort_values("date")
+                parts.append(part["median"].to_numpy())
+            ax.stackplot(part.date, parts, colors=TOL_MUTED[:3], labels=list(GAP_PARTS.values()), alpha=0.9)
+            ax.set_title(region)
+            _dates_axis(ax)
+        for ax in axes[:, 0]:
+            ax.set_ylabel("share of eligible members")
+        axes.flat[-1].axis("off")
+        handles, labels = axes.flat[0].get_legend_handles_labels()
+        axes.flat[-1].legend(handles, labels, loc="center", frameon=False, title="enrolled objectors")
+        fig.suptitle(f"Consent gap and its parts ({label}; medians over replicates)")
+        slug = "".join(c if c.isalnum() or c in "-_" else "_" for c in label)
+        paths += _save(fig, out_dir, f"consent_gap_{slug}")
+    return paths
+
+
+def single_panel(reduced, varying, metric, region, ylabel, title, out_dir: Path, name: str) -> list[Path]:
+    fig, ax = plt.subplots(figsize=(5.0, 3.4), layout="constrained")
+    for i, (label, frame) in enumerate(_series(reduced, varying)):
+        _draw(ax, frame, metric, region, 1.0, label, _style(i))
+    ax.set_ylabel(ylabel)
+    _dates_axis(ax)
+    ax.legend(frameon=False, title=", ".join(varying))
+    ax.set_title(title)
+    return _save(fig, out_dir, name)
+
+
+def plot(path: Path, out_dir: Path | None = None) -> list[Path]:
+    """Draw every figure for a sweep or run folder; return the files written."""
+    reduced, varying, dates = load(path)
+    out_dir = Path(out_dir) if out_dir else Path(path) / "figures"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = region_panels(
+        reduced, varying, dates, "opted_out_share", "share of eligible members", "Opted out", out_dir, "opt_out_curves"
+    )
+    if reduced[reduced.metric == "opted_in_share"]["median"].max() > 0:
+        paths += region_panels(
+            reduced, varying, dates, "opted_in_share", "share of eligible members", "Opted in", out_dir, "opt_in_curves"
+        )
+    paths += dataset_by_type(reduced, varying, out_dir)
+    paths += consent_gap_parts(reduced, varying, out_dir)
+    paths += single_panel(
+        reduced,
+        varying,
+        "face_post_share",
+        ALL,
+        "face-image share of new posts",
+        "Face share of new posts, all members",
+        out_dir,
+        "face_share",
+    )
+    paths += region_panels(
+        reduced,
+        varying,
+        dates,
+        "dataset_from_objectors_share",
+        "share of text tokens in the set",
+        "Data from members who later opted out",
+        out_dir,
+        "objector_data",
+    )
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("path", type=Path, help="a sweep folder (Hydra multirun) or a run folder")
+    parser.add_argument("--out", type=Path, help="where to write the figures (default: PATH/figures)")
+    args = parser.parse_args(argv)
+    if not args.path.exists():
+        print(f"no such folder: {args.path}", file=sys.stderr)
+        return 2
+    for p in plot(args.path, args.out):
+        print(p)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
