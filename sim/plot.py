@@ -131,7 +131,7 @@ def region_panels(reduced, varying, dates, metric: str, ylabel: str, title: str,
     axes.flat[-1].axis("off")
     handles, labels = axes.flat[0].get_legend_handles_labels()
     axes.flat[-1].legend(handles, labels, loc="center", frameon=False, title=", ".join(varying))
-    fig.suptitle(f"{title}: median and 10-90% band over replicates; dotted: policy phase changes")
+    fig.suptitle(f"{title}\nmedian and 10-90% band over replicates; dotted lines: policy phase changes")
     return _save(fig, out_dir, name)
 
 
@@ -215,7 +215,7 @@ def plot(path: Path, out_dir: Path | None = None) -> list[Path]:
         dates,
         "dataset_from_objectors_share",
         "share of text tokens in the set",
-        "Data from members who later opted out",
+        "Share of the training set from members who later opted out",
         out_dir,
         "objector_data",
     )

@@ -1,0 +1,216 @@
+"""Interactive explorer in the browser, on Mesa's SolaraViz: `solara run sim/app.py` (localhost).
+
+Controls: region policy, opt-out route, notice channel, feed face boost, retroactive removal,
+agent count and seed (press Reset to apply them); Step, Play/Pause and Reset drive the model.
+Live views: the date and each region's phase in force, consent curves per region, the consent gap
+and its parts, the dataset by type, and the face share of new posts. The explorer composes the
+shipped config (conf/) with the chosen settings, so every other parameter is the shipped default.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import solara  # noqa: E402
+from hydra import compose, initialize_config_dir  # noqa: E402
+from mesa.visualization import SolaraViz  # noqa: E402
+from mesa.visualization.utils import update_counter  # noqa: E402
+from omegaconf import OmegaConf  # noqa: E402
+
+from sim.config import validate_config  # noqa: E402
+from sim.figures import TOL_MUTED  # noqa: E402
+from sim.metrics import INDEX  # noqa: E402
+from sim.model import ConsentModel  # noqa: E402
+from sim.policy import REGIMES  # noqa: E402
+from sim.regions import ALL, REGION_CODES  # noqa: E402
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+AS_POLICY = "as in the policy"
+POLICIES = sorted(p.stem for p in (CONF_DIR / "policy").glob("*.yaml"))
+ROUTES = [AS_POLICY, "settings_toggle", "objection_form", "prominent_toggle"]
+NOTICES = {AS_POLICY: None, "email": "[email]", "in-app": "[in_app]", "email and in-app": "[email,in_app]"}
+NOTICES["blocking prompt"] = "[prompt]"
+DEFAULT_AGENTS = 20_000  # steps in a few milliseconds a day, so play stays responsive
+
+logging.getLogger("MESA").setLevel(logging.WARNING)
+
+
+def explorer_config(policy, route, notice, face_boost, retroactive_removal, agents, seed):
+    """The shipped config with the explorer's settings."""
+    overrides = [
+        f"policy={policy}",
+        f"feed.face_boost={face_boost}",
+        f"training.retroactive_removal={bool(retroactive_removal)}",
+        f"population.agents={int(agents)}",
+        f"population.min_agents_per_region={max(1, int(agents) // 20)}",
+        f"seed={int(seed)}",
+        "progress=false",
+    ]
+    if route != AS_POLICY:
+        overrides.append(f"policy.route_override={route}")
+    if NOTICES.get(notice):
+        overrides.append(f"policy.notice_override={NOTICES[notice]}")
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=overrides)
+    return validate_config(OmegaConf.to_container(cfg, resolve=True))
+
+
+class ExplorerModel(ConsentModel):
+    """ConsentModel built from the explorer's controls (SolaraViz re-creates it on Reset)."""
+
+    def __init__(
+        self,
+        policy: str = "linkedin_actual",
+        route: str = AS_POLICY,
+        notice: str = AS_POLICY,
+        face_boost: float = 1.38,
+        retroactive_removal: bool = False,
+        agents: int = DEFAULT_AGENTS,
+        seed: int = 0,
+    ):
+        super().__init__(explorer_config(policy, route, notice, face_boost, retroactive_removal, agents, seed))
+
+
+MODEL_PARAMS = {
+    "policy": {"type": "Select", "value": "linkedin_actual", "values": POLICIES, "label": "Region policy"},
+    "route": {"type": "Select", "value": AS_POLICY, "values": ROUTES, "label": "Opt-out route"},
+    "notice": {"type": "Select", "value": AS_POLICY, "values": list(NOTICES), "label": "Notice channel"},
+    "face_boost": {
+        "type": "SliderFloat",
+        "value": 1.38,
+        "min": 0.5,
+        "max": 3.0,
+        "step": 0.01,
+        "label": "Feed face boost",
+    },
+    "retroactive_removal": {"type": "Checkbox", "value": False, "label": "Retroactive removal"},
+    "agents": {
+        "type": "SliderInt",
+        "value": DEFAULT_AGENTS,
+        "min": 5_000,
+        "max": 200_000,
+        "step": 5_000,
+        "label": "Agents",
+    },
+    "seed": {"type": "SliderInt", "value": 0, "min": 0, "max": 99, "step": 1, "label": "Seed"},
+}
+
+
+def _recorded(model: ConsentModel) -> tuple[np.ndarray, np.ndarray]:
+    days = max(model.day, 1)
+    return model.dates[:days], model.records[:days]
+
+
+def _date_axis(ax) -> None:
+    ax.tick_params(axis="x", labelrotation=30, labelsize=7)
+    ax.grid(alpha=0.3)
+
+
+@solara.component
+def Status(model: ConsentModel):
+    """The current date and, per region, the phase in force and the headline shares."""
+    update_counter.get()
+    if model.day == 0:
+        solara.Markdown("**Date:** 2024-09-01 (not started: press Step or Play)")
+        return
+    t = model.day - 1
+    rows = [
+        "| region | regime | trains | aware | enrolled | opted out | opted in | consent gap |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r, code in enumerate([*REGION_CODES, ALL]):
+        rec = model.records[t, r]
+        if code == ALL:
+            regime, trains = "", ""
+        else:
+            regime = REGIMES[model.policy.regime[t, r]]
+            trains = "yes" if model.policy.training[t, r] else "no"
+        rows.append(
+            f"| {code} | {regime} | {trains} | {rec[INDEX['aware_share']]:.1%} | {rec[INDEX['enrolled_share']]:.1%} "
+            f"| {rec[INDEX['opted_out_share']]:.1%} | {rec[INDEX['opted_in_share']]:.1%} "
+            f"| {rec[INDEX['consent_gap_share']]:.1%} |"
+        )
+    text_tokens = model.records[t, -1, INDEX["dataset_text_tokens"]]
+    solara.Markdown(
+        f"**Date:** {model.dates[t]} &nbsp; **Policy:** {model.config.policy.name} &nbsp; "
+        f"**Training set (all regions):** {text_tokens / 1e9:,.1f} billion text tokens\n\n" + "\n".join(rows)
+    )
+
+
+@solara.component
+def ConsentCurves(model: ConsentModel):
+    update_counter.get()
+    dates, rec = _recorded(model)
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2), sharey=True, layout="constrained")
+    for ax, metric in zip(axes, ("aware_share", "enrolled_share", "opted_out_share")):
+        for colour, (r, code) in zip(TOL_MUTED, enumerate(REGION_CODES)):
+            ax.plot(dates, rec[:, r, INDEX[metric]], color=colour, lw=1.2, label=code)
+        ax.plot(dates, rec[:, -1, INDEX[metric]], color="black", lw=2, label=ALL)
+        ax.set_title(metric.replace("_share", "").replace("_", " ") + " (share of eligible)")
+        ax.set_ylim(-0.02, 1.02)
+        _date_axis(ax)
+    axes[-1].legend(fontsize=7, ncol=2, loc="upper left")
+    solara.FigureMatplotlib(fig, format="png", dependencies=[model.day, id(model)])
+    plt.close(fig)
+
+
+@solara.component
+def ConsentGap(model: ConsentModel):
+    update_counter.get()
+    dates, rec = _recorded(model)
+    fig, ax = plt.subplots(figsize=(5.5, 3.2), layout="constrained")
+    parts = [rec[:, -1, INDEX[m]] for m in ("gap_unaware_share", "gap_intending_share", "gave_up_share")]
+    ax.stackplot(dates, parts, colors=TOL_MUTED[:3], labels=["unaware", "intending", "gave up / no route"])
+    ax.set_title("Consent gap, all members (share of eligible)")
+    ax.legend(fontsize=7, loc="upper left")
+    _date_axis(ax)
+    solara.FigureMatplotlib(fig, format="png", dependencies=[model.day, id(model)])
+    plt.close(fig)
+
+
+@solara.component
+def Dataset(model: ConsentModel):
+    update_counter.get()
+    dates, rec = _recorded(model)
+    fig, axes = plt.subplots(1, 4, figsize=(11, 2.8), layout="constrained")
+    panels = [
+        ("dataset_profiles", "profiles (millions)", 1e6),
+        ("dataset_text_tokens", "text tokens (billions)", 1e9),
+        ("dataset_face_images", "face images (millions)", 1e6),
+        ("dataset_other_images", "other images (millions)", 1e6),
+    ]
+    for ax, (metric, title, scale) in zip(axes, panels):
+        ax.plot(dates, rec[:, -1, INDEX[metric]] / scale, color=TOL_MUTED[0], lw=1.5)
+        ax.set_title(title)
+        _date_axis(ax)
+    fig.suptitle("Training set, all regions, cumulative")
+    solara.FigureMatplotlib(fig, format="png", dependencies=[model.day, id(model)])
+    plt.close(fig)
+
+
+@solara.component
+def FaceShare(model: ConsentModel):
+    update_counter.get()
+    dates, rec = _recorded(model)
+    fig, ax = plt.subplots(figsize=(5.5, 3.2), layout="constrained")
+    ax.plot(dates, rec[:, -1, INDEX["face_post_share"]], color=TOL_MUTED[6], lw=1.8)
+    ax.set_title(f"Face share of new posts (face boost {model.config.feed.face_boost})")
+    _date_axis(ax)
+    solara.FigureMatplotlib(fig, format="png", dependencies=[model.day, id(model)])
+    plt.close(fig)
+
+
+page = SolaraViz(
+    ExplorerModel(),
+    components=[(Status, 0), (ConsentCurves, 0), (ConsentGap, 0), (FaceShare, 0), (Dataset, 0)],
+    model_params=MODEL_PARAMS,
+    name="Consent design explorer",
+    play_interval=50,
+    render_interval=5,
+)
