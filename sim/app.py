@@ -121,18 +121,20 @@ def Status(model: ConsentModel):
         return
     t = model.day - 1
     rows = [
-        "| region | regime | trains | aware | enrolled | opted out | opted in | consent gap |",
-        "|---|---|---|---|---|---|---|---|",
+        "| region | regime | trains | opt-out route | aware | enrolled | opted out | opted in | consent gap |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r, code in enumerate([*REGION_CODES, ALL]):
         rec = model.records[t, r]
         if code == ALL:
-            regime, trains = "", ""
+            regime, trains, route = "", "", ""
         else:
             regime = REGIMES[model.policy.regime[t, r]]
             trains = "yes" if model.policy.training[t, r] else "no"
+            k = model.policy.route[t, r]
+            route = model.route_names[k] if k >= 0 else "none"
         rows.append(
-            f"| {code} | {regime} | {trains} | {rec[INDEX['aware_share']]:.1%} | {rec[INDEX['enrolled_share']]:.1%} "
+            f"| {code} | {regime} | {trains} | {route} | {rec[INDEX['aware_share']]:.1%} | {rec[INDEX['enrolled_share']]:.1%} "
             f"| {rec[INDEX['opted_out_share']]:.1%} | {rec[INDEX['opted_in_share']]:.1%} "
             f"| {rec[INDEX['consent_gap_share']]:.1%} |"
         )
@@ -147,15 +149,16 @@ def Status(model: ConsentModel):
 def ConsentCurves(model: ConsentModel):
     update_counter.get()
     dates, rec = _recorded(model)
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2), sharey=True, layout="constrained")
-    for ax, metric in zip(axes, ("aware_share", "enrolled_share", "opted_out_share")):
+    fig, axes = plt.subplots(2, 2, figsize=(6.5, 5), sharex=True, sharey=True, layout="constrained")
+    for ax, metric in zip(axes.flat, ("aware_share", "enrolled_share", "opted_out_share", "opted_in_share")):
         for colour, (r, code) in zip(TOL_MUTED, enumerate(REGION_CODES)):
             ax.plot(dates, rec[:, r, INDEX[metric]], color=colour, lw=1.2, label=code)
         ax.plot(dates, rec[:, -1, INDEX[metric]], color="black", lw=2, label=ALL)
-        ax.set_title(metric.replace("_share", "").replace("_", " ") + " (share of eligible)")
+        ax.set_title(metric.replace("_share", "").replace("_", " ") + " (share of eligible)", fontsize=9)
         ax.set_ylim(-0.02, 1.02)
         _date_axis(ax)
-    axes[-1].legend(fontsize=7, ncol=2, loc="upper left")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right center", fontsize=7, frameon=False)
     solara.FigureMatplotlib(fig, format="png", dependencies=[model.day, id(model)])
     plt.close(fig)
 
@@ -178,18 +181,18 @@ def ConsentGap(model: ConsentModel):
 def Dataset(model: ConsentModel):
     update_counter.get()
     dates, rec = _recorded(model)
-    fig, axes = plt.subplots(1, 4, figsize=(11, 2.8), layout="constrained")
+    fig, axes = plt.subplots(2, 2, figsize=(6.5, 5), layout="constrained")
     panels = [
         ("dataset_profiles", "profiles (millions)", 1e6),
         ("dataset_text_tokens", "text tokens (billions)", 1e9),
         ("dataset_face_images", "face images (millions)", 1e6),
         ("dataset_other_images", "other images (millions)", 1e6),
     ]
-    for ax, (metric, title, scale) in zip(axes, panels):
+    for ax, (metric, title, scale) in zip(axes.flat, panels):
         ax.plot(dates, rec[:, -1, INDEX[metric]] / scale, color=TOL_MUTED[0], lw=1.5)
-        ax.set_title(title)
+        ax.set_title(title, fontsize=9)
         _date_axis(ax)
-    fig.suptitle("Training set, all regions, cumulative")
+    fig.suptitle("Training set, all regions, cumulative", fontsize=10)
     solara.FigureMatplotlib(fig, format="png", dependencies=[model.day, id(model)])
     plt.close(fig)
 
