@@ -134,7 +134,8 @@ def Status(model: ConsentModel):
             k = model.policy.route[t, r]
             route = model.route_names[k] if k >= 0 else "none"
         rows.append(
-            f"| {code} | {regime} | {trains} | {route} | {rec[INDEX['aware_share']]:.1%} | {rec[INDEX['enrolled_share']]:.1%} "
+            f"| {code} | {regime} | {trains} | {route} "
+            f"| {rec[INDEX['aware_share']]:.1%} | {rec[INDEX['enrolled_share']]:.1%} "
             f"| {rec[INDEX['opted_out_share']]:.1%} | {rec[INDEX['opted_in_share']]:.1%} "
             f"| {rec[INDEX['consent_gap_share']]:.1%} |"
         )
