@@ -17,7 +17,7 @@ CONF = ROOT / "conf"
 ODD = ROOT / "docs" / "ODD.md"
 
 # A default's source must name where the number comes from.
-SOURCE_WORDS = ("ANCHORS", "assumption", "MODEL.md", "timeline", "regions.csv", "PERFORMANCE.md")
+SOURCE_WORDS = ("ANCHORS", "assumption", "MODEL.md", "timeline", "regions.csv", "PERFORMANCE.md", "CALIBRATION.md")
 
 
 def _flatten(value, prefix: str) -> dict:

@@ -1,0 +1,137 @@
+"""Calibration targets as data (conf/calibration/targets.yaml): scenarios, measures and the loss.
+
+A target puts the model in an anchor's setting (a scenario: dotted keys set on the shipped
+defaults), measures one number, and compares it with the anchor's value within a tolerance.
+`experiments/calibrate.py` fits the behavioural parameters to these targets; the tests check that
+the shipped defaults meet every target; `experiments/calibration_report.py` writes the report.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from sim.config import SimConfig, validate_config
+from sim.friction import route_completion_probability
+from sim.metrics import INDEX
+from sim.outputs import OUTPUT_REGIONS, run_model
+from sim.population import sample_population
+from sim.random_streams import Streams
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGETS_FILE = ROOT / "conf" / "calibration" / "targets.yaml"
+
+
+@dataclass(frozen=True)
+class Target:
+    id: str
+    anchor: str
+    source: str
+    value: float
+    tolerance: float
+    scenario: dict
+    measure: dict
+
+    def within(self, x: float) -> bool:
+        return abs(x - self.value) <= self.tolerance
+
+
+def load_targets(path: Path = TARGETS_FILE) -> tuple[list[Target], list[dict], list[dict]]:
+    """Targets, fitted parameters and scenario-only (nuisance) parameters."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    targets = [Target(**{k: t[k] for k in Target.__dataclass_fields__}) for t in data["targets"]]
+    return targets, data["parameters"], data.get("nuisance", [])
+
+
+def shipped_raw(overrides: list[str] | None = None) -> dict:
+    """The shipped config as a plain dict (composed by Hydra from conf/)."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=["progress=false", *(overrides or [])])
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+def set_key(raw: dict, dotted: str, value) -> None:
+    """Set a dotted key (list indices allowed) wholesale in a plain config dict."""
+    parts = dotted.split(".")
+    node = raw
+    for part in parts[:-1]:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    last = parts[-1]
+    if isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value
+
+
+def get_key(raw: dict, dotted: str):
+    node = raw
+    for part in dotted.split("."):
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    return node
+
+
+def with_values(raw: dict, parameters: list[dict], values: dict[str, float]) -> dict:
+    """A copy of `raw` with each named parameter written to every key it maps to."""
+    out = copy.deepcopy(raw)
+    for p in parameters:
+        if p["name"] in values:
+            for key in p["keys"]:
+                current = get_key(out, key)
+                v = float(values[p["name"]])
+                set_key(out, key, {"default": v} if isinstance(current, dict) else v)
+    return out
+
+
+def scenario_config(base: dict, target: Target, agents: int, seed: int) -> SimConfig:
+    raw = copy.deepcopy(base)
+    for key, value in target.scenario.items():
+        set_key(raw, key, copy.deepcopy(value))
+    set_key(raw, "population.agents", agents)
+    set_key(raw, "population.min_agents_per_region", max(1, agents // 20))
+    set_key(raw, "seed", seed)
+    return validate_config(raw)
+
+
+def measure(target: Target, config: SimConfig) -> float:
+    """The model's value for the target in its scenario."""
+    m = target.measure
+    if "series" in m:
+        model = run_model(config, progress=False)
+        return float(model.records[m["day"], OUTPUT_REGIONS.index(m["region"]), INDEX[m["series"]]])
+    pop = sample_population(config.population, config.feed.reach_cost_belief_share, Streams(config.seed))
+    weight = pop.weight
+    if "visited_within_days" in m:
+        visited = 1.0 - (1.0 - pop.visit_prob.astype(np.float64)) ** m["visited_within_days"]
+        return float(np.average(visited, weights=weight))
+    if "layer_ratio" in m:
+        steps = [s.difficulty for s in config.friction.routes[m["layer_ratio"]].steps]
+        fewer = steps[: m["drop_step"]] + steps[m["drop_step"] + 1 :]
+        w = config.friction.skill_weight
+        full = np.average(route_completion_probability(pop.skill, steps, w), weights=weight)
+        less = np.average(route_completion_probability(pop.skill, fewer, w), weights=weight)
+        return float(less / full)
+    raise ValueError(f"target {target.id}: unknown measure {m}")
+
+
+def evaluate(base: dict, targets: list[Target], agents: int, seeds: list[int], nuisance=(), values=None):
+    """Model values per target (one per seed), with scenario-only parameters applied where named."""
+    out = {}
+    for target in targets:
+        raw = base
+        for p in nuisance:
+            if target.id in p["scenarios"] and values and p["name"] in values:
+                raw = with_values(raw, [p], values)
+        out[target.id] = [measure(target, scenario_config(raw, target, agents, s)) for s in seeds]
+    return out
+
+
+def loss(results: dict[str, list[float]], targets: list[Target]) -> float:
+    """Sum over targets of the squared distance to the target value, in tolerances."""
+    return float(sum(((np.mean(results[t.id]) - t.value) / t.tolerance) ** 2 for t in targets))
