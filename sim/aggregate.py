@@ -8,7 +8,9 @@ job that failed), and writes SWEEP_DIR/aggregate/:
   feed.face_boost, training.retroactive_removal, policy.route_override, policy.notice_override);
 - reduced.parquet: replicates reduced, per setting combination other than the seed, to the median
   and the 10% and 90% quantiles (`median`, `q10`, `q90`, `replicates`);
-- runs.csv: one row per run: its folder, settings, status (ok or failed) and error.
+- runs.csv: one row per run: its folder, settings, status (ok or failed) and error;
+- summary.json: every metric per region on the last day, per setting combination, with its
+  median and 10% and 90% quantiles over replicates.
 
 A failed job leaves failure.json (settings and error) in its folder; aggregation lists it, and the
 end-of-sweep callback then exits non-zero so a sweep with a failure never looks clean.
@@ -169,6 +171,30 @@ def _write(result: Aggregate, out_dir: Path) -> None:
         tmp = out_dir / f".{name}.tmp"
         writer(_plain_columns(frame), tmp)
         os.replace(tmp, out_dir / name)
+    if len(result.reduced):
+        tmp = out_dir / ".summary.json.tmp"
+        tmp.write_text(json.dumps(horizon_summary(result.reduced), indent=2, default=str) + "\n", encoding="utf-8")
+        os.replace(tmp, out_dir / "summary.json")
+
+
+def horizon_summary(reduced: pd.DataFrame) -> list[dict]:
+    """Every metric per region on the last day, per setting combination, with its interval over
+    replicates (median, q10, q90): the sweep's headline numbers."""
+    last = reduced[reduced.date == reduced.date.max()]
+    keys = [c for c in last.columns if c not in ("date", "region", "metric", "median", "q10", "q90", "replicates")]
+    out = []
+    for combo, part in last.groupby(keys, sort=True, dropna=False) if keys else [((), last)]:
+        combo = combo if isinstance(combo, tuple) else (combo,)
+        regions = {}
+        for row in part.itertuples(index=False):
+            regions.setdefault(row.region, {})[row.metric] = {
+                "median": row.median,
+                "q10": row.q10,
+                "q90": row.q90,
+                "replicates": int(row.replicates),
+            }
+        out.append({"settings": dict(zip(keys, combo)), "date": str(part.date.iloc[0].date()), "regions": regions})
+    return out
 
 
 def _plain_columns(frame: pd.DataFrame) -> pd.DataFrame:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -51,6 +52,11 @@ def test_regimes_sweep_aggregates_replicates_and_draws_every_figure(tmp_path):
     reduced = pd.read_parquet(sweep_dir / "aggregate" / "reduced.parquet")
     assert (reduced.replicates == 3).all()
     assert ((reduced.q10 <= reduced["median"]) & (reduced["median"] <= reduced.q90)).all()
+    summary = json.loads((sweep_dir / "aggregate" / "summary.json").read_text())
+    assert {tuple(sorted(e["settings"].items())) for e in summary} and len(summary) == 2
+    for entry in summary:
+        cell = entry["regions"]["ALL"]["enrolled_share"]
+        assert cell["q10"] <= cell["median"] <= cell["q90"] and cell["replicates"] == 3
     one = reduced[(reduced.metric == "enrolled_share") & (reduced.region == "ALL")]
     last = one[one.date == one.date.max()].set_index("policy")["median"]
     assert last["linkedin_actual"] > last["affirmative_everywhere"]
