@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -33,3 +34,12 @@ def test_outputs_are_named_per_policy_group_and_metric():
     spec = sensitivity.yaml.safe_load(sensitivity.SPEC_FILE.read_text())
     names = sensitivity.output_names(spec)
     assert len(names) == len(spec["policies"]) * len(spec["region_groups"]) * len(spec["outputs"])
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="the optional [ray] extra is not installed")
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_sensitivity_runs_its_design_on_a_local_ray(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAY_ADDRESS", "local")
+    args = ["--agents", "1000", "--trajectories", "1", "--sobol-n", "2", "--top", "2", "--jobs", "2"]
+    assert sensitivity.main([*args, "--backend", "ray", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "sensitivity" / "sobol.csv").exists()

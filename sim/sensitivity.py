@@ -1,0 +1,39 @@
+"""One run of the sensitivity design: its headline outputs per policy and region group.
+
+In the package (not in experiments/) so that joblib's and Ray's workers import it by name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+SPEC_FILE = Path(__file__).resolve().parent.parent / "conf" / "calibration" / "sensitivity.yaml"
+
+
+def run_outputs(bases: dict, parameters: list[dict], values: dict, spec: dict, agents: int, seed: int) -> list[float]:
+    """Headline outputs at the horizon, per policy, region group and output (in spec order)."""
+    from sim.calibration import set_key, with_values
+    from sim.config import validate_config
+    from sim.metrics import COUNT_METRICS, INDEX
+    from sim.outputs import OUTPUT_REGIONS, run_model
+
+    out = []
+    for policy in spec["policies"]:
+        raw = with_values(bases[policy], parameters, values)
+        set_key(raw, "population.agents", agents)
+        set_key(raw, "population.min_agents_per_region", max(1, agents // 20))
+        set_key(raw, "seed", seed)
+        last = run_model(validate_config(raw), progress=False).records[-1]
+        for regions in spec["region_groups"].values():
+            rows = [OUTPUT_REGIONS.index(r) for r in regions]
+            eligible = last[rows, INDEX["eligible_members"]]
+            for metric in spec["outputs"]:
+                v = last[rows, INDEX[metric]]
+                out.append(float(v.sum() if metric in COUNT_METRICS else np.average(v, weights=eligible)))
+    return out
+
+
+def output_names(spec: dict) -> list[str]:
+    return [f"{p}/{g}/{m}" for p in spec["policies"] for g in spec["region_groups"] for m in spec["outputs"]]
