@@ -29,7 +29,7 @@ import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
 
 from sim.aggregate import AGGREGATE_DIR, SEED, SERIES_FILE, aggregate  # noqa: E402
-from sim.figures import TOL_MUTED  # noqa: E402
+from sim.figures import DATASET_PANELS, TOL_MUTED  # noqa: E402
 from sim.regions import ALL, REGION_CODES  # noqa: E402
 
 STYLES = ["-", "--", ":", "-."]
@@ -37,12 +37,6 @@ GAP_PARTS = {
     "gap_unaware_share": "unaware",
     "gap_intending_share": "aware, intending",
     "gave_up_share": "aware, gave up or no route",
-}
-DATASET_TYPES = {
-    "dataset_profiles": ("profiles", 1e6, "millions"),
-    "dataset_text_tokens": ("text tokens", 1e9, "billions"),
-    "dataset_face_images": ("identity-labelled face images", 1e6, "millions"),
-    "dataset_other_images": ("other images", 1e6, "millions"),
 }
 plt.rcParams.update({"font.size": 8, "axes.titlesize": 8, "legend.fontsize": 7})
 
@@ -137,7 +131,7 @@ def region_panels(reduced, varying, dates, metric: str, ylabel: str, title: str,
 
 def dataset_by_type(reduced, varying, out_dir: Path) -> list[Path]:
     fig, axes = plt.subplots(2, 2, figsize=(7.2, 5.2), sharex=True, layout="constrained")
-    for ax, (metric, (label, scale, unit)) in zip(axes.flat, DATASET_TYPES.items()):
+    for ax, (metric, (label, scale, unit)) in zip(axes.flat, DATASET_PANELS.items()):
         for i, (series_label, frame) in enumerate(_series(reduced, varying)):
             _draw(ax, frame, metric, ALL, scale, series_label, _style(i))
         ax.set_title(f"{label}, cumulative")
