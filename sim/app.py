@@ -24,7 +24,7 @@ from mesa.visualization.utils import update_counter  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
 from sim.config import validate_config  # noqa: E402
-from sim.figures import TOL_MUTED  # noqa: E402
+from sim.figures import DATASET_PANELS, TOL_MUTED  # noqa: E402
 from sim.metrics import INDEX  # noqa: E402
 from sim.model import ConsentModel  # noqa: E402
 from sim.policy import REGIMES  # noqa: E402
@@ -107,6 +107,12 @@ def _recorded(model: ConsentModel) -> tuple[np.ndarray, np.ndarray]:
     return model.dates[:days], model.records[:days]
 
 
+def _show(fig, model: ConsentModel) -> None:
+    """Render a matplotlib figure into the page, redrawn when the model or its day changes."""
+    solara.FigureMatplotlib(fig, format="png", dependencies=[model.day, id(model)])
+    plt.close(fig)
+
+
 def _date_axis(ax) -> None:
     ax.tick_params(axis="x", labelrotation=30, labelsize=7)
     ax.grid(alpha=0.3)
@@ -160,8 +166,7 @@ def ConsentCurves(model: ConsentModel):
         _date_axis(ax)
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside right center", fontsize=7, frameon=False)
-    solara.FigureMatplotlib(fig, format="png", dependencies=[model.day, id(model)])
-    plt.close(fig)
+    _show(fig, model)
 
 
 @solara.component
@@ -174,8 +179,7 @@ def ConsentGap(model: ConsentModel):
     ax.set_title("Consent gap, all members (share of eligible)")
     ax.legend(fontsize=7, loc="upper left")
     _date_axis(ax)
-    solara.FigureMatplotlib(fig, format="png", dependencies=[model.day, id(model)])
-    plt.close(fig)
+    _show(fig, model)
 
 
 @solara.component
@@ -183,19 +187,12 @@ def Dataset(model: ConsentModel):
     update_counter.get()
     dates, rec = _recorded(model)
     fig, axes = plt.subplots(2, 2, figsize=(6.5, 5), layout="constrained")
-    panels = [
-        ("dataset_profiles", "profiles (millions)", 1e6),
-        ("dataset_text_tokens", "text tokens (billions)", 1e9),
-        ("dataset_face_images", "face images (millions)", 1e6),
-        ("dataset_other_images", "other images (millions)", 1e6),
-    ]
-    for ax, (metric, title, scale) in zip(axes.flat, panels):
+    for ax, (metric, (label, scale, unit)) in zip(axes.flat, DATASET_PANELS.items()):
         ax.plot(dates, rec[:, -1, INDEX[metric]] / scale, color=TOL_MUTED[0], lw=1.5)
-        ax.set_title(title, fontsize=9)
+        ax.set_title(f"{label} ({unit})", fontsize=9)
         _date_axis(ax)
     fig.suptitle("Training set, all regions, cumulative", fontsize=10)
-    solara.FigureMatplotlib(fig, format="png", dependencies=[model.day, id(model)])
-    plt.close(fig)
+    _show(fig, model)
 
 
 @solara.component
@@ -206,8 +203,7 @@ def FaceShare(model: ConsentModel):
     ax.plot(dates, rec[:, -1, INDEX["face_post_share"]], color=TOL_MUTED[6], lw=1.8)
     ax.set_title(f"Face share of new posts (face boost {model.config.feed.face_boost})")
     _date_axis(ax)
-    solara.FigureMatplotlib(fig, format="png", dependencies=[model.day, id(model)])
-    plt.close(fig)
+    _show(fig, model)
 
 
 page = SolaraViz(

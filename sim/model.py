@@ -48,7 +48,6 @@ class ConsentModel(mesa.Model):
         attention = awareness.media_attention(
             config.awareness.media, config.start, self.n_days, media_events(config.policy)
         )
-        self.media_attention = attention
         self.media_hazard_cum = awareness.cumulative_media_hazard(attention, config.awareness.media.reach)
 
         self.ledger = Ledger(len(REGION_CODES))
