@@ -14,6 +14,8 @@ METRICS: dict[str, str] = {
     "opted_out_share": "eligible members who have recorded an objection (share of eligible)",
     "opted_in_share": "eligible members who have recorded consent (share of eligible)",
     "undecided_share": "eligible members with no recorded choice (share of eligible)",
+    "objector_share": "eligible members who object to the use (share of eligible)",
+    "objectors_enrolled_share": "objectors whose data the regime lets training use (share of objectors)",
     "consent_gap_share": "objectors who are enrolled: unaware + intending + gave up (share of eligible)",
     "gap_unaware_share": "enrolled objectors still unaware (share of eligible)",
     "gap_intending_share": "enrolled objectors aware and intending to act (share of eligible)",

@@ -57,6 +57,7 @@ class ConsentModel(mesa.Model):
         self.records = np.full((self.n_days, len(REGION_CODES) + 1, len(METRIC_NAMES)), np.nan)
         self._objector_eligible = self.pop.eligible & (self.pop.preference == OBJECT)
         self._eligible_count = np.array([np.count_nonzero(self.pop.eligible[s]) for s in self.pop.slices])
+        self._objector_count = np.array([np.count_nonzero(self._objector_eligible[s]) for s in self.pop.slices])
         self._post_rate_sum = np.array(
             [self.pop.poster_post_prob[self.pop.poster_slice(r)].sum() for r in range(len(REGION_CODES))]
         )
@@ -363,6 +364,11 @@ class ConsentModel(mesa.Model):
             for name, value in counts.items():
                 num[r, INDEX[name]] = value
                 den[r, INDEX[name]] = self._eligible_count[r]
+            objectors = self._objector_count[r]
+            num[r, INDEX["objector_share"]] = objectors
+            den[r, INDEX["objector_share"]] = self._eligible_count[r]
+            num[r, INDEX["objectors_enrolled_share"]] = counts["consent_gap_share"]
+            den[r, INDEX["objectors_enrolled_share"]] = objectors
             ps = pop.poster_slice(r)
             num[r, INDEX["face_post_share"]] = np.dot(pop.poster_post_prob[ps], s.face_share[ps])
             den[r, INDEX["face_post_share"]] = self._post_rate_sum[r]

@@ -79,11 +79,19 @@ def _phase_dates(configs: list[dict]) -> dict[str, list[pd.Timestamp]]:
     return {code: sorted(d) for code, d in dates.items()}
 
 
+def series_label(varying: list[str], key: tuple) -> str:
+    """A setting combination's label in legends and file names: "linkedin_actual, face_boost=2.0"."""
+    return ", ".join(f"{k.split('.')[-1]}={v}" if k != "policy" else str(v) for k, v in zip(varying, key))
+
+
+def slug(label: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in label)
+
+
 def _series(reduced: pd.DataFrame, varying: list[str]):
     """(label, frame) per combination of the varying settings."""
     for key, frame in reduced.groupby(varying, sort=True, dropna=False):
-        key = key if isinstance(key, tuple) else (key,)
-        yield ", ".join(f"{k.split('.')[-1]}={v}" if k != "policy" else str(v) for k, v in zip(varying, key)), frame
+        yield series_label(varying, key if isinstance(key, tuple) else (key,)), frame
 
 
 def _style(i: int) -> dict:
@@ -163,8 +171,7 @@ def consent_gap_parts(reduced, varying, out_dir: Path, max_series: int = 8) -> l
         handles, labels = axes.flat[0].get_legend_handles_labels()
         axes.flat[-1].legend(handles, labels, loc="center", frameon=False, title="enrolled objectors")
         fig.suptitle(f"Consent gap and its parts ({label}; medians over replicates)")
-        slug = "".join(c if c.isalnum() or c in "-_" else "_" for c in label)
-        paths += _save(fig, out_dir, f"consent_gap_{slug}")
+        paths += _save(fig, out_dir, f"consent_gap_{slug(label)}")
     return paths
 
 

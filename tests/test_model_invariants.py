@@ -96,6 +96,11 @@ def test_consent_gap_counts_only_enrolled_objectors_in_the_state(actual_model):
         eligible = np.count_nonzero(m.pop.eligible[s])
         assert m.records[-1, r, INDEX["consent_gap_share"]] == pytest.approx(np.count_nonzero(gap[s]) / eligible)
         assert m.records[-1, r, INDEX["enrolled_share"]] == pytest.approx(np.count_nonzero(enrolled[s]) / eligible)
+        objectors = np.count_nonzero((m.pop.preference[s] == consent.OBJECT) & m.pop.eligible[s])
+        assert m.records[-1, r, INDEX["objector_share"]] == pytest.approx(objectors / eligible)
+        assert m.records[-1, r, INDEX["objectors_enrolled_share"]] == pytest.approx(
+            np.count_nonzero(gap[s]) / objectors
+        )
 
 
 def test_all_is_the_sum_of_regions_for_counts_and_the_weighted_mean_for_shares(actual_model):

@@ -1,0 +1,446 @@
+"""Everything the brief's template prints, gathered from the sweeps and the project's reports.
+
+`build_context` returns one dict: the question, the findings (sim.brief.findings), a table per
+setting combination of the first sweep, the figures the findings refer to, the drivers of each
+finding from the sensitivity analysis, methods (sample size, precision, calibration), assumptions
+with their sources, limitations and reproducibility. A part whose data is absent is
+{"missing": why}, which the template prints instead of failing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from sim.brief.findings import POLICY, build_findings
+from sim.brief.numbers import Quantity, Register, table_factor
+from sim.brief.sources import MissingData, Sweep
+from sim.config import validate_config
+from sim.parameters import ROOT, format_value, parameters
+from sim.plot import series_label, slug
+from sim.policy import region_phases
+from sim.regions import ALL, REGIONS
+
+TABLE_COLUMNS = (  # metric, header, kind
+    ("enrolled_share", "Enrolled", "share"),
+    ("opted_out_share", "Opted out", "share"),
+    ("opted_in_share", "Opted in", "share"),
+    ("consent_gap_share", "Consent gap", "share"),
+    ("dataset_profiles", "Profiles", "count"),
+    ("dataset_text_tokens", "Text tokens", "count"),
+    ("dataset_face_images", "Face images", "count"),
+    ("dataset_other_images", "Other images", "count"),
+    ("dataset_from_objectors_share", "Text from later objectors", "share"),
+)
+# The figures of `python -m sim.plot` each finding refers to, with their captions.
+FIGURES = {
+    "training_set": {
+        "dataset_by_type": "The training set of the whole membership by data type, per policy",
+        "opt_out_curves": "Share of eligible members who opted out, per region and policy",
+    },
+    "objectors": {
+        "consent_gap_{baseline}": "The consent gap under {baseline} and its parts, per region",
+        "objector_data": "Share of the training set's text from members who later opted out",
+    },
+    "faces": {"face_share": "Face-image share of new posts, per face boost and policy"},
+    "retroactive": {"objector_data": "Share of the training set's text from later objectors, with and without removal"},
+}
+# The sensitivity analysis's output behind each finding (docs/sensitivity/*.csv, "policy/group/metric").
+DRIVER_OUTPUTS = {
+    "training_set": "dataset_text_tokens",
+    "objectors": "consent_gap_share",
+    "faces": "dataset_face_images",
+}
+TOP_DRIVERS = 3
+MIN_TOTAL_INDEX = 0.05  # a parameter with a smaller Sobol total-order index is not called a driver
+SENSITIVITY_SPEC = ROOT / "conf" / "calibration" / "sensitivity.yaml"
+TARGETS_FILE = ROOT / "conf" / "calibration" / "targets.yaml"
+
+
+def _shown(path: Path) -> str:
+    """A path as the reader should see it: relative to the working folder when under it."""
+    path = Path(path).resolve()
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+
+def lookup(config, dotted: str):
+    """A dotted config key's value, list indices included (friction.routes.x.steps.1.difficulty)."""
+    node = config
+    for part in dotted.split("."):
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            return None
+    return node
+
+
+def _safe(part, *args):
+    try:
+        return part(*args)
+    except MissingData as why:
+        return {"missing": str(why)}
+
+
+# ---------------------------------------------------------------- question
+def question(sweeps: list[Sweep], baseline: str) -> dict:
+    policies = {}
+    for sweep in sweeps:
+        for name, config in sweep.configs.items():
+            policies.setdefault(name, config["policy"].get("description", ""))
+    first = next(iter(sweeps[0].configs.values()), {})
+    order = sorted(policies, key=lambda n: (n != baseline, n))
+    return {
+        "policies": [{"name": n, "description": policies[n], "baseline": n == baseline} for n in order],
+        "regions": [{"code": r.code, "name": r.name} for r in REGIONS],
+        "start": _day(first.get("start")),
+        "horizons": sorted({f"{s.horizon:%-d %B %Y}" for s in sweeps}),
+        "compared": sorted({v for s in sweeps for v in s.varying}),
+        "sweeps": [s.name for s in sweeps],
+    }
+
+
+def _day(value) -> str:
+    return f"{pd.Timestamp(value):%-d %B %Y}" if value else "unknown"
+
+
+# ---------------------------------------------------------------- tables
+def tables(sweep: Sweep, baseline: str) -> dict:
+    """One table per setting combination of the sweep: every region on the horizon day."""
+    varying = sweep.varying or [POLICY]
+    combos = sweep.reduced[varying].drop_duplicates().itertuples(index=False, name=None)
+    combos = sorted(combos, key=lambda c: (dict(zip(varying, c)).get(POLICY) != baseline, c))
+    regions = [r.code for r in REGIONS] + [ALL]
+    cells = {}
+    for combo in combos:
+        chosen = dict(zip(varying, combo))
+        for metric, _, kind in TABLE_COLUMNS:
+            for region in regions:
+                cells[combo, metric, region] = sweep.get(metric, region, kind=kind, **chosen)
+    factors = {}
+    for metric, _, kind in TABLE_COLUMNS:
+        if kind == "count":
+            factors[metric] = table_factor([q.median for (_, m, _), q in cells.items() if m == metric])
+    columns = [
+        {"header": f"{header} ({factors[m][1]})" if kind == "count" and factors[m][1] else header}
+        for m, header, kind in TABLE_COLUMNS
+    ]
+    out = []
+    for combo in combos:
+        chosen = dict(zip(varying, combo))
+        regimes = _regimes_at(sweep, chosen.get(POLICY, sweep.default_of(POLICY)))
+        rows = []
+        for region in regions:
+            row = [regimes.get(region, "")]
+            for metric, _, _ in TABLE_COLUMNS:
+                row.append(cells[combo, metric, region].cell(factors.get(metric, (1.0, ""))[0]))
+            rows.append({"region": region, "cells": row})
+        out.append({"label": series_label(varying, combo), "settings": chosen, "rows": rows})
+    return {"sweep": sweep.name, "date": f"{sweep.horizon:%-d %B %Y}", "columns": columns, "tables": out}
+
+
+def _regimes_at(sweep: Sweep, policy: str) -> dict[str, str]:
+    """Each region's regime on the horizon day under the policy ("default_on", "excluded", ...)."""
+    config = sweep.configs.get(policy)
+    if config is None:
+        return {}
+    day = sweep.horizon.date()
+    out = {}
+    for code, phases in region_phases(validate_config(config).policy).items():
+        phase = [p for p in phases if p.start is None or p.start <= day][-1]
+        out[code] = phase.regime.replace("_", " ") + ("" if phase.training else " (not training)")
+    return out
+
+
+# ---------------------------------------------------------------- figures
+def figures(sweeps: list[Sweep], findings: dict, baseline: str) -> list[dict]:
+    """The sweep figures each available finding refers to, numbered in order of first mention."""
+    from sim.plot import plot
+
+    out, seen = [], {}
+    for finding, names in FIGURES.items():
+        data = findings[finding]
+        if "missing" in data:
+            continue
+        sweep = next(s for s in sweeps if s.name == data["sweep"])
+        refs = []
+        for name, caption in names.items():
+            file_name = name.format(baseline=slug(_gap_label(sweep, baseline)))
+            path = sweep.path / "figures" / f"{file_name}.png"
+            if not path.exists():
+                plot(sweep.path)  # draws every figure of the sweep (sim.plot)
+            if not path.exists():
+                continue  # e.g. no opt-in curves when nobody can opt in
+            key = (sweep.name, file_name)
+            if key not in seen:
+                seen[key] = len(out) + 1
+                out.append(
+                    {
+                        "number": seen[key],
+                        "path": path,
+                        "file": f"{sweep.name}_{file_name}.png",
+                        "caption": caption.format(baseline=_gap_label(sweep, baseline)) + f" (sweep {sweep.name}).",
+                    }
+                )
+            refs.append(seen[key])
+        data["figures"] = refs
+    return out
+
+
+def _gap_label(sweep: Sweep, baseline: str) -> str:
+    """The label sim.plot gives the baseline's consent-gap figure."""
+    varying = [c for c in sweep.varying] or [POLICY]
+    held = sweep.held(**({POLICY: baseline} if baseline in sweep.values(POLICY) else {}))
+    return series_label(varying, tuple(held.get(v, sweep.default_of(v)) for v in varying))
+
+
+# ---------------------------------------------------------------- drivers (sensitivity analysis)
+def drivers(sensitivity_dir: Path | None, findings: dict, baseline: str, register: Register) -> dict:
+    if sensitivity_dir is None:
+        raise MissingData("No sensitivity analysis was given (--sensitivity DIR).")
+    files = {n: Path(sensitivity_dir) / n for n in ("sobol.csv", "morris.csv", "sensitivity.json")}
+    absent = [str(p) for p in files.values() if not p.exists()]
+    if absent:
+        raise MissingData(f"The sensitivity analysis's results are not there: {', '.join(absent)}.")
+    sobol, morris = pd.read_csv(files["sobol.csv"]), pd.read_csv(files["morris.csv"])
+    design = json.loads(files["sensitivity.json"].read_text())
+    policy = baseline if baseline in design.get("policies", []) else design["policies"][0]
+    spec = yaml.safe_load(SENSITIVITY_SPEC.read_text()) if SENSITIVITY_SPEC.exists() else {}
+    groups = spec.get("region_groups", {})
+    per_finding = {}
+    for finding, metric in DRIVER_OUTPUTS.items():
+        entries = []
+        for output in sorted(
+            o for o in sobol.output.unique() if o.startswith(f"{policy}/") and o.endswith(f"/{metric}")
+        ):
+            group = output.split("/")[1]
+            top = sobol[(sobol.output == output) & (sobol.ST >= MIN_TOTAL_INDEX)]
+            top = top.sort_values("ST", ascending=False).head(TOP_DRIVERS)
+            ranked = morris[morris.output == output].sort_values("mu_star", ascending=False).parameter.head(TOP_DRIVERS)
+            entries.append(
+                {
+                    "group": group,
+                    "regions": ", ".join(groups.get(group, [])) or group,
+                    "sobol": [_driver(files["sobol.csv"], output, row, register) for row in top.itertuples()],
+                    "morris": list(ranked),
+                }
+            )
+        per_finding[finding] = entries or {"missing": f"The sensitivity analysis has no output {policy}/*/{metric}."}
+    for finding in findings:
+        per_finding.setdefault(finding, {"missing": "The sensitivity analysis has no output for this finding."})
+    return {
+        "policy": policy,
+        "agents": design.get("agents"),
+        "morris_runs": design.get("morris_runs"),
+        "sobol_runs": design.get("sobol_runs"),
+        "n_parameters": design.get("n_parameters"),
+        "command": design.get("command", ""),
+        "dir": _shown(sensitivity_dir),
+        "findings": per_finding,
+    }
+
+
+def _driver(source: Path, output: str, row, register: Register) -> dict:
+    def index(column: str) -> Quantity:
+        value = float(getattr(row, column))
+        selector = {"output": output, "parameter": row.parameter, "column": column}
+        return Quantity(value, value, value, 1, "index", f"Sobol {column} of {row.parameter} for {output}",
+                        str(source), selector, register)  # fmt: skip
+
+    return {"parameter": row.parameter, "st": index("ST"), "st_conf": index("ST_conf"), "s1": index("S1")}
+
+
+# ---------------------------------------------------------------- methods
+def methods(sweeps: list[Sweep], calibration_dir: Path | None, register: Register) -> dict:
+    main = sweeps[0]
+    first = next(iter(main.configs.values()), {})
+    members = float(lookup(first, "population.members") or 0)
+    agents = main.agents()
+    out = {
+        "agents": f"{agents:,}" if agents else "varies between runs",
+        "members": _members(members),
+        "members_per_agent": f"{members / agents:,.0f}" if agents and members else "unknown",
+        "replicates": min(s.replicates() for s in sweeps),
+        "band": main.band_width("enrolled_share"),
+        "calibration": _safe(calibration, calibration_dir, sweeps, register),
+    }
+    return out
+
+
+def _members(members: float) -> str:
+    return f"{members / 1e6:,.0f} million" if members >= 1e6 else f"{members:,.0f}"
+
+
+def calibration(calibration_dir: Path | None, sweeps: list[Sweep], register: Register) -> dict:
+    if calibration_dir is None:
+        raise MissingData("No calibration results were given (--calibration DIR).")
+    result_file = Path(calibration_dir) / "calibration.json"
+    if not result_file.exists() or not TARGETS_FILE.exists():
+        raise MissingData(f"The calibration results are not there: {result_file}.")
+    result = json.loads(result_file.read_text())
+    spec = yaml.safe_load(TARGETS_FILE.read_text())
+    targets = []
+    for t in spec["targets"]:
+        if t["id"] not in result.get("results", {}):
+            continue
+        kind = "index" if "layer_ratio" in t["measure"] else "share"
+        model = result["results"][t["id"]]
+
+        def point(value: float, source: Path, key: str, kind=kind, target=t["id"]) -> Quantity:
+            return Quantity(value, value, value, 1, kind, f"calibration {key} of {target}", str(source),
+                            {"target": target, "key": key}, register)  # fmt: skip
+
+        targets.append(
+            {
+                "id": t["id"],
+                "anchor": t["anchor"],
+                "source": t["source"],
+                "target": point(t["value"], TARGETS_FILE, "value"),
+                "tolerance": point(t["tolerance"], TARGETS_FILE, "tolerance"),
+                "model": point(model, result_file, "results"),
+                "within": abs(model - t["value"]) <= t["tolerance"],
+            }
+        )
+    # Do the runs use the calibrated values? (conf/ holds them rounded to 4 significant figures)
+    differing = []
+    for sweep in sweeps:
+        for config in sweep.configs.values():
+            for p in spec["parameters"]:
+                fitted = result["parameters"].get(p["name"])
+                used = lookup(config, p["keys"][0])
+                if (
+                    fitted is not None
+                    and isinstance(used, int | float)
+                    and not math.isclose(used, fitted, rel_tol=1e-3)
+                ):
+                    differing.append(f"{p['keys'][0]} = {used} (calibrated {fitted:.4g}) in {sweep.name}")
+    return {
+        "agents": f"{result.get('agents', 0):,}",
+        "evaluations": result.get("evaluations"),
+        "fitted": [p["name"] for p in spec["parameters"]],
+        "targets": targets,
+        "all_within": all(t["within"] for t in targets),
+        "differing": sorted(set(differing)),
+        "file": _shown(result_file),
+    }
+
+
+# ---------------------------------------------------------------- assumptions, limitations, reproducibility
+def assumptions(sweeps: list[Sweep]) -> dict:
+    """The uncertain behavioural parameters (those the sensitivity analysis varies) with the values
+    the runs used and their sources from conf/."""
+    spec = yaml.safe_load(SENSITIVITY_SPEC.read_text()) if SENSITIVITY_SPEC.exists() else {"parameters": []}
+    sources = {p.key: p for p in parameters()}
+    config = next(iter(sweeps[0].configs.values()), {})
+    rows = []
+    for entry in spec["parameters"]:
+        key = entry["keys"][0]
+        shipped = sources.get(key) or sources.get(key.rsplit(".", 1)[0])
+        used = lookup(config, key)
+        rows.append(
+            {
+                "key": key,
+                "value": format_value(used),
+                "source": shipped.source if shipped else "not in conf/ (see docs/ODD.md)",
+            }
+        )
+    return {"rows": rows, "n_parameters": len(sources)}
+
+
+def limitations(sweeps: list[Sweep], findings: dict, context_drivers: dict) -> list[str]:
+    """Limitations that depend on what was run (the model's own are in the template)."""
+    out = []
+    replicates = min(s.replicates() for s in sweeps)
+    if replicates < 10:
+        out.append(
+            f"Some settings have only {replicates} replicate{'s' if replicates > 1 else ''}: their 10–90% "
+            f"intervals are quantiles of {replicates} value{'s' if replicates > 1 else ''}, coarse estimates of "
+            "the seed-to-seed spread, and they do not include parameter uncertainty (see the drivers section)."
+        )
+    agents = {s.agents() for s in sweeps}
+    if any(a is not None and a < 100_000 for a in agents):
+        out.append(
+            "The runs sample fewer than 100,000 agents: the smallest regions (Hong Kong, Switzerland) rest "
+            "on the per-region floor of agents, and their figures are the least precise."
+        )
+    if "missing" not in context_drivers and context_drivers.get("agents"):
+        out.append(
+            f"The sensitivity analysis ran at {context_drivers['agents']:,} agents at the shipped defaults "
+            f"for the policy {context_drivers['policy']}; its rankings describe that setting, not every run here."
+        )
+    for name, data in findings.items():
+        if "missing" in data:
+            out.append(f"Finding '{name.replace('_', ' ')}' is not given: {data['missing']}")
+    return out
+
+
+def reproducibility(sweeps: list[Sweep], brief_command: str) -> dict:
+    out = []
+    for sweep in sweeps:
+        prov = sweep.provenance
+        commands = sorted({_command(p.get("command", "")) for p in prov})
+        commits = sorted({(p.get("git") or {}).get("commit") or "unknown" for p in prov})
+        dirty = any((p.get("git") or {}).get("dirty") for p in prov)
+        packages = {}
+        for p in prov:
+            for name, version in (p.get("packages") or {}).items():
+                packages.setdefault(name, set()).add(str(version))
+        out.append(
+            {
+                "name": sweep.name,
+                "path": str(sweep.path),
+                "commands": commands or ["unknown (no provenance.json)"],
+                "seeds": ", ".join(str(s) for s in sweep.seeds()),
+                "runs": int((sweep.index.status == "ok").sum()),
+                "failed": int((sweep.index.status == "failed").sum()),
+                "commits": commits,
+                "dirty": dirty,
+                "python": ", ".join(sorted({p.get("python", "?") for p in prov})),
+                "packages": ", ".join(f"{n} {'/'.join(sorted(v))}" for n, v in sorted(packages.items())),
+            }
+        )
+    return {"sweeps": out, "brief_command": brief_command}
+
+
+def _command(recorded: str) -> str:
+    """A run's command line as typed (provenance records the script name sim/run.py runs as)."""
+    parts = recorded.split(" ", 1)
+    if parts and parts[0] == "run.py":
+        return "python -m sim.run " + (parts[1] if len(parts) > 1 else "")
+    return recorded
+
+
+# ---------------------------------------------------------------- the whole context
+def build_context(
+    sweeps: list[Sweep],
+    baseline: str,
+    sensitivity_dir: Path | None,
+    calibration_dir: Path | None,
+    date: dt.date,
+    brief_command: str,
+    title: str,
+) -> dict:
+    register = sweeps[0].register
+    found = build_findings(sweeps, baseline)
+    figure_list = figures(sweeps, found, baseline)
+    context_drivers = _safe(drivers, sensitivity_dir, found, baseline, register)
+    return {
+        "title": title,
+        "date": f"{date:%-d %B %Y}",
+        "baseline": baseline,
+        "question": question(sweeps, baseline),
+        "findings": found,
+        "tables": _safe(tables, sweeps[0], baseline),
+        "figures": figure_list,
+        "drivers": context_drivers,
+        "methods": methods(sweeps, calibration_dir, register),
+        "assumptions": assumptions(sweeps),
+        "limitations": limitations(sweeps, found, context_drivers),
+        "reproducibility": reproducibility(sweeps, brief_command),
+    }

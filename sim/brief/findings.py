@@ -1,0 +1,156 @@
+"""The brief's key findings, as numbers for the template's sentences.
+
+Each finding is a function of the sweeps given; it picks the sweep that varies what the finding
+compares (policy, the feed's face boost, retroactive removal), holds that sweep's other settings at
+their defaults, and returns a dict of quantities (sim.brief.numbers.Quantity) and labels. A finding
+whose comparison is in none of the sweeps raises MissingData with what to run; the template then
+prints that message in the finding's place. The wording of the sentences is in the template.
+"""
+
+from __future__ import annotations
+
+from sim.brief.sources import MissingData, Sweep, norm
+
+POLICY = "policy"
+FACE_BOOST = "feed.face_boost"
+RETROACTIVE = "training.retroactive_removal"
+NEUTRAL_FACE_BOOST = 1.0  # a feed that does not reward faces (conf/feed/default.yaml)
+
+
+def sweep_varying(sweeps: list[Sweep], setting: str, experiment: str) -> Sweep:
+    """The first sweep that varies `setting`, else MissingData naming the experiment that does."""
+    for sweep in sweeps:
+        if setting in sweep.varying:
+            return sweep
+    names = ", ".join(s.name for s in sweeps)
+    raise MissingData(
+        f"No sweep given ({names}) varies {setting}. Run `python -m sim.run -m +experiment={experiment}` "
+        "and pass its folder to `python -m sim.brief` as well."
+    )
+
+
+def _baseline_in(sweep: Sweep, baseline: str) -> None:
+    if baseline not in sweep.values(POLICY):
+        raise MissingData(
+            f"The baseline policy {baseline} is not in the sweep {sweep.name} (policies: "
+            f"{', '.join(sweep.values(POLICY))}); choose one with --baseline."
+        )
+
+
+def training_set(sweeps: list[Sweep], baseline: str) -> dict:
+    """The training set at the horizon under each policy, and as a share of the baseline's."""
+    sweep = sweep_varying(sweeps, POLICY, "regimes")
+    _baseline_in(sweep, baseline)
+
+    def of(policy: str) -> dict:
+        return {
+            "policy": policy,
+            "tokens": sweep.get("dataset_text_tokens", kind="count", unit="tokens", policy=policy),
+            "faces": sweep.get("dataset_face_images", kind="count", policy=policy),
+            "profiles": sweep.get("dataset_profiles", kind="count", policy=policy),
+            "enrolled": sweep.get("enrolled_share", policy=policy),
+        }
+
+    others = []
+    for policy in sweep.values(POLICY):
+        if policy == baseline:
+            continue
+        row = of(policy)
+        row["tokens_vs_baseline"] = sweep.compare(
+            "ratio", "dataset_text_tokens", of={POLICY: policy}, to={POLICY: baseline}
+        )
+        others.append(row)
+    others.sort(key=lambda r: -r["tokens_vs_baseline"].median)
+    return {"sweep": sweep.name, "date": _date(sweep), "baseline": of(baseline), "others": others}
+
+
+def objectors(sweeps: list[Sweep], baseline: str) -> dict:
+    """How many objectors are still enrolled, why, and how much of the set came from later objectors."""
+    sweep = sweep_varying(sweeps, POLICY, "regimes")
+    _baseline_in(sweep, baseline)
+    out = {
+        "sweep": sweep.name,
+        "date": _date(sweep),
+        "objectors": sweep.get("objector_share", policy=baseline),
+        "still_enrolled": sweep.get("objectors_enrolled_share", policy=baseline),
+        "gap": sweep.get("consent_gap_share", policy=baseline),
+        "unaware": sweep.get("gap_unaware_share", policy=baseline),
+        "intending": sweep.get("gap_intending_share", policy=baseline),
+        "gave_up": sweep.get("gave_up_share", policy=baseline),
+        "from_later_objectors": sweep.get("dataset_from_objectors_share", policy=baseline),
+    }
+    by_policy = [
+        (policy, sweep.get("objectors_enrolled_share", policy=policy))
+        for policy in sweep.values(POLICY)
+        if policy != baseline
+    ]
+    low_policy, low = min(by_policy, key=lambda p: p[1].median)
+    out["lowest"] = {"policy": low_policy, "still_enrolled": low}
+    return out
+
+
+def faces(sweeps: list[Sweep], baseline: str) -> dict:
+    """Identity-labelled face images ingested, and what the feed's reward for faces adds."""
+    sweep = sweep_varying(sweeps, FACE_BOOST, "attention")
+    policy = sweep.default_of(POLICY)
+    boosts = sorted(sweep.values(FACE_BOOST), key=float)
+    neutral = norm(NEUTRAL_FACE_BOOST) if norm(NEUTRAL_FACE_BOOST) in boosts else boosts[0]
+    shipped = sweep.held()[FACE_BOOST]
+    if shipped == neutral:
+        raise MissingData(f"The sweep {sweep.name} holds the face boost at the neutral value {neutral} only.")
+    at = {POLICY: policy, FACE_BOOST: shipped}
+    without = {POLICY: policy, FACE_BOOST: neutral}
+    return {
+        "sweep": sweep.name,
+        "date": _date(sweep),
+        "policy": policy,
+        "boost": shipped,
+        "neutral": neutral,
+        "boosts": boosts,
+        "faces": sweep.get("dataset_face_images", kind="count", **at),
+        "faces_neutral": sweep.get("dataset_face_images", kind="count", **without),
+        "face_post_share": sweep.get("face_post_share", **at),
+        "face_post_share_neutral": sweep.get("face_post_share", **without),
+        "added": sweep.compare("difference", "dataset_face_images", kind="count", of=at, to=without),
+        "added_share": sweep.compare("change", "dataset_face_images", of=at, to=without),
+    }
+
+
+def retroactive(sweeps: list[Sweep], baseline: str) -> dict:
+    """What removing opted-out members' data already in the set (not only future use) changes."""
+    sweep = sweep_varying(sweeps, RETROACTIVE, "retroactive")
+    policy = sweep.default_of(POLICY)
+    on, off = {POLICY: policy, RETROACTIVE: "True"}, {POLICY: policy, RETROACTIVE: "False"}
+    return {
+        "sweep": sweep.name,
+        "date": _date(sweep),
+        "policy": policy,
+        "removed": sweep.get("dataset_removed_text_tokens", kind="count", unit="tokens", **on),
+        "tokens_change": sweep.compare("change", "dataset_text_tokens", of=on, to=off),
+        "from_later_objectors_kept": sweep.get("dataset_from_objectors_share", **off),
+        "from_later_objectors_removed": sweep.get("dataset_from_objectors_share", **on),
+        "faces_from_later_objectors_kept": sweep.get("dataset_face_images_from_objectors", kind="count", **off),
+    }
+
+
+FINDINGS = {
+    "training_set": training_set,
+    "objectors": objectors,
+    "faces": faces,
+    "retroactive": retroactive,
+}
+
+
+def _date(sweep: Sweep) -> str:
+    return f"{sweep.horizon:%-d %B %Y}"
+
+
+def build_findings(sweeps: list[Sweep], baseline: str) -> dict[str, dict]:
+    """Every finding, or {"missing": why} for one the sweeps cannot support."""
+    out = {}
+    for name, finding in FINDINGS.items():
+        try:
+            out[name] = finding(sweeps, baseline)
+        except MissingData as why:
+            out[name] = {"missing": str(why)}
+    return out

@@ -1,0 +1,333 @@
+"""Policy briefs (sim.brief) from tiny sweeps: every number traceable, missing parts said, templates
+the user's, HTML self-contained, PDF readable."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from sim.brief.numbers import (
+    count_range,
+    count_text,
+    share_range,
+    share_text,
+    table_factor,
+)
+from sim.brief.sources import norm
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ["population.agents=1500", "population.min_agents_per_region=100", "end=2024-10-31", "progress=false"]
+DATE = "2026-11-23"
+
+
+# ---------------------------------------------------------------- formats (analytic cases)
+@pytest.mark.parametrize(
+    "value, unit, text",
+    [
+        (212e6, "", "212 million"),
+        (1.4e9, "tokens", "1.4 billion tokens"),
+        (38.2e6, "", "38 million"),
+        (2.5e12, "tokens", "2.5 trillion tokens"),
+        (12_345, "images", "12,300 images"),
+        (950, "", "950"),
+        (0, "", "0"),
+    ],
+)
+def test_counts_read_as_words(value, unit, text):
+    assert count_text(value, unit) == text
+
+
+def test_ranges_use_the_medians_scale_and_collapse_when_rounding_hides_them():
+    assert count_range(1.4e9, 1.3e9, 1.5e9, "tokens") == "1.4 billion tokens (1.3\u20131.5 billion)"
+    assert count_range(212e6, 208e6, 215e6) == "212 million (208\u2013215 million)"
+    assert share_range(0.38, 0.35, 0.41) == "38% (35\u201341%)"
+    assert share_range(0.042, 0.040, 0.045) == "4.2% (4.0\u20134.5%)"
+    assert share_range(0.381, 0.379, 0.383) == "38%"  # the interval is narrower than the rounding
+    assert share_range(-0.029, -0.032, -0.023) == "-2.9% (-3.2% to -2.3%)"
+    assert share_text(0.0035) == "0.35%"
+
+
+def test_table_columns_use_the_largest_scale_that_keeps_small_regions_visible():
+    assert table_factor([1.3e12, 4.4e9, 4.6e8]) == (1e9, "billion")
+    assert table_factor([8.6e8, 2.9e5, 0.0]) == (1e6, "million")
+    assert table_factor([0.0, 0.0]) == (1.0, "")
+
+
+def test_settings_compare_as_text():
+    assert norm(None) == norm("None") == norm(float("nan")) == "none"
+    assert norm(True) == "True" and norm(1.38) == "1.38"
+
+
+# ---------------------------------------------------------------- tiny sweeps and their brief
+def _sweep(root: Path, name: str, *overrides: str) -> Path:
+    sweep_dir = root / name
+    cmd = [sys.executable, "-m", "sim.run", "-m", *overrides, *TINY, "hydra.launcher.n_jobs=2",
+           f"hydra.sweep.dir={sweep_dir}"]  # fmt: skip
+    done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return sweep_dir
+
+
+def _brief(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "sim.brief", *args, "--date", DATE]
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def sweeps(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("brief")
+    return {
+        "root": root,
+        "regimes": _sweep(root, "regimes", "+experiment=regimes",
+                          "policy=linkedin_actual,affirmative_everywhere,forced_choice_everywhere", "seed=range(0,3)"),
+        "attention": _sweep(root, "attention", "+experiment=attention", "policy=linkedin_actual",
+                            "feed.face_boost=1.0,1.38", "seed=range(0,2)"),
+        "retroactive": _sweep(root, "retroactive", "+experiment=retroactive", "policy=linkedin_actual",
+                              "seed=range(0,2)"),
+    }  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def brief(sweeps) -> Path:
+    """The full brief: three sweeps, the shipped sensitivity and calibration results."""
+    out = sweeps["root"] / "brief"
+    done = _brief(sweeps["root"], str(sweeps["regimes"]), str(sweeps["attention"]), str(sweeps["retroactive"]),
+                  "--out", str(out), "--sensitivity", str(ROOT / "docs" / "sensitivity"),
+                  "--calibration", str(ROOT / "docs" / "calibration"))  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out
+
+
+def _numbers(out: Path) -> pd.DataFrame:
+    return pd.read_csv(out / "brief_numbers.csv", keep_default_na=False)
+
+
+def _select(frame: pd.DataFrame, selector: dict) -> pd.DataFrame:
+    mask = pd.Series(True, index=frame.index)
+    for key, value in selector.items():
+        if key == "date":
+            mask &= frame.date == pd.Timestamp(value)
+        else:
+            mask &= frame[key].map(norm) == norm(value)
+    return frame[mask]
+
+
+def _recompute(row) -> tuple[float, float, float]:
+    """The value a register row claims, recomputed from the file it names (independently of sim.brief)."""
+    selector = json.loads(row.selector)
+    source = Path(row.source)
+    if source.name == "reduced.parquet":
+        reduced = pd.read_parquet(source)
+        if selector.get("statistic") == "max(q90-q10)":
+            rows = _select(reduced, {k: v for k, v in selector.items() if k != "statistic"})
+            width = float((rows.q90 - rows.q10).max())
+            return width, width, width
+        rows = _select(reduced, selector)
+        assert len(rows) == 1, (row.what, len(rows))
+        r = rows.iloc[0]
+        return float(r["median"]), float(r.q10), float(r.q90)
+    if source.name == "runs.parquet":
+        runs = pd.read_parquet(source)
+        base = {"date": selector["date"], "region": selector["region"], "metric": selector["metric"]}
+        a = _select(runs, {**base, **selector["of"]}).set_index("seed")["value"]
+        b = _select(runs, {**base, **selector["to"]}).set_index("seed")["value"]
+        a, b = a.align(b, join="inner")
+        per_seed = {"ratio": a / b, "difference": a - b, "change": a / b - 1}[selector["how"]]
+        return tuple(float(per_seed.quantile(q)) for q in (0.5, 0.1, 0.9))
+    if source.name == "sobol.csv":
+        sobol = pd.read_csv(source)
+        value = float(sobol[(sobol.output == selector["output"]) & (sobol.parameter == selector["parameter"])]
+                      [selector["column"]].iloc[0])  # fmt: skip
+        return value, value, value
+    if source.name == "calibration.json":
+        value = json.loads(source.read_text())["results"][selector["target"]]
+        return value, value, value
+    if source.name == "targets.yaml":
+        target = next(t for t in yaml.safe_load(source.read_text())["targets"] if t["id"] == selector["target"])
+        value = target[selector["key"]]
+        return value, value, value
+    raise AssertionError(f"unknown source {source}")
+
+
+def test_every_number_in_the_brief_equals_the_table_value_it_claims_to_show(brief):
+    numbers = _numbers(brief)
+    text = (brief / "brief.md").read_text()
+    assert len(numbers) > 100
+    assert set(Path(s).name for s in numbers.source) >= {"reduced.parquet", "runs.parquet", "sobol.csv"}
+    for row in numbers.itertuples():
+        assert row.text in text, row.text
+        median, q10, q90 = _recompute(row)
+        assert (row.median, row.q10, row.q90) == pytest.approx((median, q10, q90), rel=1e-12, abs=1e-15), row.what
+
+
+def test_a_headline_number_is_the_aggregates_value_formatted(brief, sweeps):
+    reduced = pd.read_parquet(sweeps["regimes"] / "aggregate" / "reduced.parquet")
+    last = reduced[(reduced.date == reduced.date.max()) & (reduced.region == "ALL")]
+    row = last[(last.metric == "dataset_text_tokens") & (last.policy == "linkedin_actual")].iloc[0]
+    expected = count_range(row["median"], row.q10, row.q90, "tokens")
+    findings = _section((brief / "brief.md").read_text(), "Key findings")
+    assert f"under linkedin_actual the training set holds\n   {expected} of post text" in findings
+
+
+def _section(markdown: str, heading: str) -> str:
+    return markdown.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_findings_and_tables_print_no_number_that_is_not_from_the_outputs(brief):
+    """Take out every registered number, the dates, figure references and settings (the face boost
+    factor): no digit may be left in the findings, the tables or the drivers (each finding's line;
+    the paragraph above them describes the analysis's design)."""
+    markdown = (brief / "brief.md").read_text()
+    texts = sorted(set(_numbers(brief).text), key=len, reverse=True)
+    for heading in ("Key findings", "Tables by region policy", "What drives the findings"):
+        body = _section(markdown, heading)
+        if heading.startswith("What drives"):
+            body = "\n".join(line for line in body.splitlines() if line.startswith("- **"))
+        body = re.sub(r"\|(\s*\S+\s*)\|\s*[a-z ()]+\|", "|", body)  # region and regime columns
+        body = re.sub(r"\d{1,2} (January|February|March|April|May|June|July|August|September|October|"
+                      r"November|December) \d{4}", "", body)  # fmt: skip
+        body = re.sub(r"(?m)^\d\. ", "", body)  # the findings' list numbers
+        body = re.sub("10%?\u201390%", "", body)  # the quantiles the intervals are
+        body = re.sub(r"Figures? [\d, ]+", "", body)
+        body = re.sub(r"factor\s+(of\s+)?[\d.]+", "", body)
+        body = re.sub(r"\w*_\w*\d\w*", "", body)  # identifiers such as default_on_2024
+        for t in texts:  # whole numbers only: "0%" must not eat the 0 of another number
+            body = re.sub(rf"(?<![\w.,]){re.escape(t)}(?![\w%])", "", body)
+        assert not re.search(r"\d", body), (heading, re.findall(r".{30}\d.{30}", body)[:5])
+
+
+def test_every_finding_is_given_when_the_sweeps_support_it(brief):
+    findings = _section((brief / "brief.md").read_text(), "Key findings")
+    for title in ("The training set by policy", "Objectors whose data is still used", "Identity-labelled faces",
+                  "Retroactive removal"):  # fmt: skip
+        assert f"**{title}.**" in findings
+    assert "No sweep given" not in findings
+    assert "Figure" in findings
+
+
+def test_html_is_self_contained_with_every_figure_embedded(brief):
+    html = (brief / "brief.html").read_text()
+    figures = list((brief / "figures").glob("*.png"))
+    assert figures
+    assert html.count('src="data:image/png;base64,') == len(figures)
+    assert not re.search(r'(src|href)="(?!data:)', html)  # nothing fetched from elsewhere
+    assert "<table>" in html and 'class="wide"' in html
+
+
+def test_pdf_has_the_briefs_text(brief):
+    from pypdf import PdfReader
+
+    pdf = brief / "brief.pdf"
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    reader = PdfReader(pdf)
+    assert len(reader.pages) >= 4
+    text = " ".join(page.extract_text() for page in reader.pages)
+    for words in ("Key findings", "Tables by region policy", "Methods", "Limitations", "Reproducibility"):
+        assert words in text
+    portrait, landscape = (
+        reader.pages[0].mediabox,
+        [p.mediabox for p in reader.pages if p.mediabox.width > p.mediabox.height],
+    )
+    assert portrait.height > portrait.width and landscape  # the region tables on landscape pages
+
+
+def test_reproducibility_section_names_the_command_seeds_and_commit(brief, sweeps):
+    repro = _section((brief / "brief.md").read_text(), "Reproducibility")
+    assert "python -m sim.run -m +experiment=regimes" in repro
+    assert "seeds 0, 1, 2" in repro
+    provenance = json.loads(next(sweeps["regimes"].glob("*/provenance.json")).read_text())
+    assert (provenance["git"]["commit"] or "unknown") in repro
+    assert "mesa 3.3" in repro and "python -m sim.brief" in repro
+
+
+def test_the_same_outputs_give_the_same_brief(brief, sweeps, tmp_path):
+    again = tmp_path / "again"
+    done = _brief(sweeps["root"], str(sweeps["regimes"]), str(sweeps["attention"]), str(sweeps["retroactive"]),
+                  "--out", str(again), "--formats", "md,html", "--sensitivity", str(ROOT / "docs" / "sensitivity"),
+                  "--calibration", str(ROOT / "docs" / "calibration"))  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    strip = lambda s: re.sub(r"`python -m sim.brief [^`]*`", "", s)  # noqa: E731 (the command names --out)
+    assert strip((again / "brief.md").read_text()) == strip((brief / "brief.md").read_text())
+    assert (again / "brief_numbers.csv").read_bytes() == (brief / "brief_numbers.csv").read_bytes()
+
+
+# ---------------------------------------------------------------- a brief from less
+def test_a_brief_from_one_sweep_says_what_is_missing_instead_of_failing(sweeps, tmp_path):
+    out = tmp_path / "regimes-only"
+    done = _brief(sweeps["root"], str(sweeps["regimes"]), "--out", str(out), "--sensitivity", "none",
+                  "--calibration", "none", "--formats", "md,html")  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    markdown = (out / "brief.md").read_text()
+    findings = _section(markdown, "Key findings")
+    assert "varies feed.face_boost. Run `python -m sim.run -m +experiment=attention`" in findings
+    assert "varies training.retroactive_removal. Run `python -m sim.run -m +experiment=retroactive`" in findings
+    assert "No sensitivity analysis was given" in _section(markdown, "What drives the findings")
+    assert "No calibration results were given" in _section(markdown, "Methods")
+    assert "### linkedin_actual (baseline)" in _section(markdown, "Tables by region policy")
+
+
+def test_a_sweep_without_the_baseline_or_with_one_policy_gives_a_brief_that_says_so(sweeps, tmp_path):
+    out = tmp_path / "no-baseline"
+    done = _brief(sweeps["root"], str(sweeps["regimes"]), "--baseline", "eu_affirmative", "--out", str(out),
+                  "--formats", "md")  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "--baseline" in _section((out / "brief.md").read_text(), "Key findings")
+    one = tmp_path / "one-policy"
+    done = _brief(sweeps["root"], str(sweeps["retroactive"]), "--out", str(one), "--formats", "md")
+    assert done.returncode == 0, done.stderr[-2000:]
+    findings = _section((one / "brief.md").read_text(), "Key findings")
+    assert "varies policy. Run `python -m sim.run -m +experiment=regimes`" in findings
+    assert "**Retroactive removal.** Under linkedin_actual" in findings
+
+
+def test_an_aggregate_table_path_is_accepted(sweeps, tmp_path):
+    out = tmp_path / "from-table"
+    table = sweeps["regimes"] / "aggregate" / "reduced.parquet"
+    done = _brief(sweeps["root"], str(table), "--out", str(out), "--formats", "md")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (out / "brief.md").exists()
+
+
+def test_bad_input_is_a_clear_error(sweeps, tmp_path):
+    done = _brief(tmp_path, str(tmp_path / "nowhere"))
+    assert done.returncode == 2 and "no such file or folder" in done.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    done = _brief(tmp_path, str(empty))
+    assert done.returncode == 2 and "no run folders" in done.stderr
+    done = _brief(tmp_path, str(sweeps["regimes"]), "--formats", "docx")
+    assert done.returncode == 2 and "subset of md,html,pdf" in done.stderr
+
+
+# ---------------------------------------------------------------- templates are the user's
+def test_a_copied_and_edited_template_changes_the_brief(sweeps, tmp_path):
+    templates = tmp_path / "templates"
+    done = subprocess.run([sys.executable, "-m", "sim.brief", "--copy-templates", str(templates)],
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0
+    assert {p.name for p in templates.iterdir()} == {"brief.md.j2", "page.html.j2", "brief.css"}
+    source = (templates / "brief.md.j2").read_text()
+    (templates / "brief.md.j2").write_text(source.replace("## The question", "## Our question"))
+    (templates / "brief.css").write_text("body { color: #123456; }\n")
+    out = tmp_path / "custom"
+    done = _brief(sweeps["root"], str(sweeps["regimes"]), "--templates", str(templates), "--out", str(out),
+                  "--formats", "md,html")  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "## Our question" in (out / "brief.md").read_text()
+    assert "#123456" in (out / "brief.html").read_text()
+
+
+def test_a_misspelt_name_in_a_template_is_an_error_not_a_blank(sweeps, tmp_path):
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "brief.md.j2").write_text("# {{ title }}\n{{ findings.training_set.baseline.tokenz }}\n")
+    done = _brief(sweeps["root"], str(sweeps["regimes"]), "--templates", str(templates), "--out",
+                  str(tmp_path / "out"), "--formats", "md")  # fmt: skip
+    assert done.returncode == 2 and "template error" in done.stderr and "tokenz" in done.stderr
