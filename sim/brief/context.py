@@ -359,9 +359,9 @@ def limitations(sweeps: list[Sweep], findings: dict, context_drivers: dict) -> l
     replicates = min(s.replicates() for s in sweeps)
     if replicates < 10:
         out.append(
-            f"Some settings have only {replicates} replicate{'s' if replicates > 1 else ''}: their 10–90% "
-            f"intervals are quantiles of {replicates} value{'s' if replicates > 1 else ''}, coarse estimates of "
-            "the seed-to-seed spread, and they do not include parameter uncertainty (see the drivers section)."
+            f"The fewest replicates of a setting is {replicates}: an interval from {replicates} seed"
+            f"{'s' if replicates > 1 else ''} is a coarse estimate of the seed-to-seed spread, and no interval "
+            "includes parameter uncertainty (see the drivers section)."
         )
     agents = {s.agents() for s in sweeps}
     if any(a is not None and a < 100_000 for a in agents):

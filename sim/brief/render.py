@@ -43,14 +43,14 @@ def render_markdown(env: jinja2.Environment, context: dict) -> str:
 
 
 def markdown_to_html(markdown: str) -> str:
-    """The Markdown's HTML body, cut into one <section> per second-level heading; a section with a
-    wide table gets class "wide" (landscape pages)."""
+    """The Markdown's HTML body, cut into sections: the title, then one per second-level heading; a
+    section with a wide table gets class "wide" (landscape pages)."""
     body = MarkdownIt("commonmark", {"html": False, "typographer": False}).enable("table").render(markdown)
     # A range (35–41%) never breaks at its dash: a word joiner after the dash leaves the space
     # before the bracket as the only place a table cell may wrap.
     body = re.sub(r"(\d)\u2013(\d)", "\\1\u2013\u2060\\2", body)
     parts = re.split(r"(?=<h2>)", body)
-    out = [parts[0]]
+    out = [f'<section id="title">\n{parts[0]}</section>\n']
     for part in parts[1:]:
         heading = re.match(r"<h2>(.*?)</h2>", part).group(1)
         anchor = re.sub(r"[^a-z0-9]+", "-", html.unescape(heading).lower()).strip("-")
