@@ -3,6 +3,7 @@ the user's, HTML self-contained, PDF readable."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import subprocess
@@ -115,8 +116,22 @@ def _select(frame: pd.DataFrame, selector: dict) -> pd.DataFrame:
         if key == "date":
             mask &= frame.date == pd.Timestamp(value)
         else:
-            mask &= frame[key].map(norm) == norm(value)
+            mask &= frame[key].astype(str) == norm(value)
     return frame[mask]
+
+
+VALUES = {"date", "region", "metric", "median", "q10", "q90", "replicates", "value", "seed"}
+
+
+@functools.cache
+def _table(path: str) -> pd.DataFrame:
+    """A table once per file, its setting columns as text (norm) for the selectors."""
+    if not path.endswith(".parquet"):
+        return pd.read_csv(path)
+    frame = pd.read_parquet(path)
+    for column in set(frame.columns) - VALUES:
+        frame[column] = frame[column].map(norm)
+    return frame
 
 
 def _recompute(row) -> tuple[float, float, float]:
@@ -124,7 +139,7 @@ def _recompute(row) -> tuple[float, float, float]:
     selector = json.loads(row.selector)
     source = Path(row.source)
     if source.name == "reduced.parquet":
-        reduced = pd.read_parquet(source)
+        reduced = _table(row.source)
         if selector.get("statistic") == "max(q90-q10)":
             rows = _select(reduced, {k: v for k, v in selector.items() if k != "statistic"})
             width = float((rows.q90 - rows.q10).max())
@@ -134,7 +149,7 @@ def _recompute(row) -> tuple[float, float, float]:
         r = rows.iloc[0]
         return float(r["median"]), float(r.q10), float(r.q90)
     if source.name == "runs.parquet":
-        runs = pd.read_parquet(source)
+        runs = _table(row.source)
         base = {"date": selector["date"], "region": selector["region"], "metric": selector["metric"]}
         a = _select(runs, {**base, **selector["of"]}).set_index("seed")["value"]
         b = _select(runs, {**base, **selector["to"]}).set_index("seed")["value"]
@@ -142,7 +157,7 @@ def _recompute(row) -> tuple[float, float, float]:
         per_seed = {"ratio": a / b, "difference": a - b, "change": a / b - 1}[selector["how"]]
         return tuple(float(per_seed.quantile(q)) for q in (0.5, 0.1, 0.9))
     if source.name == "sobol.csv":
-        sobol = pd.read_csv(source)
+        sobol = _table(row.source)
         value = float(sobol[(sobol.output == selector["output"]) & (sobol.parameter == selector["parameter"])]
                       [selector["column"]].iloc[0])  # fmt: skip
         return value, value, value

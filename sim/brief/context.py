@@ -163,7 +163,7 @@ def figures(sweeps: list[Sweep], findings: dict, baseline: str) -> list[dict]:
     """The sweep figures each available finding refers to, numbered in order of first mention."""
     from sim.plot import plot
 
-    out, seen = [], {}
+    out, seen, plotted = [], {}, set()
     for finding, names in FIGURES.items():
         data = findings[finding]
         if "missing" in data:
@@ -173,8 +173,9 @@ def figures(sweeps: list[Sweep], findings: dict, baseline: str) -> list[dict]:
         for name, caption in names.items():
             file_name = name.format(baseline=slug(_gap_label(sweep, baseline)))
             path = sweep.path / "figures" / f"{file_name}.png"
-            if not path.exists():
+            if not path.exists() and sweep.name not in plotted:
                 plot(sweep.path)  # draws every figure of the sweep (sim.plot)
+                plotted.add(sweep.name)
             if not path.exists():
                 continue  # e.g. no opt-in curves when nobody can opt in
             key = (sweep.name, file_name)
@@ -195,7 +196,7 @@ def figures(sweeps: list[Sweep], findings: dict, baseline: str) -> list[dict]:
 
 def _gap_label(sweep: Sweep, baseline: str) -> str:
     """The label sim.plot gives the baseline's consent-gap figure."""
-    varying = [c for c in sweep.varying] or [POLICY]
+    varying = sweep.varying or [POLICY]
     held = sweep.held(**({POLICY: baseline} if baseline in sweep.values(POLICY) else {}))
     return series_label(varying, tuple(held.get(v, sweep.default_of(v)) for v in varying))
 

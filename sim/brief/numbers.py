@@ -203,11 +203,3 @@ class Quantity:
         single = self.replicates <= 1 or parts[0] == parts[1] == parts[2]
         text = f"{parts[0]}{unit}" if single else f"{parts[0]}{unit} ({parts[1]}{DASH}{parts[2]}{unit})"
         return self.register.record(self, text, f"cell/{factor:g}")
-
-    @property
-    def points(self) -> str:
-        """A share difference in percentage points, signed: +4.1 points."""
-        digits = share_digits(abs(self.median) or abs(self.q90))
-        fmt = [f"{v * 100:+.{digits}f}" for v in (self.median, self.q10, self.q90)]
-        text = f"{fmt[0]} points" if self.replicates <= 1 else f"{fmt[0]} points ({fmt[1]} to {fmt[2]})"
-        return self.register.record(self, text, "points")
