@@ -20,6 +20,7 @@ import yaml
 from sim.brief.findings import POLICY, build_findings
 from sim.brief.numbers import Quantity, Register, table_factor
 from sim.brief.sources import MissingData, Sweep
+from sim.calibration import get_key
 from sim.config import validate_config
 from sim.parameters import ROOT, format_value, parameters
 from sim.plot import series_label, slug
@@ -57,7 +58,7 @@ DRIVER_OUTPUTS = {
     "faces": "dataset_face_images",
 }
 TOP_DRIVERS = 3
-MIN_TOTAL_INDEX = 0.05  # a parameter with a smaller Sobol total-order index is not called a driver
+MIN_TOTAL_INDEX = 0.05  # assumption: below 5% of the output's variance a parameter is not called a driver
 SENSITIVITY_SPEC = ROOT / "conf" / "calibration" / "sensitivity.yaml"
 TARGETS_FILE = ROOT / "conf" / "calibration" / "targets.yaml"
 
@@ -69,16 +70,11 @@ def _shown(path: Path) -> str:
 
 
 def lookup(config, dotted: str):
-    """A dotted config key's value, list indices included (friction.routes.x.steps.1.difficulty)."""
-    node = config
-    for part in dotted.split("."):
-        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        elif isinstance(node, dict) and part in node:
-            node = node[part]
-        else:
-            return None
-    return node
+    """A dotted config key's value (list indices included), or None where the config has none."""
+    try:
+        return get_key(config, dotted)
+    except (KeyError, IndexError, ValueError, TypeError):
+        return None
 
 
 def _safe(part, *args):
