@@ -29,19 +29,10 @@ QUICK_SIZES = (100_000,)
 
 
 def _config(agents: int, overrides: list[str]):
-    from hydra import compose, initialize_config_dir
-    from omegaconf import OmegaConf
+    from sim.model.config import validate_config
+    from sim.run.compose import compose_raw
 
-    from sim.config import validate_config
-
-    floor = min(10_000, agents // 10)
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose(
-            "config",
-            overrides=[f"population.agents={agents}", f"population.min_agents_per_region={floor}", "progress=false"]
-            + overrides,
-        )
-    return validate_config(OmegaConf.to_container(cfg, resolve=True))
+    return validate_config(compose_raw([f"population.agents={agents}", "progress=false", *overrides]))
 
 
 def _peak_rss_bytes() -> int:
@@ -53,8 +44,8 @@ def measure_one(agents: int, engine: str, overrides: list[str]) -> dict:
     import numpy as np  # noqa: F401  (imported before the baseline is read)
 
     config = _config(agents, overrides)
-    from sim.model import ConsentModel
-    from sim.reference import ReferenceModel
+    from sim.model.engine import ConsentModel
+    from sim.verification.reference import ReferenceModel
 
     baseline = _peak_rss_bytes()
     cls = ConsentModel if engine == "array" else ReferenceModel

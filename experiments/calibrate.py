@@ -1,6 +1,6 @@
 """Fit the behavioural parameters without a direct measurement to the calibration targets.
 
-    python experiments/calibrate.py                 # fit, print, write docs/calibration/calibration.json
+    python experiments/calibrate.py                 # fit, print, write sim/data/calibration/calibration.json
     python experiments/calibrate.py --write-conf    # also make the fitted values the shipped defaults
 
 The targets, the parameters and their bounds are data: conf/calibration/targets.yaml. The loss is
@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from sim.analysis.calibration import evaluate, load_targets, loss, shipped_raw
+from sim.run.compose import DATA_DIR, get_key
 
-from sim.calibration import evaluate, get_key, load_targets, loss, shipped_raw  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def fit(agents: int, seeds: list[int], maxiter: int) -> dict:
@@ -46,7 +46,7 @@ def fit(agents: int, seeds: list[int], maxiter: int) -> dict:
         return {p["name"]: float(v) for p, v in zip(every, lo + np.clip(u, 0, 1) * (hi - lo))}
 
     def objective(u):
-        from sim.calibration import with_values
+        from sim.analysis.calibration import with_values
 
         values = values_of(u)
         results = evaluate(with_values(base, params, values), targets, agents, seeds, nuisance, values)
@@ -67,7 +67,7 @@ def fit(agents: int, seeds: list[int], maxiter: int) -> dict:
         options={"maxiter": maxiter, "initial_simplex": simplex, "xatol": 1e-3, "fatol": 1e-3},
     )
     values = values_of(result.x)
-    from sim.calibration import with_values
+    from sim.analysis.calibration import with_values
 
     final = evaluate(with_values(base, params, values), targets, agents, seeds, nuisance, values)
     return {
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--agents", type=int, default=20_000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--maxiter", type=int, default=300)
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "calibration" / "calibration.json")
+    parser.add_argument("--out", type=Path, default=DATA_DIR / "calibration" / "calibration.json")
     parser.add_argument("--write-conf", action="store_true", help="make the fitted values the shipped defaults")
     args = parser.parse_args(argv)
     result = fit(args.agents, args.seeds, args.maxiter)

@@ -19,11 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from sim.analysis.calibration import evaluate, load_targets, shipped_raw
+from sim.reports.parameter_table import parameters
 
-from sim.calibration import evaluate, load_targets, shipped_raw  # noqa: E402
-from sim.parameters import parameters  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def figure(targets, results, path: Path) -> None:
@@ -32,7 +31,7 @@ def figure(targets, results, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from sim.figures import TOL_MUTED
+    from sim.reports.figures import TOL_MUTED
 
     fig, ax = plt.subplots(figsize=(6.5, 0.45 * len(targets) + 1.2), layout="constrained")
     for i, t in enumerate(targets):

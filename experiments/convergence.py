@@ -24,24 +24,13 @@ HEADLINE_SHARES = ("enrolled_share", "opted_out_share", "consent_gap_share", "aw
 
 
 def run_once(agents: int, seed: int, floor: int) -> pd.DataFrame:
-    from hydra import compose, initialize_config_dir
-    from omegaconf import OmegaConf
+    from sim.model.config import validate_config
+    from sim.model.metrics import INDEX
+    from sim.run.compose import compose_raw
+    from sim.run.folder import OUTPUT_REGIONS, run_model
 
-    from sim.config import validate_config
-    from sim.metrics import INDEX
-    from sim.outputs import OUTPUT_REGIONS, run_model
-
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose(
-            "config",
-            overrides=[
-                f"population.agents={agents}",
-                f"population.min_agents_per_region={floor}",
-                f"seed={seed}",
-                "progress=false",
-            ],
-        )
-    model = run_model(validate_config(OmegaConf.to_container(cfg, resolve=True)))
+    overrides = [f"population.agents={agents}", f"population.min_agents_per_region={floor}", f"seed={seed}"]
+    model = run_model(validate_config(compose_raw([*overrides, "progress=false"])))
     last = model.records[-1]
     rows = [
         {"agents": agents, "seed": seed, "region": code, "metric": m, "value": last[r, INDEX[m]]}
@@ -57,7 +46,7 @@ def figure(spread: pd.DataFrame, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from sim.figures import TOL_MUTED
+    from sim.reports.figures import TOL_MUTED
 
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.8), sharey=True, layout="constrained")
     for ax, metric in zip(axes, HEADLINE_SHARES[:3]):

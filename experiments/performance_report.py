@@ -17,11 +17,9 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+from bench import table  # the sibling script (its folder is on sys.path when run)
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "experiments"))
-
-from bench import table  # noqa: E402
 
 TARGETS = {
     "agent_days_per_s_at_1e6": 5e7,
@@ -63,7 +61,7 @@ def report(bench: dict, spread: pd.DataFrame, conv: dict, default_agents: int, f
         "```",
         "",
         "Speed of the array engine relative to the per-object Mesa reference "
-        f"(`sim/reference.py`, {ref['agents']:,} agents over {ref['days']} days):",
+        f"(`sim/verification/reference.py`, {ref['agents']:,} agents over {ref['days']} days):",
         "",
     ]
     for n, x in bench["speedup_vs_mesa_reference"].items():

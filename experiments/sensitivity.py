@@ -7,8 +7,9 @@ then Sobol indices of the most influential, for the headline outputs.
 Parameters and ranges, policies, region groups and outputs: conf/calibration/sensitivity.yaml.
 Every run uses the same seed (common random numbers), so output differences are the parameters'
 effect. Runs go in parallel with joblib on all cores (--jobs), or on a Ray cluster with
---backend ray (the [ray] extra; RAY_ADDRESS names the cluster). Writes docs/sensitivity/ (morris.csv,
-sobol.csv, sensitivity.png, sensitivity.json) and docs/SENSITIVITY.md.
+--backend ray (the [ray] extra; RAY_ADDRESS names the cluster). Writes sim/data/sensitivity/ (morris.csv,
+sobol.csv, sensitivity.json: packaged, the briefs read them), docs/sensitivity/sensitivity.png and
+docs/SENSITIVITY.md.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from sim.analysis.sensitivity import SPEC_FILE, output_names, run_outputs
+from sim.run.compose import DATA_DIR
 
-from sim.sensitivity import SPEC_FILE, output_names, run_outputs  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_design(X, names, parameters, bases, spec, agents, seed, jobs, backend="loky") -> np.ndarray:
@@ -50,7 +51,7 @@ def figure(morris: pd.DataFrame, sobol: pd.DataFrame, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from sim.figures import TOL_MUTED
+    from sim.reports.figures import TOL_MUTED
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 5.5), layout="constrained")
     norm = morris.assign(rel=morris.mu_star / morris.groupby("output").mu_star.transform("max"))
@@ -121,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     from SALib.sample import morris as morris_sample
     from SALib.sample import sobol as sobol_sample
 
-    from sim.calibration import shipped_raw
+    from sim.analysis.calibration import shipped_raw
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--small", action="store_true", help="a quick pass (minutes)")
@@ -134,7 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--backend", default="loky", choices=["loky", "ray"], help="joblib backend: loky here, ray on a Ray cluster"
     )
-    parser.add_argument("--out", type=Path, default=ROOT / "docs")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs", help="SENSITIVITY.md and its figure")
+    parser.add_argument("--data-out", type=Path, default=DATA_DIR / "sensitivity",
+                        help="morris.csv, sobol.csv, sensitivity.json (packaged: briefs read them)")  # fmt: skip
     args = parser.parse_args(argv)
     agents = args.agents or (10_000 if args.small else 20_000)
     trajectories = args.trajectories or (4 if args.small else 20)
@@ -192,8 +195,9 @@ def main(argv: list[str] | None = None) -> int:
             )
     sobol = pd.DataFrame(rows)
 
-    data_dir = args.out / "sensitivity"
+    data_dir = args.data_out
     data_dir.mkdir(parents=True, exist_ok=True)
+    (args.out / "sensitivity").mkdir(parents=True, exist_ok=True)
     morris.to_csv(data_dir / "morris.csv", index=False)
     sobol.to_csv(data_dir / "sobol.csv", index=False)
     meta = {
@@ -209,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         "policies": spec["policies"],
     }
     (data_dir / "sensitivity.json").write_text(json.dumps(meta, indent=2) + "\n")
-    figure(morris, sobol, data_dir / "sensitivity.png")
+    figure(morris, sobol, args.out / "sensitivity" / "sensitivity.png")
     (args.out / "SENSITIVITY.md").write_text(report(morris, sobol, meta), encoding="utf-8")
     print(f"wrote {args.out / 'SENSITIVITY.md'}")
     return 0

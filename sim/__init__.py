@@ -1,6 +1,18 @@
 """Agent-based model of consent design for AI-training use of a professional network's member data.
 
-Importable without Hydra: `sim.config.validate_config` turns a plain dict into a validated config,
-`sim.outputs.run_model` runs it, `sim.outputs.execute` also writes a run folder. `python -m sim.run`
-is the Hydra entry point.
+The package, by role:
+
+- `sim.model`: the model. `engine.ConsentModel` (a `mesa.Model` over arrays), `world` (what both
+  engines build from a config), `rules/` (awareness, consent, friction, content, ledger),
+  `regimes` (the regime table), `metrics` (the metric registry), `config` (the pydantic schema).
+- `sim.run`: one run. `python -m sim.run` (Hydra entry point) and the run folder writer (`folder`).
+- `sim.analysis`: many runs. Sweep aggregation, calibration targets, sensitivity runs.
+- `sim.reports`: figures, sweep plots and the docs' parameter table.
+- `sim.brief`: policy briefs from sweeps (`python -m sim.brief`).
+- `sim.explorer`: the browser explorer (`solara run sim/explorer/app.py`).
+- `sim.verification`: the per-object Mesa reference that checks the array engine.
+- `sim/conf` (the project's `conf/`) and `sim/data`: configs and data, found through the package.
+
+Importable without Hydra: `sim.model.config.validate_config` turns a plain dict into a validated
+config, `sim.run.folder.run_model` runs it, `sim.run.folder.execute` also writes a run folder.
 """

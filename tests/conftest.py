@@ -12,16 +12,14 @@ import copy
 import functools
 import shutil
 import tempfile
-from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from hypothesis import settings as hypothesis_settings
 from hypothesis.configuration import set_hypothesis_home_dir
-from omegaconf import OmegaConf
 
-from sim.config import SimConfig, validate_config
-from sim.outputs import run_model, series_frame
+from sim.model.config import SimConfig, validate_config
+from sim.run.compose import compose_raw as compose_shipped
+from sim.run.folder import run_model, series_frame
 
 # Hypothesis keeps caches in ./.hypothesis by default: keep them (and any example database) out of
 # the repository, in a temporary folder removed at the end of the session.
@@ -34,9 +32,6 @@ hypothesis_settings.load_profile("consent-sim")
 def pytest_unconfigure(config):
     shutil.rmtree(_HYPOTHESIS_HOME, ignore_errors=True)
 
-
-ROOT = Path(__file__).resolve().parent.parent
-CONF_DIR = str(ROOT / "conf")
 
 # A small population that still gives every region a usable sample.
 SMALL_AGENTS = 20_000
@@ -61,9 +56,7 @@ def overrides_of(overrides: tuple[str, ...], named: dict, small: bool) -> tuple[
 
 @functools.cache
 def _compose_raw(overrides: tuple[str, ...]) -> dict:
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        cfg = compose(config_name="config", overrides=list(overrides))
-    return OmegaConf.to_container(cfg, resolve=True)
+    return compose_shipped(overrides)
 
 
 def compose_raw(*overrides: str, small: bool = True, **named) -> dict:

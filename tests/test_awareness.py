@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from conftest import make_config, run_cached
 
-from sim import awareness
-from sim.metrics import INDEX
-from sim.regions import REGION_CODES
+from sim.model.metrics import INDEX
+from sim.model.regions import REGION_CODES
+from sim.model.rules import awareness
 
 # No policy events (so no notices, prompts, routes or media shocks), word of mouth off, notices
 # unread: only the constant media hazard makes members aware.

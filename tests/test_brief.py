@@ -22,6 +22,7 @@ from sim.brief.numbers import (
     table_factor,
 )
 from sim.brief.sources import norm
+from sim.run.compose import DATA_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["population.agents=1500", "population.min_agents_per_region=100", "end=2024-10-31", "progress=false"]
@@ -100,8 +101,8 @@ def brief(sweeps) -> Path:
     """The full brief: three sweeps, the shipped sensitivity and calibration results."""
     out = sweeps["root"] / "brief"
     done = _brief(sweeps["root"], str(sweeps["regimes"]), str(sweeps["attention"]), str(sweeps["retroactive"]),
-                  "--out", str(out), "--sensitivity", str(ROOT / "docs" / "sensitivity"),
-                  "--calibration", str(ROOT / "docs" / "calibration"))  # fmt: skip
+                  "--out", str(out), "--sensitivity", str(DATA_DIR / "sensitivity"),
+                  "--calibration", str(DATA_DIR / "calibration"))  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     return out
 
@@ -265,8 +266,8 @@ def test_reproducibility_section_names_the_command_seeds_and_commit(brief, sweep
 def test_the_same_outputs_give_the_same_brief(brief, sweeps, tmp_path):
     again = tmp_path / "again"
     done = _brief(sweeps["root"], str(sweeps["regimes"]), str(sweeps["attention"]), str(sweeps["retroactive"]),
-                  "--out", str(again), "--formats", "md,html", "--sensitivity", str(ROOT / "docs" / "sensitivity"),
-                  "--calibration", str(ROOT / "docs" / "calibration"))  # fmt: skip
+                  "--out", str(again), "--formats", "md,html", "--sensitivity", str(DATA_DIR / "sensitivity"),
+                  "--calibration", str(DATA_DIR / "calibration"))  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     strip = lambda s: re.sub(r"`python -m sim.brief [^`]*`", "", s)  # noqa: E731 (the command names --out)
     assert strip((again / "brief.md").read_text()) == strip((brief / "brief.md").read_text())

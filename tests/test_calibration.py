@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.calibration import evaluate, get_key, load_targets, set_key, shipped_raw, with_values
+from sim.analysis.calibration import evaluate, load_targets, shipped_raw, with_values
+from sim.run.compose import DATA_DIR, get_key, set_key
 
 TARGETS, PARAMETERS, NUISANCE = load_targets()
 AGENTS = 20_000
@@ -14,9 +15,8 @@ AGENTS = 20_000
 @pytest.fixture(scope="module")
 def results():
     import json
-    from pathlib import Path
 
-    fitted = Path(__file__).resolve().parent.parent / "docs" / "calibration" / "calibration.json"
+    fitted = DATA_DIR / "calibration" / "calibration.json"
     nuisance_values = json.loads(fitted.read_text())["nuisance"] if fitted.exists() else {}
     return evaluate(shipped_raw(), TARGETS, AGENTS, [0, 1], NUISANCE, nuisance_values)
 
@@ -35,7 +35,7 @@ def test_every_target_names_its_anchor_and_every_parameter_its_targets():
 
 
 def test_fitted_defaults_say_they_were_calibrated():
-    from sim.parameters import parameters
+    from sim.reports.parameter_table import parameters
 
     sources = {p.key: p.source for p in parameters()}
     for p in PARAMETERS:

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from sim.metrics import METRIC_NAMES
-from sim.regions import ALL, REGION_CODES
+from sim.model.metrics import METRIC_NAMES
+from sim.model.regions import ALL, REGION_CODES
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ["progress=false", "population.agents=10000", "population.min_agents_per_region=500"]
@@ -37,7 +37,7 @@ def run_cli(tmp_path: Path, *overrides: str, run_dir: str = "run", multirun: boo
 @pytest.fixture(scope="module")
 def good_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cli")
-    figures = (ROOT / "sim" / "figures.py").exists()
+    figures = (ROOT / "sim" / "reports" / "figures.py").exists()
     result = run_cli(tmp, "end=2025-12-31", "seed=5", *(["figures=true"] if figures else []))
     return tmp / "run", result, figures
 
@@ -54,7 +54,7 @@ def test_a_small_run_exits_zero_and_writes_its_run_folder(good_run):
 def test_a_figures_run_writes_the_two_headline_pngs(good_run):
     run_dir, result, figures = good_run
     if not figures:
-        pytest.skip("sim/figures.py does not exist")
+        pytest.skip("sim/reports/figures.py does not exist")
     assert result.returncode == 0, result.stderr
     pngs = sorted(p.name for p in run_dir.glob("*.png"))
     assert len(pngs) == 2, pngs

@@ -1,4 +1,4 @@
-"""The config gate (sim.config): the shipped configs validate; bad values are reported with the key,
+"""The config gate (sim.model.config): the shipped configs validate; bad values are reported with the key,
 the value and what is allowed, every problem at once."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import datetime as dt
 import pytest
 from conftest import compose_raw, make_config
 
-from sim.config import MAX_HORIZON_DAYS, ConfigError, SimConfig, for_region, validate_config
-from sim.regions import REGION_CODES
+from sim.model.config import MAX_HORIZON_DAYS, ConfigError, SimConfig, for_region, validate_config
+from sim.model.regions import REGION_CODES
 
 POLICIES = [
     "linkedin_actual",

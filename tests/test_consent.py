@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from conftest import make_config
 
-from sim import consent
-from sim.consent import ACCEPT, INDIFFERENT, NO_CHOICE, OBJECT, OPTED_IN, OPTED_OUT
-from sim.policy import AFFIRMATIVE, DEFAULT_ON, EXCLUDED, FORCED_CHOICE, NO_OPTION, REGIMES
-from sim.regions import REGION_CODES
+from sim.model.policy import AFFIRMATIVE, DEFAULT_ON, EXCLUDED, FORCED_CHOICE, NO_OPTION, REGIMES
+from sim.model.regions import REGION_CODES
+from sim.model.rules import consent
+from sim.model.rules.consent import ACCEPT, INDIFFERENT, NO_CHOICE, OBJECT, OPTED_IN, OPTED_OUT
 
 # Expected enrolment of an eligible member by regime and recorded choice (MODEL.md, consent.py table).
 ENROLLED = {
@@ -102,7 +102,7 @@ def test_intent_fades_with_the_configured_half_life():
 
 def test_in_the_model_an_objection_made_in_the_uk_in_2024_still_holds_after_enrolment_in_2025():
     """UK: default-on on 2024-09-18 and 19, excluded until 2025-09-18, training from 2025-11-03."""
-    from sim.model import ConsentModel
+    from sim.model.engine import ConsentModel
 
     # saturated media, eager objectors and a one-step toggle, so that UK members opt out in the two days
     config = make_config(

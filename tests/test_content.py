@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from conftest import run_cached
 
-from sim import content
-from sim.metrics import INDEX
-from sim.random_streams import Streams
+from sim.model.metrics import INDEX
+from sim.model.random_streams import Streams
+from sim.model.rules import content
 
 
 @pytest.mark.parametrize("f", [0.0, 0.15, 0.5, 0.8, 1.0])

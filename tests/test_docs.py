@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sim import parameters
-from sim.metrics import METRICS
+from sim.model.metrics import METRICS
+from sim.reports import parameter_table as parameters
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / "conf"
@@ -21,7 +21,7 @@ SOURCE_WORDS = ("ANCHORS", "assumption", "MODEL.md", "timeline", "regions.csv", 
 
 
 def _flatten(value, prefix: str) -> dict:
-    """Leaves of a loaded YAML value by dotted key (written independently of sim.parameters)."""
+    """Leaves of a loaded YAML value by dotted key (written independently of sim.reports.parameter_table)."""
     if isinstance(value, dict) and value:
         return {k: v for key, sub in value.items() for k, v in _flatten(sub, f"{prefix}.{key}").items()}
     if isinstance(value, list) and value:
@@ -53,7 +53,7 @@ def _table_keys(doc: str) -> set[str]:
 
 
 def test_parameter_table_check_passes_on_the_repository():
-    assert parameters.main(["--check"]) == 0, "docs/ODD.md is stale: run `python -m sim.parameters`"
+    assert parameters.main(["--check"]) == 0, "docs/ODD.md is stale: run `python -m sim.reports.parameter_table`"
 
 
 def test_check_detects_a_stale_table_and_rewriting_fixes_it(tmp_path):
@@ -97,7 +97,9 @@ def test_every_numeric_default_has_a_source():
 
 def test_every_numeric_default_has_a_unit():
     unknown = [p.key for p in parameters.parameters() if p.is_numeric and p.unit == parameters.UNKNOWN_UNIT]
-    assert not unknown, f"no unit for {unknown}: name the key with a unit suffix or add it to sim.parameters.UNITS"
+    assert not unknown, (
+        f"no unit for {unknown}: name the key with a unit suffix or add it to sim.reports.parameter_table.UNITS"
+    )
 
 
 def test_source_is_the_keys_own_line_comment_else_the_enclosing_blocks():
@@ -156,4 +158,4 @@ def test_odd_has_the_protocol_sections_and_describes_every_metric():
     ):
         assert any(section in h for h in headings), f"docs/ODD.md lacks a section '{section}'"
     missing = [m for m in METRICS if f"`{m}`" not in doc]
-    assert not missing, f"metrics of sim/metrics.py not described in docs/ODD.md: {missing}"
+    assert not missing, f"metrics of sim/model/metrics.py not described in docs/ODD.md: {missing}"

@@ -1,6 +1,6 @@
 """The explorer in a real browser: Debian's Chromium driven by Playwright (no browser download).
 
-Starts `solara run sim/app.py` on a free localhost port, loads the page, changes a control,
+Starts `solara run sim/explorer/app.py` on a free localhost port, loads the page, changes a control,
 applies it, plays the model forward, and checks that the date and the plotted numbers change.
 Skipped when the browser pieces are not installed (`.ci/run` installs them).
 """
@@ -55,7 +55,7 @@ def explorer(tmp_path):
             "-m",
             "solara",
             "run",
-            str(ROOT / "sim" / "app.py"),
+            str(ROOT / "sim" / "explorer" / "app.py"),
             "--host",
             "127.0.0.1",
             "--port",

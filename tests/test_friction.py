@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from conftest import make_config
 
-from sim import friction
-from sim.random_streams import Streams
+from sim.model.random_streams import Streams
+from sim.model.rules import friction
 
 
 def _difficulty_for(p: float) -> float:

@@ -1,4 +1,4 @@
-"""The sampled social graph in compressed sparse rows (sim.graph)."""
+"""The sampled social graph in compressed sparse rows (sim.model.graph)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from conftest import make_config
 
-from sim.graph import sample_graph
-from sim.population import sample_population
-from sim.random_streams import Streams
+from sim.model.graph import sample_graph
+from sim.model.population import sample_population
+from sim.model.random_streams import Streams
 
 
 def _graph(*overrides, seed=0):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.ledger import DATA_TYPES, Ledger, first_pull_data, new_posts_data
+from sim.model.rules.ledger import DATA_TYPES, Ledger, first_pull_data, new_posts_data
 
 
 def test_data_types():

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 from conftest import make_config, run_cached
 
-from sim.metrics import INDEX, METRIC_NAMES
-from sim.model import ConsentModel
-from sim.outputs import execute, run_model
-from sim.policy import AFFIRMATIVE, EXCLUDED
-from sim.regions import REGION_CODES
+from sim.model.engine import ConsentModel
+from sim.model.metrics import INDEX, METRIC_NAMES
+from sim.model.policy import AFFIRMATIVE, EXCLUDED
+from sim.model.regions import REGION_CODES
+from sim.run.folder import execute, run_model
 
 
 def _at_horizon(model, metric, region=-1):

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from conftest import run_cached, wide
 
-from sim.consent import NO_CHOICE
-from sim.metrics import COUNT_METRICS, INDEX, METRIC_NAMES
-from sim.regions import ALL, REGION_CODES
+from sim.model.metrics import COUNT_METRICS, INDEX, METRIC_NAMES
+from sim.model.regions import ALL, REGION_CODES
+from sim.model.rules.consent import NO_CHOICE
 
 SHARE_METRICS = [m for m in METRIC_NAMES if m.endswith("_share")] + ["training_active"]
 DATASET_COUNTS = [
@@ -87,7 +87,7 @@ def test_consent_gap_is_the_sum_of_its_parts(policy):
 def test_consent_gap_counts_only_enrolled_objectors_in_the_state(actual_model):
     """Recompute the horizon's gap from the agents' state (independently of _record)."""
     m = actual_model
-    from sim import consent
+    from sim.model.rules import consent
 
     regime = m.policy.regime[-1][m.pop.region]
     enrolled = consent.is_enrolled(regime, m.state.choice, m.pop.eligible)
@@ -226,8 +226,8 @@ def test_retroactive_removal_removes_objectors_data(actual_model):
 
 def test_objectors_share_of_the_dataset_is_their_ingested_data(actual_model):
     """At the horizon (no removal), the objectors' token share equals their data in the agent state."""
-    from sim.consent import OPTED_OUT
-    from sim.model import TEXT
+    from sim.model.engine import TEXT
+    from sim.model.rules.consent import OPTED_OUT
 
     m = actual_model
     for r, s in enumerate(m.pop.slices):

@@ -1,4 +1,4 @@
-"""Region policies compiled into per-day tables (sim.policy) against the real timeline."""
+"""Region policies compiled into per-day tables (sim.model.policy) against the real timeline."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from conftest import make_config
 
-from sim.policy import AFFIRMATIVE, DEFAULT_ON, EXCLUDED, FORCED_CHOICE, NO_OPTION, compile_policy, media_events
-from sim.regions import REGION_CODES
+from sim.model.policy import AFFIRMATIVE, DEFAULT_ON, EXCLUDED, FORCED_CHOICE, NO_OPTION, compile_policy, media_events
+from sim.model.regions import REGION_CODES
 
 START = dt.date(2024, 9, 1)
 END = dt.date(2026, 12, 31)

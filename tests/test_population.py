@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import compose_raw, make_config
 
-from sim.config import for_region, validate_config
-from sim.consent import ACCEPT, INDIFFERENT, OBJECT
-from sim.population import allocate_agents, sample_population
-from sim.random_streams import Streams
-from sim.regions import REGION_CODES
+from sim.model.config import for_region, validate_config
+from sim.model.population import allocate_agents, sample_population
+from sim.model.random_streams import Streams
+from sim.model.regions import REGION_CODES
+from sim.model.rules.consent import ACCEPT, INDIFFERENT, OBJECT
+from sim.run.compose import DATA_DIR
 
-REGIONS_CSV = Path(__file__).resolve().parent.parent / "sim" / "data" / "regions.csv"
+REGIONS_CSV = DATA_DIR / "regions.csv"
 
 
 def _csv_members_millions() -> dict[str, float]:
-    """Region sizes read straight from the data file (independently of sim.regions)."""
+    """Region sizes read straight from the data file (independently of sim.model.regions)."""
     with REGIONS_CSV.open(encoding="utf-8") as fh:
         rows = [line for line in fh if line.strip() and not line.startswith("#")]
     return {row["region"]: float(row["members_millions"]) for row in csv.DictReader(rows)}

@@ -8,13 +8,13 @@ from conftest import compose_raw
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim import consent, content
-from sim.config import validate_config
-from sim.metrics import COUNT_METRICS, INDEX, METRIC_NAMES
-from sim.outputs import run_model
-from sim.population import allocate_agents
-from sim.random_streams import Streams
-from sim.regions import REGIONS
+from sim.model.config import validate_config
+from sim.model.metrics import COUNT_METRICS, INDEX, METRIC_NAMES
+from sim.model.population import allocate_agents
+from sim.model.random_streams import Streams
+from sim.model.regions import REGIONS
+from sim.model.rules import consent, content
+from sim.run.folder import run_model
 
 # few examples, no example database (nothing written into the repository), no deadline
 FEW = settings(max_examples=8, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
@@ -76,7 +76,7 @@ def test_weighted_eligible_plus_minors_equals_the_configured_members(seed, agent
     raw.update(seed=seed)
     raw["population"].update(agents=agents, min_agents_per_region=floor, members=members)
     raw["population"]["minor_share"] = {"default": minor_share}
-    from sim.population import sample_population
+    from sim.model.population import sample_population
 
     config = validate_config(raw)
     pop = sample_population(config.population, 0.0, Streams(seed))

@@ -1,11 +1,11 @@
-"""Keyed random draws (sim.random_streams.Streams) against what a uniform generator must do."""
+"""Keyed random draws (sim.model.random_streams.Streams) against what a uniform generator must do."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from sim.random_streams import NEVER, Streams
+from sim.model.random_streams import NEVER, Streams
 
 N = 200_000
 

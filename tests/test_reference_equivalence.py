@@ -6,28 +6,19 @@ ledger up to float summation order. This is stronger than "within sampling error
 one engine applies differently shows up as a difference.
 """
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 
-from sim.config import validate_config
-from sim.metrics import INDEX
-from sim.model import ConsentModel
-from sim.reference import REFERENCE_METRICS, ReferenceModel
-
-CONF = str(Path(__file__).resolve().parent.parent / "conf")
+from sim.model.config import validate_config
+from sim.model.engine import ConsentModel
+from sim.model.metrics import INDEX
+from sim.run.compose import compose_raw
+from sim.verification.reference import REFERENCE_METRICS, ReferenceModel
 
 
 def _config(overrides):
-    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        cfg = compose(
-            "config",
-            overrides=["population.agents=1000", "population.min_agents_per_region=100", "progress=false", *overrides],
-        )
-    return validate_config(OmegaConf.to_container(cfg, resolve=True))
+    base = ["population.agents=1000", "population.min_agents_per_region=100", "progress=false"]
+    return validate_config(compose_raw([*base, *overrides]))
 
 
 def _run(cls, config):

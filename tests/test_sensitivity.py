@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import importlib.util
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "experiments"))
-
-import sensitivity  # noqa: E402
+_spec = importlib.util.spec_from_file_location("sensitivity", ROOT / "experiments" / "sensitivity.py")
+sensitivity = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(sensitivity)
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # one trajectory: Morris sigma is undefined
 def test_tiny_sensitivity_run_writes_morris_sobol_and_report(tmp_path):
     args = ["--agents", "1000", "--trajectories", "1", "--sobol-n", "2", "--top", "2", "--jobs", "1"]
-    assert sensitivity.main([*args, "--out", str(tmp_path)]) == 0
+    assert sensitivity.main([*args, "--out", str(tmp_path), "--data-out", str(tmp_path / "sensitivity")]) == 0
     morris = pd.read_csv(tmp_path / "sensitivity" / "morris.csv")
     spec_parameters = {p["name"] for p in sensitivity.yaml.safe_load(sensitivity.SPEC_FILE.read_text())["parameters"]}
     assert set(morris.parameter) == spec_parameters

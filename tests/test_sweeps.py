@@ -12,6 +12,8 @@ import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 
+from sim.run.compose import CONF_DIR
+
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["population.agents=1500", "population.min_agents_per_region=100", "end=2024-10-31", "progress=false"]
 EXPERIMENTS = ("regimes", "friction", "attention", "retroactive")
@@ -26,7 +28,7 @@ def _sweep(tmp_path: Path, *overrides: str, name: str = "sweep") -> tuple[subpro
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
 def test_each_named_experiment_sweeps_replicate_seeds_through_joblib(name):
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("config", overrides=[f"+experiment={name}"], return_hydra_config=True)
     params = cfg.hydra.sweeper.params
     assert "seed" in params and params.seed.startswith("range(")
@@ -62,7 +64,11 @@ def test_regimes_sweep_aggregates_replicates_and_draws_every_figure(tmp_path):
     assert last["linkedin_actual"] > last["affirmative_everywhere"]
 
     plotted = subprocess.run(
-        [sys.executable, "-m", "sim.plot", str(sweep_dir)], cwd=tmp_path, capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "sim.reports.plot", str(sweep_dir)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert plotted.returncode == 0, plotted.stderr[-3000:]
     figures = sweep_dir / "figures"
@@ -106,13 +112,17 @@ def test_aggregate_on_demand_matches_the_end_of_sweep_table(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     before = pd.read_parquet(sweep_dir / "aggregate" / "reduced.parquet")
     (sweep_dir / "aggregate" / "reduced.parquet").unlink()
-    again = subprocess.run([sys.executable, "-m", "sim.aggregate", str(sweep_dir)], capture_output=True, text=True)
+    again = subprocess.run(
+        [sys.executable, "-m", "sim.analysis.aggregate", str(sweep_dir)], capture_output=True, text=True
+    )
     assert again.returncode == 0, again.stderr
     pd.testing.assert_frame_equal(before, pd.read_parquet(sweep_dir / "aggregate" / "reduced.parquet"))
 
 
 def test_aggregate_of_a_folder_without_runs_says_so(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "sim.aggregate", str(tmp_path)], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "sim.analysis.aggregate", str(tmp_path)], capture_output=True, text=True
+    )
     assert done.returncode == 2
     assert "no run folders" in done.stderr
 
@@ -121,7 +131,7 @@ def test_plot_of_a_single_run_folder(tmp_path):
     run_dir = tmp_path / "run"
     cmd = [sys.executable, "-m", "sim.run", *TINY, f"hydra.run.dir={run_dir}"]
     assert subprocess.run(cmd, cwd=tmp_path, capture_output=True, timeout=300).returncode == 0
-    done = subprocess.run([sys.executable, "-m", "sim.plot", str(run_dir)], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "sim.reports.plot", str(run_dir)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     assert (run_dir / "figures" / "opt_out_curves.png").exists()
 

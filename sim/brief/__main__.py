@@ -23,9 +23,7 @@ import jinja2
 from sim.brief.build import DEFAULT_BASELINE, DEFAULT_TITLE, FORMATS, build_brief
 from sim.brief.render import TEMPLATE_DIR, TEMPLATES
 from sim.brief.sources import MissingData
-from sim.parameters import ROOT
-
-DOCS = ROOT / "docs"
+from sim.run.compose import DATA_DIR
 
 
 def _formats(text: str) -> tuple[str, ...]:
@@ -46,9 +44,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("sweeps", type=Path, nargs="*", help="sweep folders (or their aggregate tables)")
     p.add_argument("--out", type=Path, help="output folder (default: FIRST_SWEEP/brief)")
     p.add_argument("--baseline", default=DEFAULT_BASELINE, help=f"policy others are compared with ({DEFAULT_BASELINE})")
-    p.add_argument("--sensitivity", type=_optional_dir, default=DOCS / "sensitivity",
+    p.add_argument("--sensitivity", type=_optional_dir, default=DATA_DIR / "sensitivity",
                    help="folder of sobol.csv, morris.csv, sensitivity.json ('none' to leave out)")  # fmt: skip
-    p.add_argument("--calibration", type=_optional_dir, default=DOCS / "calibration",
+    p.add_argument("--calibration", type=_optional_dir, default=DATA_DIR / "calibration",
                    help="folder of calibration.json ('none' to leave out)")  # fmt: skip
     p.add_argument("--templates", type=Path, help="folder of templates that replace the shipped ones")
     p.add_argument("--copy-templates", type=Path, metavar="DIR", help="copy the shipped templates to DIR and stop")

@@ -10,7 +10,7 @@ from sim.brief.context import build_context
 from sim.brief.numbers import Register
 from sim.brief.render import write_brief, write_pdf
 from sim.brief.sources import load_sweep, resolve
-from sim.outputs import _atomic_write
+from sim.run.folder import _atomic_write
 
 DEFAULT_BASELINE = "linkedin_actual"  # the policy as it happened (conf/policy/linkedin_actual.yaml)
 DEFAULT_TITLE = "Consent design and AI training on a professional network's member data"
@@ -20,8 +20,8 @@ NUMBERS_FILE = "brief_numbers.csv"
 
 def shipped_defaults() -> dict[str, str]:
     """The shipped value of every setting a sweep may vary, as text (to hold unvaried settings at)."""
+    from sim.analysis.calibration import shipped_raw
     from sim.brief.sources import norm
-    from sim.calibration import shipped_raw
 
     raw = shipped_raw()
 

@@ -20,12 +20,12 @@ import yaml
 from sim.brief.findings import POLICY, build_findings
 from sim.brief.numbers import Quantity, Register, table_factor
 from sim.brief.sources import MissingData, Sweep
-from sim.calibration import get_key
-from sim.config import validate_config
-from sim.parameters import ROOT, format_value, parameters
-from sim.plot import series_label, slug
-from sim.policy import region_phases
-from sim.regions import ALL, REGIONS
+from sim.model.config import validate_config
+from sim.model.policy import region_phases
+from sim.model.regions import ALL, REGIONS
+from sim.reports.parameter_table import format_value, parameters
+from sim.reports.plot import series_label, slug
+from sim.run.compose import CONF_DIR, get_key
 
 TABLE_COLUMNS = (  # metric, header, kind
     ("enrolled_share", "Enrolled", "share"),
@@ -38,7 +38,7 @@ TABLE_COLUMNS = (  # metric, header, kind
     ("dataset_other_images", "Other images", "count"),
     ("dataset_from_objectors_share", "Text from later objectors", "share"),
 )
-# The figures of `python -m sim.plot` each finding refers to, with their captions.
+# The figures of `python -m sim.reports.plot` each finding refers to, with their captions.
 FIGURES = {
     "training_set": {
         "dataset_by_type": "The training set of the whole membership by data type, per policy",
@@ -59,8 +59,8 @@ DRIVER_OUTPUTS = {
 }
 TOP_DRIVERS = 3
 MIN_TOTAL_INDEX = 0.05  # assumption: below 5% of the output's variance a parameter is not called a driver
-SENSITIVITY_SPEC = ROOT / "conf" / "calibration" / "sensitivity.yaml"
-TARGETS_FILE = ROOT / "conf" / "calibration" / "targets.yaml"
+SENSITIVITY_SPEC = CONF_DIR / "calibration" / "sensitivity.yaml"
+TARGETS_FILE = CONF_DIR / "calibration" / "targets.yaml"
 
 
 def _shown(path: Path) -> str:
@@ -157,7 +157,7 @@ def _regimes_at(sweep: Sweep, policy: str) -> dict[str, str]:
 # ---------------------------------------------------------------- figures
 def figures(sweeps: list[Sweep], findings: dict, baseline: str) -> list[dict]:
     """The sweep figures each available finding refers to, numbered in order of first mention."""
-    from sim.plot import plot
+    from sim.reports.plot import plot
 
     out, seen, plotted = [], {}, set()
     for finding, names in FIGURES.items():
@@ -170,7 +170,7 @@ def figures(sweeps: list[Sweep], findings: dict, baseline: str) -> list[dict]:
             file_name = name.format(baseline=slug(_gap_label(sweep, baseline)))
             path = sweep.path / "figures" / f"{file_name}.png"
             if not path.exists() and sweep.name not in plotted:
-                plot(sweep.path)  # draws every figure of the sweep (sim.plot)
+                plot(sweep.path)  # draws every figure of the sweep (sim.reports.plot)
                 plotted.add(sweep.name)
             if not path.exists():
                 continue  # e.g. no opt-in curves when nobody can opt in
@@ -191,7 +191,7 @@ def figures(sweeps: list[Sweep], findings: dict, baseline: str) -> list[dict]:
 
 
 def _gap_label(sweep: Sweep, baseline: str) -> str:
-    """The label sim.plot gives the baseline's consent-gap figure."""
+    """The label sim.reports.plot gives the baseline's consent-gap figure."""
     varying = sweep.varying or [POLICY]
     held = sweep.held(**({POLICY: baseline} if baseline in sweep.values(POLICY) else {}))
     return series_label(varying, tuple(held.get(v, sweep.default_of(v)) for v in varying))
@@ -406,7 +406,7 @@ def reproducibility(sweeps: list[Sweep], brief_command: str) -> dict:
 
 
 def _command(recorded: str) -> str:
-    """A run's command line as typed (provenance records the script name sim/run.py runs as)."""
+    """A run's command line as typed (provenance records the script name sim/run/__main__.py runs as)."""
     parts = recorded.split(" ", 1)
     if parts and parts[0] == "run.py":
         return "python -m sim.run " + (parts[1] if len(parts) > 1 else "")

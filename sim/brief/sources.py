@@ -1,7 +1,7 @@
 """The outputs a brief is built from: one or more sweeps' aggregated tables, with their runs' records.
 
 A `Sweep` holds a sweep's reduced table (median, 10% and 90% quantiles over replicates, from
-sim.aggregate), every run's values on the horizon day (for quantities derived per replicate, such as
+sim.analysis.aggregate), every run's values on the horizon day (for quantities derived per replicate, such as
 a policy's training set as a share of the baseline's with the same seed), the runs' configs and
 provenance. Every lookup that finds nothing raises `MissingData`, whose message the brief prints in
 the section that needed it.
@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from sim.aggregate import AGGREGATE_DIR, SEED, aggregate
+from sim.analysis.aggregate import AGGREGATE_DIR, SEED, aggregate
 from sim.brief.numbers import Quantity, Register
 
 STATS = ("date", "region", "metric", "median", "q10", "q90", "replicates")
-QUANTILES = (0.1, 0.5, 0.9)  # as sim.aggregate.reduce_replicates
+QUANTILES = (0.1, 0.5, 0.9)  # as sim.analysis.aggregate.reduce_replicates
 
 
 class MissingData(LookupError):

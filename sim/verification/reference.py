@@ -2,7 +2,7 @@
 
 This is what a Mesa user would write: each member is an object whose `step` lives one day, and
 the model loops over them with `agents.do`. It calls the same rule functions as the array engine
-(`sim.consent`, `sim.friction`, `sim.content`, `sim.awareness`, `sim.ledger`), samples the same
+(`sim.model.rules`), samples the same
 population and graph, and draws the same keyed random numbers, so for the same config and seed
 it gives the same curves (up to float summation order in the ledger). It is slow by design: use
 it for small populations only (tests, `experiments/bench.py`).
@@ -13,16 +13,16 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
-from sim import awareness, consent, content, friction
-from sim.config import SimConfig
-from sim.consent import NO_CHOICE, OBJECT, OPTED_OUT
-from sim.graph import sample_graph
-from sim.ledger import DATA_TYPES, Ledger, first_pull_data, new_posts_data
-from sim.policy import FORCED_CHOICE, compile_policy, media_events
-from sim.population import sample_population
-from sim.random_streams import NEVER, Streams
-from sim.regions import REGION_CODES
-from sim.state import NOT_YET
+from sim.model.config import SimConfig
+from sim.model.graph import sample_graph
+from sim.model.policy import FORCED_CHOICE, compile_policy, media_events
+from sim.model.population import sample_population
+from sim.model.random_streams import NEVER, Streams
+from sim.model.regions import REGION_CODES
+from sim.model.rules import awareness, consent, content, friction
+from sim.model.rules.consent import NO_CHOICE, OBJECT, OPTED_OUT
+from sim.model.rules.ledger import DATA_TYPES, Ledger, first_pull_data, new_posts_data
+from sim.model.state import NOT_YET
 
 REFERENCE_METRICS = (
     "aware_share",

@@ -9,8 +9,6 @@ that varies between two runs of the same config and seed (times, host).
 
 from __future__ import annotations
 
-import json
-import os
 import platform
 import subprocess
 import sys
@@ -23,10 +21,11 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from sim.config import SimConfig
-from sim.metrics import HEADLINE, METRIC_NAMES
-from sim.model import ConsentModel
-from sim.regions import ALL, REGION_CODES
+from sim.model.config import SimConfig
+from sim.model.engine import ConsentModel
+from sim.model.metrics import HEADLINE, METRIC_NAMES
+from sim.model.regions import ALL, REGION_CODES
+from sim.run.files import atomic_write, write_json, write_text
 
 OUTPUT_REGIONS = (*REGION_CODES, ALL)
 PACKAGES = ("mesa", "numpy", "pandas", "pyarrow", "pydantic", "hydra-core", "matplotlib")
@@ -117,23 +116,6 @@ def _git_state() -> dict:
     return {"commit": commit, "dirty": bool(dirty) if dirty is not None else None}
 
 
-def _atomic_write(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def write_text(path: Path, text: str) -> None:
-    _atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
-
-
-def write_json(path: Path, data: dict) -> None:
-    write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
-
-
 def execute(config: SimConfig, out_dir: Path) -> dict:
     """Run one config and write its run folder; returns the summary."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -143,12 +125,12 @@ def execute(config: SimConfig, out_dir: Path) -> dict:
     model = run_model(config)
     wall = time.perf_counter() - t0
     frame = series_frame(model)
-    _atomic_write(out_dir / "series.parquet", lambda p: frame.to_parquet(p, index=False))
+    atomic_write(out_dir / "series.parquet", lambda p: frame.to_parquet(p, index=False))
     result = summary(model)
     write_json(out_dir / "summary.json", result)
     write_json(out_dir / "provenance.json", provenance(config, model, wall, started))
     if config.figures:
-        from sim.figures import draw_headline_figures
+        from sim.reports.figures import draw_headline_figures
 
         draw_headline_figures(frame, model.policy.phases, out_dir, config.policy.name)
     print(summary_table(result))

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.config import GraphConfig
-from sim.random_streams import Streams
+from sim.model.config import GraphConfig
+from sim.model.random_streams import Streams
 
 ACTIVITY_SPREAD = 1.0  # lognormal sigma of tie activity (assumption: heavy-tailed degrees)
 

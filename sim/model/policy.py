@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.config import ROUTE_NONE, PolicyConfig, PolicyEvent
-from sim.regions import REGION_CODES
+from sim.model.config import ROUTE_NONE, PolicyConfig, PolicyEvent
+from sim.model.regions import REGION_CODES
 
 REGIMES = ("excluded", "default_on", "affirmative", "forced_choice", "no_option")
 EXCLUDED, DEFAULT_ON, AFFIRMATIVE, FORCED_CHOICE, NO_OPTION = range(len(REGIMES))

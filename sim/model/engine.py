@@ -12,17 +12,17 @@ from collections import deque
 import mesa
 import numpy as np
 
-from sim import awareness, consent, content, friction
-from sim.config import SimConfig
-from sim.consent import NO_CHOICE, OBJECT, OPTED_IN, OPTED_OUT
-from sim.graph import sample_graph
-from sim.ledger import DATA_TYPES, Ledger, first_pull_data, new_posts_data
-from sim.metrics import COUNT_METRICS, INDEX, METRIC_NAMES
-from sim.policy import FORCED_CHOICE, compile_policy, media_events
-from sim.population import sample_population
-from sim.random_streams import NEVER, Streams
-from sim.regions import REGION_CODES
-from sim.state import NOT_YET, AgentState
+from sim.model.config import SimConfig
+from sim.model.graph import sample_graph
+from sim.model.metrics import COUNT_METRICS, INDEX, METRIC_NAMES
+from sim.model.policy import FORCED_CHOICE, compile_policy, media_events
+from sim.model.population import sample_population
+from sim.model.random_streams import NEVER, Streams
+from sim.model.regions import REGION_CODES
+from sim.model.rules import awareness, consent, content, friction
+from sim.model.rules.consent import NO_CHOICE, OBJECT, OPTED_IN, OPTED_OUT
+from sim.model.rules.ledger import DATA_TYPES, Ledger, first_pull_data, new_posts_data
+from sim.model.state import NOT_YET, AgentState
 
 PROFILES, TEXT, FACES, OTHER = range(len(DATA_TYPES))
 MAX_FAILURES = 100  # int8 counter cap

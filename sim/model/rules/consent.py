@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.policy import AFFIRMATIVE, DEFAULT_ON, FORCED_CHOICE, NO_OPTION
+from sim.model.policy import AFFIRMATIVE, DEFAULT_ON, FORCED_CHOICE, NO_OPTION
 
 # choice codes (int8 state)
 NO_CHOICE, OPTED_OUT, OPTED_IN = 0, 1, 2

@@ -15,15 +15,15 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from sim.config import SimConfig, validate_config
-from sim.friction import route_completion_probability
-from sim.metrics import INDEX
-from sim.outputs import OUTPUT_REGIONS, run_model
-from sim.population import sample_population
-from sim.random_streams import Streams
+from sim.model.config import SimConfig, validate_config
+from sim.model.metrics import INDEX
+from sim.model.population import sample_population
+from sim.model.random_streams import Streams
+from sim.model.rules.friction import route_completion_probability
+from sim.run.compose import CONF_DIR, compose_raw, get_key, set_key
+from sim.run.folder import OUTPUT_REGIONS, run_model
 
-ROOT = Path(__file__).resolve().parent.parent
-TARGETS_FILE = ROOT / "conf" / "calibration" / "targets.yaml"
+TARGETS_FILE = CONF_DIR / "calibration" / "targets.yaml"
 
 
 @dataclass(frozen=True)
@@ -49,32 +49,7 @@ def load_targets(path: Path = TARGETS_FILE) -> tuple[list[Target], list[dict], l
 
 def shipped_raw(overrides: list[str] | None = None) -> dict:
     """The shipped config as a plain dict (composed by Hydra from conf/)."""
-    from hydra import compose, initialize_config_dir
-    from omegaconf import OmegaConf
-
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("config", overrides=["progress=false", *(overrides or [])])
-    return OmegaConf.to_container(cfg, resolve=True)
-
-
-def set_key(raw: dict, dotted: str, value) -> None:
-    """Set a dotted key (list indices allowed) wholesale in a plain config dict."""
-    parts = dotted.split(".")
-    node = raw
-    for part in parts[:-1]:
-        node = node[int(part)] if isinstance(node, list) else node[part]
-    last = parts[-1]
-    if isinstance(node, list):
-        node[int(last)] = value
-    else:
-        node[last] = value
-
-
-def get_key(raw: dict, dotted: str):
-    node = raw
-    for part in dotted.split("."):
-        node = node[int(part)] if isinstance(node, list) else node[part]
-    return node
+    return compose_raw(["progress=false", *(overrides or [])])
 
 
 def with_values(raw: dict, parameters: list[dict], values: dict[str, float]) -> dict:
@@ -94,7 +69,6 @@ def scenario_config(base: dict, target: Target, agents: int, seed: int) -> SimCo
     for key, value in target.scenario.items():
         set_key(raw, key, copy.deepcopy(value))
     set_key(raw, "population.agents", agents)
-    set_key(raw, "population.min_agents_per_region", max(1, agents // 20))
     set_key(raw, "seed", seed)
     return validate_config(raw)
 

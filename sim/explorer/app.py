@@ -1,4 +1,4 @@
-"""Interactive explorer in the browser, on Mesa's SolaraViz: `solara run sim/app.py` (localhost).
+"""Interactive explorer in the browser, on Mesa's SolaraViz: `solara run sim/explorer/app.py` (localhost).
 
 Controls: region policy, opt-out route, notice channel, feed face boost, retroactive removal,
 agent count and seed (press Reset to apply them); Step, Play/Pause and Reset drive the model.
@@ -10,7 +10,6 @@ shipped config (conf/) with the chosen settings, so every other parameter is the
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import matplotlib
 
@@ -18,19 +17,17 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import solara  # noqa: E402
-from hydra import compose, initialize_config_dir  # noqa: E402
 from mesa.visualization import SolaraViz  # noqa: E402
 from mesa.visualization.utils import update_counter  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
 
-from sim.config import validate_config  # noqa: E402
-from sim.figures import DATASET_PANELS, TOL_MUTED  # noqa: E402
-from sim.metrics import INDEX  # noqa: E402
-from sim.model import ConsentModel  # noqa: E402
-from sim.policy import REGIMES  # noqa: E402
-from sim.regions import ALL, REGION_CODES  # noqa: E402
+from sim.model.config import validate_config  # noqa: E402
+from sim.model.engine import ConsentModel  # noqa: E402
+from sim.model.metrics import INDEX  # noqa: E402
+from sim.model.policy import REGIMES  # noqa: E402
+from sim.model.regions import ALL, REGION_CODES  # noqa: E402
+from sim.reports.figures import DATASET_PANELS, TOL_MUTED  # noqa: E402
+from sim.run.compose import CONF_DIR, compose_raw  # noqa: E402
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 AS_POLICY = "as in the policy"
 POLICIES = sorted(p.stem for p in (CONF_DIR / "policy").glob("*.yaml"))
 ROUTES = [AS_POLICY, "settings_toggle", "objection_form", "prominent_toggle"]
@@ -48,7 +45,6 @@ def explorer_config(policy, route, notice, face_boost, retroactive_removal, agen
         f"feed.face_boost={face_boost}",
         f"training.retroactive_removal={bool(retroactive_removal)}",
         f"population.agents={int(agents)}",
-        f"population.min_agents_per_region={max(1, int(agents) // 20)}",
         f"seed={int(seed)}",
         "progress=false",
     ]
@@ -56,9 +52,7 @@ def explorer_config(policy, route, notice, face_boost, retroactive_removal, agen
         overrides.append(f"policy.route_override={route}")
     if NOTICES.get(notice):
         overrides.append(f"policy.notice_override={NOTICES[notice]}")
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose("config", overrides=overrides)
-    return validate_config(OmegaConf.to_container(cfg, resolve=True))
+    return validate_config(compose_raw(overrides))
 
 
 class ExplorerModel(ConsentModel):

@@ -5,25 +5,25 @@ In the package (not in experiments/) so that joblib's and Ray's workers import i
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
-SPEC_FILE = Path(__file__).resolve().parent.parent / "conf" / "calibration" / "sensitivity.yaml"
+from sim.run.compose import CONF_DIR
+
+SPEC_FILE = CONF_DIR / "calibration" / "sensitivity.yaml"
 
 
 def run_outputs(bases: dict, parameters: list[dict], values: dict, spec: dict, agents: int, seed: int) -> list[float]:
     """Headline outputs at the horizon, per policy, region group and output (in spec order)."""
-    from sim.calibration import set_key, with_values
-    from sim.config import validate_config
-    from sim.metrics import COUNT_METRICS, INDEX
-    from sim.outputs import OUTPUT_REGIONS, run_model
+    from sim.analysis.calibration import with_values
+    from sim.model.config import validate_config
+    from sim.model.metrics import COUNT_METRICS, INDEX
+    from sim.run.compose import set_key
+    from sim.run.folder import OUTPUT_REGIONS, run_model
 
     out = []
     for policy in spec["policies"]:
         raw = with_values(bases[policy], parameters, values)
         set_key(raw, "population.agents", agents)
-        set_key(raw, "population.min_agents_per_region", max(1, agents // 20))
         set_key(raw, "seed", seed)
         last = run_model(validate_config(raw), progress=False).records[-1]
         for regions in spec["region_groups"].values():

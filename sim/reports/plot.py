@@ -1,4 +1,4 @@
-"""Publication figures of a sweep (or one run): `python -m sim.plot SWEEP_DIR [--out DIR]`.
+"""Publication figures of a sweep (or one run): `python -m sim.reports.plot SWEEP_DIR [--out DIR]`.
 
 Reads SWEEP_DIR/aggregate/reduced.parquet (aggregating first if it is missing) or, for a run
 folder, its series.parquet. Draws, in PNG and SVG, into SWEEP_DIR/figures/:
@@ -28,9 +28,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
 
-from sim.aggregate import AGGREGATE_DIR, SEED, SERIES_FILE, aggregate  # noqa: E402
-from sim.figures import DATASET_PANELS, TOL_MUTED  # noqa: E402
-from sim.regions import ALL, REGION_CODES  # noqa: E402
+from sim.analysis.aggregate import AGGREGATE_DIR, SEED, SERIES_FILE, aggregate  # noqa: E402
+from sim.model.regions import ALL, REGION_CODES  # noqa: E402
+from sim.reports.figures import DATASET_PANELS, TOL_MUTED  # noqa: E402
 
 STYLES = ["-", "--", ":", "-."]
 GAP_PARTS = {
@@ -68,8 +68,8 @@ def load(path: Path) -> tuple[pd.DataFrame, list[str], dict]:
 
 def _phase_dates(configs: list[dict]) -> dict[str, list[pd.Timestamp]]:
     """Days a region's policy phase changed, in any of the configs' policies."""
-    from sim.config import validate_config
-    from sim.policy import region_phases
+    from sim.model.config import validate_config
+    from sim.model.policy import region_phases
 
     dates: dict[str, set] = {code: set() for code in REGION_CODES}
     for raw in configs:

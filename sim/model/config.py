@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from sim.regions import REGION_CODES
+from sim.model.regions import REGION_CODES
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveFloat = Annotated[float, Field(gt=0.0)]
@@ -90,7 +90,8 @@ class GraphConfig(Strict):
 class PopulationConfig(Strict):
     members: Annotated[float, Field(gt=0.0, le=1e10)]
     agents: Annotated[int, Field(ge=1, le=200_000_000)]
-    min_agents_per_region: Annotated[int, Field(ge=1)]
+    min_agents_per_region: Annotated[int, Field(ge=1)] | None  # None: the automatic floor
+    auto_floor_cap: Annotated[int, Field(ge=1)]
     minor_share: ByRegionProbability
     login_segments: dict[str, Segment]
     post_segments: dict[str, Segment]
@@ -112,17 +113,27 @@ class PopulationConfig(Strict):
         _shares_sum_to_one(self.login_segments, "population.login_segments")
         _shares_sum_to_one(self.post_segments, "population.post_segments")
         _shares_sum_to_one(self.concern_segments, "population.concern_segments")
-        floor_total = self.min_agents_per_region * len(REGION_CODES)
+        floor_total = self.agents_floor * len(REGION_CODES)
         if self.agents < floor_total:
             raise ValueError(
                 f"population.agents={self.agents} is below the per-region floor "
-                f"({self.min_agents_per_region} x {len(REGION_CODES)} regions = {floor_total})"
+                f"({self.agents_floor} x {len(REGION_CODES)} regions = {floor_total}): set "
+                f"population.min_agents_per_region to at most {self.agents // len(REGION_CODES)}, or to null "
+                "(automatic: the floor scales with the sample)"
             )
         for region in REGION_CODES:
             total = for_region(self.object_share, region) + for_region(self.accept_share, region)
             if total > 1.0:
                 raise ValueError(f"population.object_share + accept_share = {total:.3g} > 1 in {region}")
         return self
+
+    @property
+    def agents_floor(self) -> int:
+        """Agents at least in every region: as configured, or automatically half an equal share
+        (agents / (2 x regions)) capped at `auto_floor_cap`, so any sample size runs."""
+        if self.min_agents_per_region is not None:
+            return self.min_agents_per_region
+        return max(1, min(self.auto_floor_cap, self.agents // (2 * len(REGION_CODES))))
 
 
 class MediaEvent(Strict):

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.config import PopulationConfig, for_region
-from sim.consent import ACCEPT, INDIFFERENT, OBJECT
-from sim.content import daily_probability
-from sim.random_streams import Streams
-from sim.regions import REGIONS
+from sim.model.config import PopulationConfig, for_region
+from sim.model.random_streams import Streams
+from sim.model.regions import REGIONS
+from sim.model.rules.consent import ACCEPT, INDIFFERENT, OBJECT
+from sim.model.rules.content import daily_probability
 
 
 @dataclass
@@ -86,7 +86,7 @@ def sample_population(cfg: PopulationConfig, reach_cost_belief_share: float, str
     """Draw every fixed attribute; the same config and seed give the same population."""
     members_m = np.array([r.members_millions for r in REGIONS])
     region_members = cfg.members * members_m / members_m.sum()
-    counts = allocate_agents(region_members, cfg.agents, cfg.min_agents_per_region)
+    counts = allocate_agents(region_members, cfg.agents, cfg.agents_floor)
     n = int(counts.sum())
     region = np.repeat(np.arange(len(REGIONS), dtype=np.int8), counts)
     bounds = np.concatenate([[0], np.cumsum(counts)])

@@ -19,8 +19,8 @@ import datetime as dt
 
 import numpy as np
 
-from sim.config import MediaConfig, for_region
-from sim.regions import REGION_CODES
+from sim.model.config import MediaConfig, for_region
+from sim.model.regions import REGION_CODES
 
 
 def daily_exposure_probability(media, reach, notice, wom_strength, telling, contacts):

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.consent import NO_CHOICE
-from sim.population import Population
+from sim.model.population import Population
+from sim.model.rules.consent import NO_CHOICE
 
 NOT_YET = -1  # day index meaning "never happened" in int16 day fields
 

@@ -1,4 +1,4 @@
-"""A sweep's runs as one table: `python -m sim.aggregate SWEEP_DIR`, and at the end of every multirun.
+"""A sweep's runs as one table: `python -m sim.analysis.aggregate SWEEP_DIR`, and at the end of every multirun.
 
 Finds every run folder under SWEEP_DIR (a folder with series.parquet, or with failure.json for a
 job that failed), and writes SWEEP_DIR/aggregate/:

@@ -3,7 +3,7 @@
 Thin on purpose: compose the config, turn it into plain data, validate it with the one pydantic
 schema (every problem reported at once, before any work), then run plain Python. In a sweep, a
 job that fails is recorded in its folder (failure.json: its settings and error) instead of
-stopping the others; the end-of-sweep callback (sim.aggregate) then reports it and exits non-zero.
+stopping the others; the end-of-sweep callback (sim.analysis.aggregate) then reports it and exits non-zero.
 """
 
 from __future__ import annotations
@@ -17,15 +17,15 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from sim.aggregate import record_failure
-from sim.config import ConfigError, validate_config
-from sim.outputs import execute
+from sim.analysis.aggregate import record_failure
+from sim.model.config import ConfigError, validate_config
+from sim.run.compose import CONF_DIR
+from sim.run.folder import execute
 
-CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 EXIT_BAD_CONFIG = 2
 
 
-@hydra.main(config_path=CONF_DIR, config_name="config", version_base="1.3")
+@hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     logging.getLogger("MESA").setLevel(logging.WARNING)  # Mesa logs every step at INFO
     hydra_cfg = HydraConfig.get()

@@ -15,7 +15,7 @@ import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from sim.regions import ALL, REGION_CODES  # noqa: E402
+from sim.model.regions import ALL, REGION_CODES  # noqa: E402
 
 TOL_MUTED = [
     "#332288",

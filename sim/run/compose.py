@@ -1,0 +1,48 @@
+"""The shipped configs, found through the package, and plain-dict config plumbing.
+
+`conf/` sits at the project's top level (the design card fixes it there) and is packaged as
+`sim/conf` (a link in the source tree, copied into a wheel), so `importlib.resources` finds it
+from an editable install and from a wheel alike. Every caller that composes the shipped config
+outside `python -m sim.run` (tests, the explorer, calibration, experiments) uses `compose_raw`.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+CONF_DIR = Path(str(resources.files("sim").joinpath("conf")))
+DATA_DIR = Path(str(resources.files("sim").joinpath("data")))
+
+
+def compose_raw(overrides: list[str] | tuple[str, ...] = ()) -> dict:
+    """The shipped config with Hydra override strings, composed and resolved as a plain dict."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=list(overrides))
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+def get_key(raw: dict, dotted: str, default=KeyError):
+    """The value at a dotted key (list indices allowed); `default` if given and the key is absent."""
+    node = raw
+    for part in dotted.split("."):
+        try:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        except (KeyError, IndexError, ValueError, TypeError):
+            if default is KeyError:
+                raise KeyError(dotted) from None
+            return default
+    return node
+
+
+def set_key(raw: dict, dotted: str, value) -> None:
+    """Set a dotted key (list indices allowed) wholesale in a plain config dict."""
+    parts = dotted.split(".")
+    node = get_key(raw, ".".join(parts[:-1])) if len(parts) > 1 else raw
+    if isinstance(node, list):
+        node[int(parts[-1])] = value
+    else:
+        node[parts[-1]] = value
