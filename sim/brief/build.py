@@ -10,7 +10,7 @@ from sim.brief.context import build_context
 from sim.brief.numbers import Register
 from sim.brief.render import write_brief, write_pdf
 from sim.brief.sources import load_sweep, resolve
-from sim.run.folder import _atomic_write
+from sim.run.files import atomic_write
 
 DEFAULT_BASELINE = "linkedin_actual"  # the policy as it happened (conf/policy/linkedin_actual.yaml)
 DEFAULT_TITLE = "Consent design and AI training on a professional network's member data"
@@ -63,7 +63,7 @@ def build_brief(
     log(f"writing {', '.join(formats)} into {out_dir}")
     written, page = write_brief(context, out_dir, templates, formats)
     written["numbers"] = out_dir / NUMBERS_FILE
-    _atomic_write(written["numbers"], lambda p: register.frame().to_csv(p, index=False))
+    atomic_write(written["numbers"], lambda p: register.frame().to_csv(p, index=False))
     if "pdf" in formats:
         written["pdf"] = write_pdf(page, out_dir / "brief.pdf")
     return written

@@ -18,7 +18,7 @@ from pathlib import Path
 import jinja2
 from markdown_it import MarkdownIt
 
-from sim.run.folder import _atomic_write, write_text
+from sim.run.files import atomic_write, write_text
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 TEMPLATES = ("brief.md.j2", "page.html.j2", "brief.css")
@@ -84,7 +84,7 @@ def write_brief(context: dict, out_dir: Path, templates: Path | None, formats: t
     if "md" in formats:
         (out_dir / "figures").mkdir(exist_ok=True)
         for name, path in figure_paths.items():
-            _atomic_write(out_dir / "figures" / name, lambda p, src=path: shutil.copyfile(src, p))
+            atomic_write(out_dir / "figures" / name, lambda p, src=path: shutil.copyfile(src, p))
         write_text(out_dir / "brief.md", markdown)
         written["md"] = out_dir / "brief.md"
     page = env.get_template("page.html.j2").render(
@@ -109,5 +109,5 @@ def write_pdf(page: str, path: Path) -> Path:
             "--formats md,html skips the PDF."
         ) from err
     document = weasyprint.HTML(string=page, base_url=str(path.parent)).render()
-    _atomic_write(path, lambda p: document.write_pdf(p))
+    atomic_write(path, lambda p: document.write_pdf(p))
     return path
