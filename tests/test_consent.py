@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import make_config
 
-from sim.model.policy import AFFIRMATIVE, DEFAULT_ON, EXCLUDED, FORCED_CHOICE, NO_OPTION, REGIMES
+from sim.model.regimes import AFFIRMATIVE, DEFAULT_ON, EXCLUDED, FORCED_CHOICE, NO_OPTION, REGIMES
 from sim.model.regions import REGION_CODES
 from sim.model.rules import consent
 from sim.model.rules.consent import ACCEPT, INDIFFERENT, NO_CHOICE, OBJECT, OPTED_IN, OPTED_OUT

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from conftest import make_config
 
-from sim.model.policy import AFFIRMATIVE, DEFAULT_ON, EXCLUDED, FORCED_CHOICE, NO_OPTION, compile_policy, media_events
+from sim.model.policy import compile_policy, media_events
+from sim.model.regimes import AFFIRMATIVE, DEFAULT_ON, EXCLUDED, FORCED_CHOICE, NO_OPTION
 from sim.model.regions import REGION_CODES
 
 START = dt.date(2024, 9, 1)

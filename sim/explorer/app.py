@@ -23,7 +23,7 @@ from mesa.visualization.utils import update_counter  # noqa: E402
 from sim.model.config import validate_config  # noqa: E402
 from sim.model.engine import ConsentModel  # noqa: E402
 from sim.model.metrics import INDEX  # noqa: E402
-from sim.model.policy import REGIMES  # noqa: E402
+from sim.model.regimes import REGIMES  # noqa: E402
 from sim.model.regions import ALL, REGION_CODES  # noqa: E402
 from sim.reports.figures import DATASET_PANELS, TOL_MUTED  # noqa: E402
 from sim.run.compose import CONF_DIR, compose_raw  # noqa: E402

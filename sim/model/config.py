@@ -22,11 +22,12 @@ from pydantic import (
     model_validator,
 )
 
+from sim.model.regimes import BY_NAME, REGIMES
 from sim.model.regions import REGION_CODES
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveFloat = Annotated[float, Field(gt=0.0)]
-Regime = Literal["excluded", "default_on", "affirmative", "forced_choice", "no_option"]
+Regime = Literal[REGIMES]  # the rows of the regime table (sim/model/regimes.py)
 NoticeChannel = Literal["email", "in_app", "prompt"]
 MediaLevel = Literal["none", "moderate", "high"]
 ROUTE_NONE = "none"
@@ -246,8 +247,8 @@ class TrainingConfig(Strict):
 class PolicyEvent(Strict):
     date: dt.date
     regions: list[str]
-    regime: Literal["excluded", "default_on", "affirmative", "forced_choice", "no_option", "unchanged"] = "unchanged"
-    training: bool | None = None  # None: the regime decides (every regime but excluded trains)
+    regime: Literal[(*REGIMES, "unchanged")] = "unchanged"
+    training: bool | None = None  # None: the regime decides (a regime that enrols nobody never trains)
     route: str | None = None  # None: unchanged
     notice: list[NoticeChannel] = []
     media: MediaLevel = "none"
@@ -259,9 +260,9 @@ class PolicyEvent(Strict):
         return _check_event_regions(v)
 
     @model_validator(mode="after")
-    def _excluded_never_trains(self):
-        if self.regime == "excluded" and self.training:
-            raise ValueError("an excluded phase cannot train")
+    def _untrainable_regime_never_trains(self):
+        if self.regime != "unchanged" and self.training and not BY_NAME[self.regime].trains:
+            raise ValueError(f"an {self.regime} phase cannot train (it enrols nobody)")
         return self
 
 

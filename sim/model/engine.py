@@ -12,17 +12,16 @@ from collections import deque
 import mesa
 import numpy as np
 
+from sim.model import metrics
 from sim.model.config import SimConfig
-from sim.model.graph import sample_graph
-from sim.model.metrics import COUNT_METRICS, INDEX, METRIC_NAMES
-from sim.model.policy import FORCED_CHOICE, compile_policy, media_events
-from sim.model.population import sample_population
-from sim.model.random_streams import NEVER, Streams
+from sim.model.metrics import INDEX, METRIC_NAMES
+from sim.model.random_streams import NEVER
 from sim.model.regions import REGION_CODES
 from sim.model.rules import awareness, consent, content, friction
 from sim.model.rules.consent import NO_CHOICE, OBJECT, OPTED_IN, OPTED_OUT
-from sim.model.rules.ledger import DATA_TYPES, Ledger, first_pull_data, new_posts_data
+from sim.model.rules.ledger import DATA_TYPES, first_pull_data, new_posts_data
 from sim.model.state import NOT_YET, AgentState
+from sim.model.world import build_world
 
 PROFILES, TEXT, FACES, OTHER = range(len(DATA_TYPES))
 MAX_FAILURES = 100  # int8 counter cap
@@ -34,23 +33,13 @@ class ConsentModel(mesa.Model):
     def __init__(self, config: SimConfig):
         super().__init__(seed=config.seed)
         self.config = config
-        self.streams = Streams(config.seed)
-        self.n_days = config.horizon_days
+        self.world = world = build_world(config)
+        self.streams, self.n_days, self.dates = world.streams, world.n_days, world.dates
+        self.pop, self.graph, self.policy, self.ledger = world.pop, world.graph, world.policy, world.ledger
+        self.route_names, self.media_hazard_cum = world.route_names, world.media_hazard_cum
         self.day = 0  # index of the next day to simulate
-        self.dates = np.array([np.datetime64(config.start) + np.timedelta64(i, "D") for i in range(self.n_days)])
-
-        self.pop = sample_population(config.population, config.feed.reach_cost_belief_share, self.streams)
-        self.graph = sample_graph(config.population.graph, self.pop.slices, self.pop.n, self.streams)
         self.contacts = self.graph.degree
         self.state = AgentState.initial(self.pop, config.feed.initial_face_share)
-        self.route_names = list(config.friction.routes)
-        self.policy = compile_policy(config.policy, config.start, self.n_days, self.route_names)
-        attention = awareness.media_attention(
-            config.awareness.media, config.start, self.n_days, media_events(config.policy)
-        )
-        self.media_hazard_cum = awareness.cumulative_media_hazard(attention, config.awareness.media.reach)
-
-        self.ledger = Ledger(len(REGION_CODES))
         self.failed_attempts = np.zeros(len(REGION_CODES))
         self.sharers: deque[tuple[int, np.ndarray]] = deque()  # (day, agents) who told their contacts
         self.pending_choices: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}  # forms awaiting effect
@@ -61,19 +50,10 @@ class ConsentModel(mesa.Model):
         self._post_rate_sum = np.array(
             [self.pop.poster_post_prob[self.pop.poster_slice(r)].sum() for r in range(len(REGION_CODES))]
         )
-        self._init_event_times()
+        self.state.next_visit[:], self.state.next_post[:], self.state.exposure_level[:] = world.first_event_times()
         self.datacollector = mesa.DataCollector(
             model_reporters={name: (lambda m, k=INDEX[name]: m.records[m.day - 1, -1, k]) for name in METRIC_NAMES}
         )
-
-    # ----------------------------------------------------------------- set-up
-    def _init_event_times(self) -> None:
-        """First visit, first post and first exposure threshold of every member."""
-        s, pop = self.state, self.pop
-        everyone = np.arange(pop.n)
-        s.next_visit[:] = self.streams.geometric_days("visit", everyone, -1, pop.visit_prob) - 1
-        s.next_post[:] = self.streams.geometric_days("post", pop.poster, -1, pop.poster_post_prob) - 1
-        s.exposure_level[:] = self.streams.exponential("exposure", everyone, -1)
 
     # ----------------------------------------------------------------- the day
     def step(self) -> None:
@@ -106,22 +86,15 @@ class ConsentModel(mesa.Model):
 
     # 1. policy: notices fired by today's phase switches (the consent default follows from the regime)
     def _apply_policy(self, t: int) -> np.ndarray:
-        notices = self.config.awareness.notices
         exposed = []
-        if t > 0:  # a consent request belongs to its phase: a regime switch withdraws unanswered ones
-            for r in np.flatnonzero(self.policy.regime[t] != self.policy.regime[t - 1]):
-                self.state.prompt_pending[self.pop.slices[r]] = False
-        for notice in (n for n in self.policy.notices if n.day == t):
-            s = self.pop.slices[notice.region]
-            members = np.arange(s.start, s.stop)
-            if "email" in notice.channels:
-                reads = self.streams.uniform("email", members, t) < notices.email_read_prob
-                exposed.append(members[reads])
-            if "in_app" in notice.channels:
-                sees = self.streams.uniform("in_app", members, t) < notices.in_app_seen_prob
-                self.state.in_app_pending[members[sees]] = True
-            if "prompt" in notice.channels:
-                self.state.prompt_pending[s] = True
+        for r in self.world.regime_switched(t):  # a consent request belongs to its phase: withdrawn
+            self.state.prompt_pending[self.pop.slices[r]] = False
+        for notice in self.world.notices_on(t):
+            reached = self.world.recipients(notice, t)
+            exposed.append(reached.read_email)
+            self.state.in_app_pending[reached.see_in_app] = True
+            if reached.prompted is not None:
+                self.state.prompt_pending[reached.prompted] = True
         for day_choices in self.pending_choices.pop(t, []):
             self._record_choice(*day_choices)
         return np.concatenate(exposed) if exposed else np.empty(0, np.int64)
@@ -185,7 +158,7 @@ class ConsentModel(mesa.Model):
     def _answer_prompts(self, t: int, visitors: np.ndarray) -> None:
         s, pop = self.state, self.pop
         regime = self._agent_regime(visitors)
-        due = s.prompt_pending[visitors] | (regime == FORCED_CHOICE)
+        due = s.prompt_pending[visitors] | consent.asks_every_visit(regime)
         can_answer = consent.has_route_to_act(regime) & pop.eligible[visitors] & (s.choice[visitors] == NO_CHOICE)
         asked = visitors[due & can_answer]
         s.prompt_pending[visitors] = False
@@ -278,13 +251,12 @@ class ConsentModel(mesa.Model):
 
     # 7. training pulls and the ledger
     def _training_pull(self, t: int) -> None:
-        scheduled = t % self.config.training.ingest_every_days == 0
-        starts = self.policy.training_starts(t)
-        if not (scheduled or starts.any()):
+        pull, regions = self.world.pull_today(t)
+        if not pull:
             return
         if self.config.training.retroactive_removal:
             self._remove_objectors_data()
-        for r in np.flatnonzero(self.policy.training[t] & (scheduled | starts)):
+        for r in regions:
             self._ingest_region(int(r))
 
     def _ingest_region(self, r: int) -> None:
@@ -333,61 +305,56 @@ class ConsentModel(mesa.Model):
         s.ingested[gone] = 0
         s.profile_ingested[gone] = False
 
-    # 8. record: per-region numerators and denominators, then the whole membership
+    # 8. record: per-region quantities in real units; the metric registry turns them into metrics
     def _record(self, t: int) -> None:
+        regional, whole = metrics.record(self._quantities(t))
+        self.records[t, :-1] = regional
+        self.records[t, -1] = whole
+
+    def _quantities(self, t: int) -> dict[str, np.ndarray]:
+        """What the metric registry's numerators and denominators name, per region, in real units."""
         s, pop = self.state, self.pop
-        n_regions = len(REGION_CODES)
-        num = np.zeros((n_regions, len(METRIC_NAMES)))
-        den = np.zeros((n_regions, len(METRIC_NAMES)))
+        names = (
+            "aware", "enrolled", "opted_out", "opted_in", "undecided", "gap", "gap_unaware", "gap_intending",
+            "gap_idle", "face_post_rate", "post_rate",
+        )  # fmt: skip
+        counts = {name: np.zeros(len(REGION_CODES)) for name in names}
         intending_today = (s.intent_until >= t) & ~s.gave_up
         for r, sl in enumerate(pop.slices):
             eligible = pop.eligible[sl]
             aware = s.aware_since[sl] != NOT_YET
             choice = s.choice[sl]
-            enrolled_mask = consent.is_enrolled(self.regime_today[r], choice, eligible)
-            gap = self._objector_eligible[sl] & enrolled_mask
-            enrolled = np.count_nonzero(enrolled_mask)
-            unaware_gap = np.count_nonzero(gap & ~aware)
-            intending_gap = np.count_nonzero(gap & aware & intending_today[sl])
-            counts = {
-                "aware_share": np.count_nonzero(aware & eligible),
-                "enrolled_share": enrolled,
-                "opted_out_share": np.count_nonzero((choice == OPTED_OUT) & eligible),
-                "opted_in_share": np.count_nonzero((choice == OPTED_IN) & eligible),
-                "undecided_share": np.count_nonzero((choice == NO_CHOICE) & eligible),
-                "consent_gap_share": np.count_nonzero(gap),
-                "gap_unaware_share": unaware_gap,
-                "gap_intending_share": intending_gap,
-                "gave_up_share": np.count_nonzero(gap) - unaware_gap - intending_gap,
-                "training_active": self._eligible_count[r] * self.policy.training[t, r],
+            enrolled = consent.is_enrolled(self.regime_today[r], choice, eligible)
+            gap = self._objector_eligible[sl] & enrolled
+            c = {
+                "aware": np.count_nonzero(aware & eligible),
+                "enrolled": np.count_nonzero(enrolled),
+                "opted_out": np.count_nonzero((choice == OPTED_OUT) & eligible),
+                "opted_in": np.count_nonzero((choice == OPTED_IN) & eligible),
+                "undecided": np.count_nonzero((choice == NO_CHOICE) & eligible),
+                "gap": np.count_nonzero(gap),
+                "gap_unaware": np.count_nonzero(gap & ~aware),
+                "gap_intending": np.count_nonzero(gap & aware & intending_today[sl]),
             }
-            for name, value in counts.items():
-                num[r, INDEX[name]] = value
-                den[r, INDEX[name]] = self._eligible_count[r]
-            objectors = self._objector_count[r]
-            num[r, INDEX["objector_share"]] = objectors
-            den[r, INDEX["objector_share"]] = self._eligible_count[r]
-            num[r, INDEX["objectors_enrolled_share"]] = counts["consent_gap_share"]
-            den[r, INDEX["objectors_enrolled_share"]] = objectors
+            c["gap_idle"] = c["gap"] - c["gap_unaware"] - c["gap_intending"]
             ps = pop.poster_slice(r)
-            num[r, INDEX["face_post_share"]] = np.dot(pop.poster_post_prob[ps], s.face_share[ps])
-            den[r, INDEX["face_post_share"]] = self._post_rate_sum[r]
-        num[:, INDEX["eligible_members"]] = self._eligible_count
-        num[:, INDEX["failed_attempts"]] = self.failed_attempts
-        weights = pop.weight_by_region[:, None]
-        num, den = num * weights, den * weights
+            c["face_post_rate"] = np.dot(pop.poster_post_prob[ps], s.face_share[ps])
+            c["post_rate"] = self._post_rate_sum[r]
+            for name, value in c.items():
+                counts[name][r] = value
+        weight = pop.weight_by_region
         ledger = self.ledger
-        for k, name in enumerate(DATA_TYPES):
-            num[:, INDEX[f"dataset_{name}"]] = ledger.total[:, k]
-        num[:, INDEX["dataset_from_objectors_share"]] = ledger.from_objectors[:, TEXT]
-        den[:, INDEX["dataset_from_objectors_share"]] = ledger.total[:, TEXT]
-        num[:, INDEX["dataset_face_images_from_objectors"]] = ledger.from_objectors[:, FACES]
-        num[:, INDEX["dataset_removed_text_tokens"]] = ledger.removed[:, TEXT]
-
-        is_count = np.array([m in COUNT_METRICS for m in METRIC_NAMES])
-        with np.errstate(invalid="ignore", divide="ignore"):
-            regional = np.where(is_count, num, np.where(den > 0, num / den, 0.0))
-            total_den = den.sum(axis=0)
-            whole = np.where(is_count, num.sum(axis=0), np.where(total_den > 0, num.sum(axis=0) / total_den, 0.0))
-        self.records[t, :n_regions] = regional
-        self.records[t, n_regions] = whole
+        return {
+            **{name: value * weight for name, value in counts.items()},
+            "eligible": self._eligible_count * weight,
+            "objectors": self._objector_count * weight,
+            "eligible_training": self._eligible_count * self.policy.training[t] * weight,
+            "failed_attempts": self.failed_attempts * weight,
+            "ingested_profiles": ledger.total[:, PROFILES],
+            "ingested_text_tokens": ledger.total[:, TEXT],
+            "ingested_face_images": ledger.total[:, FACES],
+            "ingested_other_images": ledger.total[:, OTHER],
+            "objector_text_tokens": ledger.from_objectors[:, TEXT],
+            "objector_face_images": ledger.from_objectors[:, FACES],
+            "removed_text_tokens": ledger.removed[:, TEXT],
+        }

@@ -1,51 +1,195 @@
-"""What a run records each day, per region and for the whole membership (MODEL.md "Outputs").
+"""The metric registry: what a run records each day, per region and for the whole membership.
 
-Counts are in real members (weighted) or real items; shares are of eligible members; dataset
-metrics are cumulative (net of retroactive removal). The names here are the `metric` column of
-series.parquet.
+Each metric is declared once: its name (the `metric` column of series.parquet), description, unit,
+kind and how it is computed, as a numerator and (for a share) a denominator, both named
+*quantities* that the engine measures per region each day in real units (weighted members, or
+items from the ledger). Recording (`record`), the docs' metric table, aggregation weights and the
+tests all read this registry: adding a metric is one entry here (plus, for a new quantity, one
+line in the engine's `_quantities`, its test and its line in docs/ODD.md).
+
+Kinds: a `count` is a level that adds up across regions (members, items; cumulative where it
+says so); a `flow` is a count per day; a `share` is numerator / denominator, and its
+whole-membership value is the ratio of the summed numerator and denominator.
 """
 
 from __future__ import annotations
 
-METRICS: dict[str, str] = {
-    "eligible_members": "members aged 18+ (count, real members)",
-    "aware_share": "eligible members aware of the AI-training use (share of eligible)",
-    "enrolled_share": "eligible members whose data the regime lets training use (share of eligible)",
-    "opted_out_share": "eligible members who have recorded an objection (share of eligible)",
-    "opted_in_share": "eligible members who have recorded consent (share of eligible)",
-    "undecided_share": "eligible members with no recorded choice (share of eligible)",
-    "objector_share": "eligible members who object to the use (share of eligible)",
-    "objectors_enrolled_share": "objectors whose data the regime lets training use (share of objectors)",
-    "consent_gap_share": "objectors who are enrolled: unaware + intending + gave up (share of eligible)",
-    "gap_unaware_share": "enrolled objectors still unaware (share of eligible)",
-    "gap_intending_share": "enrolled objectors aware and intending to act (share of eligible)",
-    "gave_up_share": "enrolled objectors aware but not trying: gave up, intent lapsed, or no route (share of eligible)",
-    "failed_attempts": "failed opt-out or opt-in attempts so far (count, real attempts, cumulative)",
-    "face_post_share": "expected face-image share of new posts (share of posts)",
-    "training_active": "eligible members in regions whose phase trains (share of eligible)",
-    "dataset_profiles": "profiles ingested (count, cumulative)",
-    "dataset_text_tokens": "text tokens ingested (tokens, cumulative)",
-    "dataset_face_images": "identity-labelled face images ingested (images, cumulative)",
-    "dataset_other_images": "other images ingested (images, cumulative)",
-    "dataset_from_objectors_share": "text tokens in the set from members who later opted out (share of tokens)",
-    "dataset_face_images_from_objectors": "face images in the set from members who later opted out (images)",
-    "dataset_removed_text_tokens": "text tokens removed by retroactive removal (tokens, cumulative)",
-}
-METRIC_NAMES = tuple(METRICS)
-INDEX = {name: i for i, name in enumerate(METRIC_NAMES)}
+from dataclasses import dataclass
+from typing import Literal
 
-# Metrics that add up across regions (counts); every other metric is a share whose whole-membership
-# value is a ratio of the summed numerator and denominator.
-COUNT_METRICS = frozenset(
-    {
-        "eligible_members",
+import numpy as np
+
+Kind = Literal["count", "flow", "share"]
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    description: str
+    unit: str
+    kind: Kind
+    numerator: str  # a quantity the engine measures per region
+    denominator: str | None = None  # for shares: the quantity it is a share of
+
+    @property
+    def additive(self) -> bool:
+        """Counts and flows add up across regions; shares do not."""
+        return self.kind != "share"
+
+
+ELIGIBLE = "share of eligible"
+REGISTRY: tuple[Metric, ...] = (
+    Metric("eligible_members", "members aged 18+", "members", "count", "eligible"),
+    Metric("aware_share", "eligible members aware of the AI-training use", ELIGIBLE, "share", "aware", "eligible"),
+    Metric(
+        "enrolled_share",
+        "eligible members whose data the regime lets training use",
+        ELIGIBLE,
+        "share",
+        "enrolled",
+        "eligible",
+    ),  # fmt: skip
+    Metric(
+        "opted_out_share",
+        "eligible members who have recorded an objection",
+        ELIGIBLE,
+        "share",
+        "opted_out",
+        "eligible",
+    ),  # fmt: skip
+    Metric("opted_in_share", "eligible members who have recorded consent", ELIGIBLE, "share", "opted_in", "eligible"),
+    Metric("undecided_share", "eligible members with no recorded choice", ELIGIBLE, "share", "undecided", "eligible"),
+    Metric("objector_share", "eligible members who object to the use", ELIGIBLE, "share", "objectors", "eligible"),
+    Metric(
+        "objectors_enrolled_share",
+        "objectors whose data the regime lets training use",
+        "share of objectors",
+        "share",
+        "gap",
+        "objectors",
+    ),  # fmt: skip
+    Metric(
+        "consent_gap_share",
+        "objectors who are enrolled: unaware + intending + gave up",
+        ELIGIBLE,
+        "share",
+        "gap",
+        "eligible",
+    ),  # fmt: skip
+    Metric("gap_unaware_share", "enrolled objectors still unaware", ELIGIBLE, "share", "gap_unaware", "eligible"),
+    Metric(
+        "gap_intending_share",
+        "enrolled objectors aware and intending to act",
+        ELIGIBLE,
+        "share",
+        "gap_intending",
+        "eligible",
+    ),  # fmt: skip
+    Metric(
+        "gave_up_share",
+        "enrolled objectors aware but not trying: gave up, intent lapsed, or no route",
+        ELIGIBLE,
+        "share",
+        "gap_idle",
+        "eligible",
+    ),  # fmt: skip
+    Metric(
         "failed_attempts",
-        "dataset_profiles",
-        "dataset_text_tokens",
+        "failed opt-out or opt-in attempts so far (cumulative)",
+        "attempts",
+        "count",
+        "failed_attempts",
+    ),  # fmt: skip
+    Metric(
+        "face_post_share",
+        "expected face-image share of new posts",
+        "share of posts",
+        "share",
+        "face_post_rate",
+        "post_rate",
+    ),  # fmt: skip
+    Metric(
+        "training_active",
+        "eligible members in regions whose phase trains",
+        ELIGIBLE,
+        "share",
+        "eligible_training",
+        "eligible",
+    ),  # fmt: skip
+    Metric("dataset_profiles", "profiles ingested (cumulative)", "profiles", "count", "ingested_profiles"),
+    Metric("dataset_text_tokens", "text tokens ingested (cumulative)", "tokens", "count", "ingested_text_tokens"),
+    Metric(
         "dataset_face_images",
-        "dataset_other_images",
+        "identity-labelled face images ingested (cumulative)",
+        "images",
+        "count",
+        "ingested_face_images",
+    ),  # fmt: skip
+    Metric("dataset_other_images", "other images ingested (cumulative)", "images", "count", "ingested_other_images"),
+    Metric(
+        "dataset_from_objectors_share",
+        "text tokens in the set from members who later opted out",
+        "share of tokens",
+        "share",
+        "objector_text_tokens",
+        "ingested_text_tokens",
+    ),  # fmt: skip
+    Metric(
         "dataset_face_images_from_objectors",
+        "face images in the set from members who later opted out",
+        "images",
+        "count",
+        "objector_face_images",
+    ),  # fmt: skip
+    Metric(
         "dataset_removed_text_tokens",
-    }
+        "text tokens removed by retroactive removal (cumulative)",
+        "tokens",
+        "count",
+        "removed_text_tokens",
+    ),  # fmt: skip
 )
+
+BY_NAME: dict[str, Metric] = {m.name: m for m in REGISTRY}
+METRIC_NAMES: tuple[str, ...] = tuple(BY_NAME)
+INDEX: dict[str, int] = {name: i for i, name in enumerate(METRIC_NAMES)}
+METRICS: dict[str, str] = {m.name: f"{m.description} ({m.unit})" for m in REGISTRY}
+COUNT_METRICS = frozenset(m.name for m in REGISTRY if m.additive)
+QUANTITIES: frozenset[str] = frozenset(
+    q for m in REGISTRY for q in (m.numerator, m.denominator) if q is not None
+)  # what the engine must measure
 HEADLINE = ("enrolled_share", "opted_out_share", "consent_gap_share", "dataset_text_tokens", "dataset_face_images")
+
+_ADDITIVE = np.array([m.additive for m in REGISTRY])
+
+
+def record(quantities: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Every metric per region and for the whole membership, from per-region quantities.
+
+    Returns (regional [regions, metrics], whole [metrics]). A share with a zero denominator is 0.
+    A quantity the registry needs and the engine did not measure is an error, not a silent zero.
+    """
+    missing = QUANTITIES - set(quantities)
+    if missing:
+        raise KeyError(f"quantities not measured: {sorted(missing)}")
+    n_regions = len(next(iter(quantities.values())))
+    num = np.zeros((n_regions, len(REGISTRY)))
+    den = np.zeros((n_regions, len(REGISTRY)))
+    for k, m in enumerate(REGISTRY):
+        num[:, k] = quantities[m.numerator]
+        if m.denominator is not None:
+            den[:, k] = quantities[m.denominator]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        regional = np.where(_ADDITIVE, num, np.where(den > 0, num / den, 0.0))
+        total_den = den.sum(axis=0)
+        whole = np.where(_ADDITIVE, num.sum(axis=0), np.where(total_den > 0, num.sum(axis=0) / total_den, 0.0))
+    return regional, whole
+
+
+def markdown_table() -> str:
+    """The metric registry as Markdown, for docs/ODD.md (generated, so it cannot drift)."""
+    lines = ["| metric | what it is | unit | kind | computed as |", "|---|---|---|---|---|"]
+    for m in REGISTRY:
+        how = m.numerator if m.denominator is None else f"{m.numerator} / {m.denominator}"
+        lines.append(f"| `{m.name}` | {m.description} | {m.unit} | {m.kind} | {how} |")
+    return "\n".join(lines)

@@ -15,10 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.model.config import ROUTE_NONE, PolicyConfig, PolicyEvent
+from sim.model.regimes import BY_NAME, CODE
 from sim.model.regions import REGION_CODES
-
-REGIMES = ("excluded", "default_on", "affirmative", "forced_choice", "no_option")
-EXCLUDED, DEFAULT_ON, AFFIRMATIVE, FORCED_CHOICE, NO_OPTION = range(len(REGIMES))
 
 
 @dataclass(frozen=True)
@@ -43,7 +41,7 @@ class Notice:
 class PolicyTable:
     """The compiled policy: arrays [day, region] and the notices to fire."""
 
-    regime: np.ndarray  # int8 codes of REGIMES
+    regime: np.ndarray  # int8 codes: indices into sim.model.regimes.REGIMES
     training: np.ndarray  # bool
     route: np.ndarray  # int8 index into route_names, -1 for no route
     route_names: tuple[str, ...]
@@ -66,7 +64,7 @@ def region_phases(policy: PolicyConfig) -> dict[str, tuple[Phase, ...]]:
     events = sorted(policy.events, key=lambda e: e.date)  # stable: same-day events keep list order
     out = {}
     for code in REGION_CODES:
-        phase = Phase(None, policy.initial.regime, policy.initial.regime != "excluded", policy.initial.route)
+        phase = Phase(None, policy.initial.regime, BY_NAME[policy.initial.regime].trains, policy.initial.route)
         phases = [phase]
         for event in events:
             if code in expand_regions(event.regions):
@@ -81,7 +79,7 @@ def _next_phase(prev: Phase, event: PolicyEvent) -> Phase:
     if event.training is not None:
         training = event.training
     elif regime != prev.regime:
-        training = regime != "excluded"
+        training = BY_NAME[regime].trains
     else:
         training = prev.training
     return Phase(
@@ -106,7 +104,7 @@ def _substitute(phase: Phase, code: str, policy: PolicyConfig) -> Phase:
     notice = phase.notice
     if policy.notice_override is not None and notice:
         notice = tuple(policy.notice_override)
-    training = phase.training and regime != "excluded"
+    training = phase.training and BY_NAME[regime].trains
     return Phase(phase.start, regime, training, route, notice, phase.media, phase.label)
 
 
@@ -127,12 +125,13 @@ def compile_policy(policy: PolicyConfig, start: dt.date, n_days: int, route_name
             if first >= n_days:
                 break
             lo = max(first, 0)
-            regime[lo:, r] = REGIMES.index(phase.regime)
+            regime[lo:, r] = CODE[phase.regime]
             training[lo:, r] = phase.training
             route[lo:, r] = route_index[phase.route]
             channels = phase.notice
-            if phase.regime == "affirmative" and previous != "affirmative" and "prompt" not in channels:
-                # Affirmative consent means asking: entering it fires a one-time consent request.
+            asks_on_entry = BY_NAME[phase.regime].request == "on_entry"
+            if asks_on_entry and previous != phase.regime and "prompt" not in channels:
+                # A regime that asks on entry (affirmative consent) fires a one-time consent request.
                 channels = (*channels, "prompt")
             if first >= 0 and channels:
                 notices.append(Notice(first, r, channels))

@@ -14,15 +14,13 @@ import mesa
 import numpy as np
 
 from sim.model.config import SimConfig
-from sim.model.graph import sample_graph
-from sim.model.policy import FORCED_CHOICE, compile_policy, media_events
-from sim.model.population import sample_population
-from sim.model.random_streams import NEVER, Streams
+from sim.model.random_streams import NEVER
 from sim.model.regions import REGION_CODES
 from sim.model.rules import awareness, consent, content, friction
 from sim.model.rules.consent import NO_CHOICE, OBJECT, OPTED_OUT
-from sim.model.rules.ledger import DATA_TYPES, Ledger, first_pull_data, new_posts_data
+from sim.model.rules.ledger import DATA_TYPES, first_pull_data, new_posts_data
 from sim.model.state import NOT_YET
+from sim.model.world import build_world
 
 REFERENCE_METRICS = (
     "aware_share",
@@ -39,10 +37,10 @@ REFERENCE_METRICS = (
 class Member(mesa.Agent):
     """One member: fixed attributes and changing state as plain Python values."""
 
-    def __init__(self, model: ReferenceModel, index: int):
+    def __init__(self, model: ReferenceModel, index: int, first_events: tuple[np.ndarray, np.ndarray, np.ndarray]):
         super().__init__(model)
-        pop, graph, streams = model.pop, model.graph, model.streams
-        i = np.array([index])
+        pop, graph = model.pop, model.graph
+        first_visit, first_post, exposure_level = first_events
         self.index = index
         self.region = int(pop.region[index])
         self.eligible = bool(pop.eligible[index])
@@ -60,9 +58,9 @@ class Member(mesa.Agent):
         self.post_prob = float(pop.poster_post_prob[slot]) if self.posts else 0.0
         self.post_rate = float(pop.poster_rate_per_day[slot]) if self.posts else 0.0
 
-        self.next_visit = int(streams.geometric_days("visit", i, -1, self.visit_prob)[0]) - 1
-        self.next_post = int(streams.geometric_days("post", i, -1, self.post_prob)[0]) - 1 if self.posts else NEVER
-        self.exposure_level = np.float32(streams.exponential("exposure", i, -1)[0])
+        self.next_visit = int(first_visit[index])
+        self.next_post = int(first_post[slot]) if self.posts else NEVER
+        self.exposure_level = np.float32(exposure_level[index])
         self.aware_since = NOT_YET
         self.choice = NO_CHOICE
         self.intent_until = NOT_YET
@@ -150,7 +148,7 @@ class Member(mesa.Agent):
         return bool(friction.attempt_succeeds(u, p))
 
     def answer_prompt(self, t: int) -> None:
-        due = self.prompt_pending or self.regime() == FORCED_CHOICE
+        due = self.prompt_pending or consent.asks_every_visit(self.regime())
         asked = due and consent.has_route_to_act(self.regime()) and self.eligible and self.choice == NO_CHOICE
         self.prompt_pending = False
         if not asked:
@@ -243,19 +241,13 @@ class ReferenceModel(mesa.Model):
     def __init__(self, config: SimConfig):
         super().__init__(seed=config.seed)
         self.config = config
-        self.streams = Streams(config.seed)
-        self.n_days = config.horizon_days
+        self.world = world = build_world(config)
+        self.streams, self.n_days = world.streams, world.n_days
+        self.pop, self.graph, self.policy, self.ledger = world.pop, world.graph, world.policy, world.ledger
+        self.route_names, self.media_hazard_cum = world.route_names, world.media_hazard_cum
         self.day = 0
-        self.pop = sample_population(config.population, config.feed.reach_cost_belief_share, self.streams)
-        self.graph = sample_graph(config.population.graph, self.pop.slices, self.pop.n, self.streams)
-        self.route_names = list(config.friction.routes)
-        self.policy = compile_policy(config.policy, config.start, self.n_days, self.route_names)
-        attention = awareness.media_attention(
-            config.awareness.media, config.start, self.n_days, media_events(config.policy)
-        )
-        self.media_hazard_cum = awareness.cumulative_media_hazard(attention, config.awareness.media.reach)
-        self.ledger = Ledger(len(REGION_CODES))
-        self.members = [Member(self, i) for i in range(self.pop.n)]
+        first_events = world.first_event_times()
+        self.members = [Member(self, i, first_events) for i in range(self.pop.n)]
         self.sharer_days: dict[int, int] = {}
         self.new_sharers: set[int] = set()
         self.sharers_today: set[int] = set()
@@ -266,20 +258,18 @@ class ReferenceModel(mesa.Model):
         t = self.day
         self.regime_today = self.policy.regime[t]
         self.route_today = self.policy.route[t]
-        notices = self.config.awareness.notices
-        if t > 0:
-            for m in self.members:
-                if self.policy.regime[t, m.region] != self.policy.regime[t - 1, m.region]:
-                    m.prompt_pending = False
-        for notice in (n for n in self.policy.notices if n.day == t):
-            for m in self.members:
-                if m.region != notice.region:
-                    continue
-                if "email" in notice.channels and m.draw("email", t) < notices.email_read_prob:
-                    m.email_read_today = True
-                if "in_app" in notice.channels and m.draw("in_app", t) < notices.in_app_seen_prob:
-                    m.in_app_pending = True
-                if "prompt" in notice.channels:
+        switched = set(self.world.regime_switched(t).tolist())
+        for m in self.members:
+            if m.region in switched:
+                m.prompt_pending = False
+        for notice in self.world.notices_on(t):
+            reached = self.world.recipients(notice, t)
+            for i in reached.read_email:
+                self.members[i].email_read_today = True
+            for i in reached.see_in_app:
+                self.members[i].in_app_pending = True
+            if reached.prompted is not None:
+                for m in self.members[reached.prompted]:
                     m.prompt_pending = True
         for member, choice in self.pending_choices.pop(t, []):
             member.set_choice(choice)
@@ -295,17 +285,16 @@ class ReferenceModel(mesa.Model):
         self.running = self.day < self.n_days
 
     def training_pull(self, t: int) -> None:
-        scheduled = t % self.config.training.ingest_every_days == 0
-        starts = self.policy.training_starts(t)
-        if self.config.training.retroactive_removal and (scheduled or starts.any()):
+        pull, regions = self.world.pull_today(t)
+        if self.config.training.retroactive_removal and pull:
             for m in self.members:
                 if m.choice == OPTED_OUT and m.profile_ingested:
                     self.ledger.remove(m.region, m.ingested, self.pop.weight_by_region[m.region])
                     m.ingested = np.zeros(len(DATA_TYPES))
                     m.profile_ingested = False
-        pulling = self.policy.training[t] & (scheduled | starts)
+        pulling = set(regions.tolist())
         for m in self.members:
-            if pulling[m.region]:
+            if m.region in pulling:
                 self.ledger.ingest(m.region, m.ingest(), self.pop.weight_by_region[m.region])
 
     def record(self, t: int) -> None:

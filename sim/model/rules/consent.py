@@ -1,16 +1,9 @@
 """Consent status, intent and prompt answers (MODEL.md section 7, "Intent").
 
 Consent status is one recorded choice per member (none, opted out, opted in); whether the member
-is enrolled (data usable for training) follows from the region's regime, so a regime switch needs
-no bookkeeping and an earlier objection carries over:
-
-| regime        | enrolled                         |
-|---------------|----------------------------------|
-| excluded      | nobody                           |
-| default_on    | every eligible member not opted out |
-| affirmative   | eligible members who opted in    |
-| forced_choice | eligible members who opted in (the rest are asked at their next visit) |
-| no_option     | every eligible member            |
+is enrolled (data usable for training) follows from the region's regime (`sim.model.regimes`,
+its `enrolment` property), so a regime switch needs no bookkeeping and an earlier objection
+carries over. Regimes are passed as codes (indices into `sim.model.regimes.REGIMES`).
 
 Every function here works on scalars and on arrays alike.
 """
@@ -19,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.model.policy import AFFIRMATIVE, DEFAULT_ON, FORCED_CHOICE, NO_OPTION
+from sim.model import regimes
 
 # choice codes (int8 state)
 NO_CHOICE, OPTED_OUT, OPTED_IN = 0, 1, 2
@@ -29,16 +22,19 @@ INDIFFERENT, OBJECT, ACCEPT = 0, 1, 2
 
 def is_enrolled(regime, choice, eligible):
     """Whether a member's data may be used under the regime, given their recorded choice."""
-    regime = np.asarray(regime)
-    by_default = (regime == DEFAULT_ON) & (choice != OPTED_OUT)
-    by_choice = ((regime == AFFIRMATIVE) | (regime == FORCED_CHOICE)) & (choice == OPTED_IN)
-    return eligible & (by_default | by_choice | (regime == NO_OPTION))
+    by_default = regimes.ENROLS_UNLESS_OPTED_OUT[regime] & (choice != OPTED_OUT)
+    by_choice = regimes.ENROLS_IF_OPTED_IN[regime] & (choice == OPTED_IN)
+    return eligible & (by_default | by_choice | regimes.ENROLS_EVERYONE[regime])
 
 
 def has_route_to_act(regime):
-    """Regimes in which a member can change their own status through a settings route."""
-    regime = np.asarray(regime)
-    return (regime == DEFAULT_ON) | (regime == AFFIRMATIVE) | (regime == FORCED_CHOICE)
+    """Regimes in which a member can change their own status through a route."""
+    return regimes.ROUTE_OFFERED[regime]
+
+
+def asks_every_visit(regime):
+    """Regimes whose consent request comes back at every visit until answered."""
+    return regimes.ASKS_EVERY_VISIT[regime]
 
 
 def desired_choice(preference, enrolled):
@@ -65,17 +61,17 @@ def intent_fade_probability(half_life_days):
 
 
 def indifferent_accept_probability(regime, default_acquiescence, neutral_acquiescence):
-    """Chance that an indifferent member accepts a prompt, by the prompt's design.
+    """Chance that an indifferent member accepts a prompt, by the prompt's framing.
 
-    The prompt presents the regime's default as the easy answer: under default-on the indifferent
-    keep data use on with probability `default_acquiescence`; under affirmative consent they keep
-    it off with that probability; a forced choice has no default (neutral buttons).
+    A prompt preset to "yes" is kept with probability `default_acquiescence`, one preset to "no"
+    is kept (declined) with that probability, and neutral buttons are accepted with
+    `neutral_acquiescence` (the framing is a property of the regime, `sim.model.regimes`).
     """
-    regime = np.asarray(regime)
+    framing = regimes.FRAMING[regime]
     return np.where(
-        regime == DEFAULT_ON,
+        framing == "preset_yes",
         default_acquiescence,
-        np.where(regime == AFFIRMATIVE, 1.0 - default_acquiescence, neutral_acquiescence),
+        np.where(framing == "preset_no", 1.0 - default_acquiescence, neutral_acquiescence),
     )
 
 

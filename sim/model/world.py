@@ -1,0 +1,106 @@
+"""The world both engines are built from: population, graph, compiled policy, media, ledger.
+
+The array engine (`sim.model.engine`) and the per-object Mesa reference
+(`sim.verification.reference`) build the same world from a config and read the same per-day
+schedules from it (notices, training pulls, the first event times), so the reference holds only
+what is per-object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.model.config import SimConfig
+from sim.model.graph import Graph, sample_graph
+from sim.model.policy import Notice, PolicyTable, compile_policy, media_events
+from sim.model.population import Population, sample_population
+from sim.model.random_streams import Streams
+from sim.model.regions import REGION_CODES
+from sim.model.rules import awareness
+from sim.model.rules.ledger import Ledger
+
+
+@dataclass
+class NoticeRecipients:
+    """Who a notice reaches today: email readers (exposed now), in-app viewers (at their next
+    visit) and, for a consent request, every member of the region (asked at their next visit)."""
+
+    read_email: np.ndarray
+    see_in_app: np.ndarray
+    prompted: slice | None
+
+
+@dataclass
+class World:
+    config: SimConfig
+    streams: Streams
+    n_days: int
+    dates: np.ndarray  # datetime64[D] of each simulated day
+    pop: Population
+    graph: Graph
+    route_names: list[str]
+    policy: PolicyTable
+    media_hazard_cum: np.ndarray  # [day, region] cumulative media hazard
+    ledger: Ledger
+
+    def notices_on(self, t: int) -> list[Notice]:
+        return [n for n in self.policy.notices if n.day == t]
+
+    def recipients(self, notice: Notice, t: int) -> NoticeRecipients:
+        """The members a notice reaches (keyed draws: the same members in both engines)."""
+        probs = self.config.awareness.notices
+        s = self.pop.slices[notice.region]
+        members = np.arange(s.start, s.stop)
+        empty = np.empty(0, np.int64)
+        read = see = empty
+        if "email" in notice.channels:
+            read = members[self.streams.uniform("email", members, t) < probs.email_read_prob]
+        if "in_app" in notice.channels:
+            see = members[self.streams.uniform("in_app", members, t) < probs.in_app_seen_prob]
+        return NoticeRecipients(read, see, s if "prompt" in notice.channels else None)
+
+    def regime_switched(self, t: int) -> np.ndarray:
+        """Regions whose regime changes today (their unanswered consent requests are withdrawn)."""
+        if t == 0:
+            return np.empty(0, np.int64)
+        return np.flatnonzero(self.policy.regime[t] != self.policy.regime[t - 1])
+
+    def pull_today(self, t: int) -> tuple[bool, np.ndarray]:
+        """(whether a pull happens today anywhere, the regions pulled): pulls run on the training
+        schedule and on the first day of a region's training phase, in regions that train."""
+        scheduled = t % self.config.training.ingest_every_days == 0
+        starts = self.policy.training_starts(t)
+        if not (scheduled or starts.any()):
+            return False, np.empty(0, np.int64)
+        return True, np.flatnonzero(self.policy.training[t] & (scheduled | starts))
+
+    def first_event_times(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every member's first visit day, every poster's first post day, and every member's first
+        exposure threshold (the event-time forms of daily coin flips)."""
+        pop, everyone = self.pop, np.arange(self.pop.n)
+        next_visit = self.streams.geometric_days("visit", everyone, -1, pop.visit_prob) - 1
+        next_post = self.streams.geometric_days("post", pop.poster, -1, pop.poster_post_prob) - 1
+        return next_visit, next_post, self.streams.exponential("exposure", everyone, -1)
+
+
+def build_world(config: SimConfig) -> World:
+    streams = Streams(config.seed)
+    n_days = config.horizon_days
+    pop = sample_population(config.population, config.feed.reach_cost_belief_share, streams)
+    graph = sample_graph(config.population.graph, pop.slices, pop.n, streams)
+    route_names = list(config.friction.routes)
+    attention = awareness.media_attention(config.awareness.media, config.start, n_days, media_events(config.policy))
+    return World(
+        config=config,
+        streams=streams,
+        n_days=n_days,
+        dates=np.datetime64(config.start) + np.arange(n_days).astype("timedelta64[D]"),
+        pop=pop,
+        graph=graph,
+        route_names=route_names,
+        policy=compile_policy(config.policy, config.start, n_days, route_names),
+        media_hazard_cum=awareness.cumulative_media_hazard(attention, config.awareness.media.reach),
+        ledger=Ledger(len(REGION_CODES)),
+    )
