@@ -43,7 +43,7 @@ def fit(agents: int, seeds: list[int], maxiter: int) -> dict:
     evaluations = []
 
     def values_of(u):
-        return {p["name"]: float(v) for p, v in zip(every, lo + np.clip(u, 0, 1) * (hi - lo))}
+        return {p["name"]: float(v) for p, v in zip(every, lo + np.clip(u, 0, 1) * (hi - lo), strict=True)}
 
     def objective(u):
         from sim.analysis.calibration import with_values

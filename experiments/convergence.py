@@ -46,14 +46,14 @@ def figure(spread: pd.DataFrame, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from sim.reports.figures import TOL_MUTED
+    from sim.reports.figures import series_style
 
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.8), sharey=True, layout="constrained")
-    for ax, metric in zip(axes, HEADLINE_SHARES[:3]):
+    for ax, metric in zip(axes, HEADLINE_SHARES[:3], strict=True):
         part = spread[spread.metric == metric].pivot(index="agents", columns="region", values="sd_points")
         regions = [r for r in part.columns if r != "ALL"]
-        for colour, region in zip(TOL_MUTED, regions):
-            ax.plot(part.index, part[region], marker="o", ms=3, color=colour, label=region)
+        for i, region in enumerate(regions):
+            ax.plot(part.index, part[region], marker="o", ms=3, label=region, **series_style(i))
         ax.plot(part.index, part["ALL"], marker="o", ms=3, color="black", lw=2.2, label="ALL")
         ax.axhline(1.0, color="0.3", ls="--", lw=0.8)
         ax.set_xscale("log")

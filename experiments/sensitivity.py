@@ -22,9 +22,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from sim.analysis.sensitivity import SPEC_FILE, output_names, run_outputs
+from sim.analysis.sensitivity import load_spec, output_names, run_outputs
 from sim.run.compose import DATA_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +36,7 @@ def run_design(X, names, parameters, bases, spec, agents, seed, jobs, backend="l
         from ray.util.joblib import register_ray
 
         register_ray()
-    rows = [dict(zip(names, x)) for x in X]
+    rows = [dict(zip(names, x, strict=True)) for x in X]
     t0 = time.perf_counter()
     with parallel_backend(backend, n_jobs=jobs):
         Y = Parallel(verbose=0)(delayed(run_outputs)(bases, parameters, v, spec, agents, seed) for v in rows)
@@ -143,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     trajectories = args.trajectories or (4 if args.small else 20)
     sobol_n = args.sobol_n or (16 if args.small else 128)
 
-    spec = yaml.safe_load(SPEC_FILE.read_text())
+    spec = load_spec()
     parameters = spec["parameters"]
     names = [p["name"] for p in parameters]
     bases = {policy: shipped_raw([f"policy={policy}"]) for policy in spec["policies"]}

@@ -138,7 +138,7 @@ def test_contacts_told_matches_a_brute_force_count(seed):
     sharers = np.sort(rng.choice(n, 4, replace=False))
     told, telling = awareness.contacts_told(indptr, indices, sharers)
     assert np.all(np.diff(told) > 0)
-    assert dict(zip(told.tolist(), telling.tolist())) == _brute_force_told(indptr, indices, sharers)
+    assert dict(zip(told.tolist(), telling.tolist(), strict=True)) == _brute_force_told(indptr, indices, sharers)
 
 
 def test_contacts_told_with_no_sharers_or_isolated_sharers():
@@ -152,7 +152,7 @@ def test_contacts_told_with_no_sharers_or_isolated_sharers():
 def test_contacts_told_counts_each_sharing_contact_once():
     indptr, indices = _csr(3, [(0, 1), (0, 2)])
     told, telling = awareness.contacts_told(indptr, indices, np.array([1, 1, 2]))
-    assert dict(zip(told.tolist(), telling.tolist())) == {0: 2}
+    assert dict(zip(told.tolist(), telling.tolist(), strict=True)) == {0: 2}
     assert np.all(telling <= np.diff(indptr)[told])
 
 

@@ -37,7 +37,7 @@ def test_is_enrolled_truth_table(regime, choice):
 def test_is_enrolled_on_arrays():
     regimes = np.array([r for r in ENROLLED for _ in range(3)], np.int8)
     choices = np.array([NO_CHOICE, OPTED_OUT, OPTED_IN] * len(ENROLLED), np.int8)
-    expected = np.array([ENROLLED[r][c] for r, c in zip(regimes, choices)])
+    expected = np.array([ENROLLED[r][c] for r, c in zip(regimes, choices, strict=True)])
     np.testing.assert_array_equal(consent.is_enrolled(regimes, choices, np.ones(regimes.size, bool)), expected)
     np.testing.assert_array_equal(consent.is_enrolled(regimes, choices, np.zeros(regimes.size, bool)), False)
 

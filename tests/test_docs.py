@@ -159,3 +159,14 @@ def test_odd_has_the_protocol_sections_and_describes_every_metric():
         assert any(section in h for h in headings), f"docs/ODD.md lacks a section '{section}'"
     missing = [m for m in METRICS if f"`{m}`" not in doc]
     assert not missing, f"metrics of sim/model/metrics.py not described in docs/ODD.md: {missing}"
+
+
+def test_docstrings_point_at_odd_sections_that_exist():
+    headings = {m.group(1) for m in re.finditer(r"^#{2,3} (\d+[a-z]?(?:\.\d+)?)\.? ", ODD.read_text(), re.M)}
+    cited = {}
+    for path in (ROOT / "sim").rglob("*.py"):
+        for section in re.findall(r"docs/ODD\.md §(\d+[a-z]?(?:\.\d+)?)", path.read_text()):
+            cited.setdefault(section, []).append(path.name)
+    assert cited, "no docstring cites docs/ODD.md"
+    missing = {s: files for s, files in cited.items() if s not in headings}
+    assert not missing, f"docstrings cite sections docs/ODD.md does not have: {missing}"

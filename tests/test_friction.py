@@ -90,7 +90,7 @@ def test_higher_difficulty_lowers_success():
 def test_each_extra_step_lowers_route_completion():
     steps = [-1.5, 0.8, 0.8, -2.0]
     c = [friction.route_completion_probability(0.5, steps[:k], 2.0) for k in range(1, 5)]
-    assert all(a > b for a, b in zip(c, c[1:]))
+    assert all(a > b for a, b in zip(c, c[1:], strict=False))
 
 
 def test_one_hidden_layer_divides_completion_several_fold_as_calibrated():

@@ -147,6 +147,6 @@ def test_face_share_update_stays_in_bounds_and_a_neutral_feed_is_a_fixed_point(f
 @settings(max_examples=30, deadline=None, database=None)
 @given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 2), st.booleans()), min_size=1, max_size=40))
 def test_minors_are_never_enrolled_in_any_regime(rows):
-    regime, choice, eligible = (np.array(x) for x in zip(*rows))
+    regime, choice, eligible = (np.array(x) for x in zip(*rows, strict=True))
     enrolled = consent.is_enrolled(regime, choice.astype(np.int8), eligible)
     assert not np.any(enrolled & ~eligible)

@@ -19,7 +19,7 @@ def test_tiny_sensitivity_run_writes_morris_sobol_and_report(tmp_path):
     args = ["--agents", "1000", "--trajectories", "1", "--sobol-n", "2", "--top", "2", "--jobs", "1"]
     assert sensitivity.main([*args, "--out", str(tmp_path), "--data-out", str(tmp_path / "sensitivity")]) == 0
     morris = pd.read_csv(tmp_path / "sensitivity" / "morris.csv")
-    spec_parameters = {p["name"] for p in sensitivity.yaml.safe_load(sensitivity.SPEC_FILE.read_text())["parameters"]}
+    spec_parameters = {p["name"] for p in sensitivity.load_spec()["parameters"]}
     assert set(morris.parameter) == spec_parameters
     assert (morris.mu_star >= 0).all()
     sobol = pd.read_csv(tmp_path / "sensitivity" / "sobol.csv")
@@ -30,7 +30,7 @@ def test_tiny_sensitivity_run_writes_morris_sobol_and_report(tmp_path):
 
 
 def test_outputs_are_named_per_policy_group_and_metric():
-    spec = sensitivity.yaml.safe_load(sensitivity.SPEC_FILE.read_text())
+    spec = sensitivity.load_spec()
     names = sensitivity.output_names(spec)
     assert len(names) == len(spec["policies"]) * len(spec["region_groups"]) * len(spec["outputs"])
 

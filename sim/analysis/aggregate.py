@@ -193,7 +193,9 @@ def horizon_summary(reduced: pd.DataFrame) -> list[dict]:
                 "q90": row.q90,
                 "replicates": int(row.replicates),
             }
-        out.append({"settings": dict(zip(keys, combo)), "date": str(part.date.iloc[0].date()), "regions": regions})
+        out.append(
+            {"settings": dict(zip(keys, combo, strict=True)), "date": str(part.date.iloc[0].date()), "regions": regions}
+        )
     return out
 
 

@@ -12,6 +12,26 @@ from sim.run.compose import CONF_DIR
 SPEC_FILE = CONF_DIR / "calibration" / "sensitivity.yaml"
 
 
+def load_spec(path=SPEC_FILE) -> dict:
+    """The sensitivity design; its region groups must name known regions, and a region in no
+    group (one added to the regions file, say) is reported, not silently left out."""
+    import warnings
+
+    import yaml
+
+    from sim.model.regions import REGION_CODES
+
+    spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    grouped = [code for codes in spec.get("region_groups", {}).values() for code in codes]
+    unknown = sorted(set(grouped) - set(REGION_CODES))
+    if unknown:
+        raise ValueError(f"{path}: region_groups name unknown region(s) {unknown}; known: {list(REGION_CODES)}")
+    left_out = [c for c in REGION_CODES if c not in grouped and c not in spec.get("regions_left_out", [])]
+    if left_out:
+        warnings.warn(f"{path}: region(s) {left_out} are in no region group of the sensitivity design", stacklevel=2)
+    return spec
+
+
 def run_outputs(bases: dict, parameters: list[dict], values: dict, spec: dict, agents: int, seed: int) -> list[float]:
     """Headline outputs at the horizon, per policy, region group and output (in spec order)."""
     from sim.analysis.calibration import with_values

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from sim.analysis.sensitivity import SPEC_FILE, load_spec
 from sim.brief.findings import POLICY, build_findings
 from sim.brief.numbers import Quantity, Register, table_factor
 from sim.brief.sources import MissingData, Sweep
@@ -59,7 +60,6 @@ DRIVER_OUTPUTS = {
 }
 TOP_DRIVERS = 3
 MIN_TOTAL_INDEX = 0.05  # assumption: below 5% of the output's variance a parameter is not called a driver
-SENSITIVITY_SPEC = CONF_DIR / "calibration" / "sensitivity.yaml"
 TARGETS_FILE = CONF_DIR / "calibration" / "targets.yaml"
 
 
@@ -111,11 +111,11 @@ def tables(sweep: Sweep, baseline: str) -> dict:
     """One table per setting combination of the sweep: every region on the horizon day."""
     varying = sweep.varying or [POLICY]
     combos = sweep.reduced[varying].drop_duplicates().itertuples(index=False, name=None)
-    combos = sorted(combos, key=lambda c: (dict(zip(varying, c)).get(POLICY) != baseline, c))
+    combos = sorted(combos, key=lambda c: (dict(zip(varying, c, strict=True)).get(POLICY) != baseline, c))
     regions = [r.code for r in REGIONS] + [ALL]
     cells = {}
     for combo in combos:
-        chosen = dict(zip(varying, combo))
+        chosen = dict(zip(varying, combo, strict=True))
         for metric, _, kind in TABLE_COLUMNS:
             for region in regions:
                 cells[combo, metric, region] = sweep.get(metric, region, kind=kind, **chosen)
@@ -129,7 +129,7 @@ def tables(sweep: Sweep, baseline: str) -> dict:
     ]
     out = []
     for combo in combos:
-        chosen = dict(zip(varying, combo))
+        chosen = dict(zip(varying, combo, strict=True))
         regimes = _regimes_at(sweep, chosen.get(POLICY, sweep.default_of(POLICY)))
         rows = []
         for region in regions:
@@ -208,7 +208,7 @@ def drivers(sensitivity_dir: Path | None, findings: dict, baseline: str, registe
     sobol, morris = pd.read_csv(files["sobol.csv"]), pd.read_csv(files["morris.csv"])
     design = json.loads(files["sensitivity.json"].read_text())
     policy = baseline if baseline in design.get("policies", []) else design["policies"][0]
-    spec = yaml.safe_load(SENSITIVITY_SPEC.read_text()) if SENSITIVITY_SPEC.exists() else {}
+    spec = load_spec() if SPEC_FILE.exists() else {}
     groups = spec.get("region_groups", {})
     per_finding = {}
     for finding, metric in DRIVER_OUTPUTS.items():
@@ -332,7 +332,7 @@ def calibration(calibration_dir: Path | None, sweeps: list[Sweep], register: Reg
 def assumptions(sweeps: list[Sweep]) -> dict:
     """The uncertain behavioural parameters (those the sensitivity analysis varies) with the values
     the runs used and their sources from conf/."""
-    spec = yaml.safe_load(SENSITIVITY_SPEC.read_text()) if SENSITIVITY_SPEC.exists() else {"parameters": []}
+    spec = load_spec() if SPEC_FILE.exists() else {"parameters": []}
     sources = {p.key: p for p in parameters()}
     config = next(iter(sweeps[0].configs.values()), {})
     rows = []
@@ -362,9 +362,10 @@ def limitations(sweeps: list[Sweep], findings: dict, context_drivers: dict) -> l
         )
     agents = {s.agents() for s in sweeps}
     if any(a is not None and a < 100_000 for a in agents):
+        smallest = sorted(REGIONS, key=lambda r: r.members_millions)[:2]
         out.append(
-            "The runs sample fewer than 100,000 agents: the smallest regions (Hong Kong, Switzerland) rest "
-            "on the per-region floor of agents, and their figures are the least precise."
+            f"The runs sample fewer than 100,000 agents: the smallest regions ({', '.join(r.name for r in smallest)}) "
+            "rest on the per-region floor of agents, and their figures are the least precise."
         )
     if "missing" not in context_drivers and context_drivers.get("agents"):
         out.append(
@@ -406,7 +407,7 @@ def reproducibility(sweeps: list[Sweep], brief_command: str) -> dict:
 
 
 def _command(recorded: str) -> str:
-    """A run's command line as typed (provenance records the script name sim/run/__main__.py runs as)."""
+    """A run's command line as typed (older run folders recorded the script name, run.py)."""
     parts = recorded.split(" ", 1)
     if parts and parts[0] == "run.py":
         return "python -m sim.run " + (parts[1] if len(parts) > 1 else "")

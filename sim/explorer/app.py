@@ -25,7 +25,7 @@ from sim.model.engine import ConsentModel  # noqa: E402
 from sim.model.metrics import INDEX  # noqa: E402
 from sim.model.regimes import REGIMES  # noqa: E402
 from sim.model.regions import ALL, REGION_CODES  # noqa: E402
-from sim.reports.figures import DATASET_PANELS, TOL_MUTED  # noqa: E402
+from sim.reports.figures import DATASET_PANELS, TOL_MUTED, series_style  # noqa: E402
 from sim.run.compose import CONF_DIR, compose_raw  # noqa: E402
 
 AS_POLICY = "as in the policy"
@@ -151,9 +151,11 @@ def ConsentCurves(model: ConsentModel):
     update_counter.get()
     dates, rec = _recorded(model)
     fig, axes = plt.subplots(2, 2, figsize=(6.5, 5), sharex=True, sharey=True, layout="constrained")
-    for ax, metric in zip(axes.flat, ("aware_share", "enrolled_share", "opted_out_share", "opted_in_share")):
-        for colour, (r, code) in zip(TOL_MUTED, enumerate(REGION_CODES)):
-            ax.plot(dates, rec[:, r, INDEX[metric]], color=colour, lw=1.2, label=code)
+    for ax, metric in zip(
+        axes.flat, ("aware_share", "enrolled_share", "opted_out_share", "opted_in_share"), strict=True
+    ):
+        for r, code in enumerate(REGION_CODES):
+            ax.plot(dates, rec[:, r, INDEX[metric]], lw=1.2, label=code, **series_style(r))
         ax.plot(dates, rec[:, -1, INDEX[metric]], color="black", lw=2, label=ALL)
         ax.set_title(metric.replace("_share", "").replace("_", " ") + " (share of eligible)", fontsize=9)
         ax.set_ylim(-0.02, 1.02)
@@ -181,7 +183,7 @@ def Dataset(model: ConsentModel):
     update_counter.get()
     dates, rec = _recorded(model)
     fig, axes = plt.subplots(2, 2, figsize=(6.5, 5), layout="constrained")
-    for ax, (metric, (label, scale, unit)) in zip(axes.flat, DATASET_PANELS.items()):
+    for ax, (metric, (label, scale, unit)) in zip(axes.flat, DATASET_PANELS.items(), strict=True):
         ax.plot(dates, rec[:, -1, INDEX[metric]] / scale, color=TOL_MUTED[0], lw=1.5)
         ax.set_title(f"{label} ({unit})", fontsize=9)
         _date_axis(ax)

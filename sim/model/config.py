@@ -290,10 +290,17 @@ class PolicyConfig(Strict):
     initial: InitialPhase
     events: list[PolicyEvent]
     substitutions: list[Substitution] = []
+    # Regions that keep the initial phase on purpose (no warning that no event names them).
+    unchanged_regions: list[str] = []
     # Sweep knobs (null: as the events say): one opt-out route for every phase that offers one,
     # and one set of notice channels for every event that sends a notice.
     route_override: str | None = None
     notice_override: list[NoticeChannel] | None = None
+
+    @field_validator("unchanged_regions")
+    @classmethod
+    def _known_regions(cls, v):
+        return _check_event_regions(v) if v else v
 
 
 class SimConfig(Strict):

@@ -1,4 +1,4 @@
-"""The consent-design model: a Mesa model over arrays (MODEL.md section 3 is the order of `step`).
+"""The consent-design model: a Mesa model over arrays (docs/ODD.md §3 is the order of `step`).
 
 One step is one day. Every rule lives in its own module (awareness, consent, friction, content,
 ledger) as a function of arrays; this module only wires them in the scheduled order. No Python

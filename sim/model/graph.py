@@ -1,4 +1,4 @@
-"""The sampled social graph, in compressed sparse rows (MODEL.md section 2, "contacts").
+"""The sampled social graph, in compressed sparse rows (docs/ODD.md §2, "Information environment").
 
 Each agent draws a number of ties (Poisson around a lognormal activity, so degrees are
 heavy-tailed); each tie goes to a random agent of the same region with probability

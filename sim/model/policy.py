@@ -10,6 +10,7 @@ pulls run, and the opt-out route; plus the notices fired on each day.
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,8 +109,23 @@ def _substitute(phase: Phase, code: str, policy: PolicyConfig) -> Phase:
     return Phase(phase.start, regime, training, route, notice, phase.media, phase.label)
 
 
+def regions_never_named(policy: PolicyConfig) -> list[str]:
+    """Regions that no event or substitution names (other than through `all`) and that the policy
+    does not list as unchanged on purpose: they keep the initial phase for the whole horizon."""
+    named = {code for e in policy.events if "all" not in e.regions for code in e.regions}
+    named |= {code for sub in policy.substitutions if "all" not in sub.regions for code in sub.regions}
+    return [code for code in REGION_CODES if code not in named and code not in policy.unchanged_regions]
+
+
 def compile_policy(policy: PolicyConfig, start: dt.date, n_days: int, route_names: list[str]) -> PolicyTable:
     """Per-day tables over the horizon; phases that began before `start` are in force at day 0."""
+    never = regions_never_named(policy)
+    if never and len(never) < len(REGION_CODES):
+        warnings.warn(
+            f"policy {policy.name!r}: no event names region(s) {never}; they keep the initial phase "
+            f"({policy.initial.regime}) throughout. Add their phases, or list them in policy.unchanged_regions.",
+            stacklevel=2,
+        )
     route_index = {name: i for i, name in enumerate(route_names)}
     route_index[ROUTE_NONE] = -1
     n_regions = len(REGION_CODES)

@@ -1,4 +1,4 @@
-"""The sampled, weighted population: one numpy array per fixed attribute (MODEL.md section 2).
+"""The sampled, weighted population: one numpy array per fixed attribute (docs/ODD.md §7.1).
 
 Agents are sampled per region, with a floor per region so small regions are not noise, and stored
 sorted by region: each region is one contiguous slice, so per-region sums are slice reductions and
@@ -149,5 +149,5 @@ def sample_population(cfg: PopulationConfig, reach_cost_belief_share: float, str
         poster=poster,
         poster_post_prob=daily_probability(rate[poster]).astype(np.float32),
         poster_rate_per_day=rate[poster].astype(np.float32),
-        poster_slices=[slice(int(a), int(b)) for a, b in zip(poster_bounds[:-1], poster_bounds[1:])],
+        poster_slices=[slice(int(a), int(b)) for a, b in zip(poster_bounds[:-1], poster_bounds[1:], strict=True)],
     )

@@ -1,4 +1,4 @@
-"""The regime table: every consent regime as one row of named properties (docs/ODD.md, "Regimes").
+"""The regime table: every consent regime as one row of named properties (docs/ODD.md §2).
 
 A regime says who is enrolled by default, whether a member can change that through a route,
 whether and when members are asked (a consent request), which answer the request presets, and
@@ -94,8 +94,7 @@ def markdown_table() -> str:
     """The regime table as Markdown, for docs/ODD.md (generated, so it cannot drift)."""
     names = [f.name for f in fields(Regime)]
     lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
-    for r in REGIMES:
-        lines.append(
-            "| " + " | ".join(f"`{v}`" if k == "name" else str(v) for k, v in zip(names, vars(r).values())) + " |"
-        )
+    for r in TABLE:
+        cells = [f"`{r.name}`", *(str(getattr(r, k)) for k in names[1:])]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -52,6 +52,17 @@ def _phase_dates(phases, code: str) -> list:
     return [pd.Timestamp(p.start) for p in phases.get(code, ()) if p.start is not None]
 
 
+def panel_grid(panels: int, columns: int = 4) -> tuple[int, int]:
+    """Rows and columns of a grid that holds `panels` panels (regions come from the data)."""
+    return -(-panels // columns), columns
+
+
+def series_style(i: int) -> dict:
+    """Colour and line style of the i-th series: the palette's colours, then again dashed, ..."""
+    styles = ("-", "--", ":", "-.")
+    return {"color": TOL_MUTED[i % len(TOL_MUTED)], "ls": styles[(i // len(TOL_MUTED)) % len(styles)]}
+
+
 def draw_headline_figures(frame: pd.DataFrame, phases: dict, out_dir: Path, policy: str) -> list[Path]:
     """Write consent_curves.png and dataset_by_type.png into out_dir; return their paths."""
     return [_consent_curves(frame, phases, out_dir, policy), _dataset(frame, out_dir, policy)]
@@ -59,11 +70,12 @@ def draw_headline_figures(frame: pd.DataFrame, phases: dict, out_dir: Path, poli
 
 def _consent_curves(frame: pd.DataFrame, phases: dict, out_dir: Path, policy: str) -> Path:
     regions = [*REGION_CODES, ALL]
-    fig, axes = plt.subplots(3, 4, figsize=(13, 8.5), sharex=True, sharey=True, layout="constrained")
+    rows, cols = panel_grid(len(regions) + 1)  # a panel per region, the whole membership, the legend
+    fig, axes = plt.subplots(rows, cols, figsize=(13, 2.85 * rows), sharex=True, sharey=True, layout="constrained")
     series = {m: _wide(frame, m) for m in CONSENT_LINES}
     start, end = frame.date.min(), frame.date.max()
-    for ax, code in zip(axes.flat, regions):
-        for colour, (metric, label) in zip(TOL_MUTED, CONSENT_LINES.items()):
+    for ax, code in zip(axes.flat, regions, strict=False):
+        for colour, (metric, label) in zip(TOL_MUTED, CONSENT_LINES.items(), strict=False):
             ax.plot(series[metric].index, series[metric][code], color=colour, lw=1.6, label=label)
         for day in _phase_dates(phases, code):
             if start <= day <= end:
@@ -73,7 +85,8 @@ def _consent_curves(frame: pd.DataFrame, phases: dict, out_dir: Path, policy: st
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_locator(mdates.YearLocator())
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
-    axes.flat[-1].axis("off")
+    for ax in axes.flat[len(regions) :]:
+        ax.axis("off")
     handles, labels = axes.flat[0].get_legend_handles_labels()
     axes.flat[-1].legend(handles, labels, loc="center", title="share of eligible members", frameon=False)
     for ax in axes[:, 0]:
@@ -87,10 +100,10 @@ def _consent_curves(frame: pd.DataFrame, phases: dict, out_dir: Path, policy: st
 
 def _dataset(frame: pd.DataFrame, out_dir: Path, policy: str) -> Path:
     fig, axes = plt.subplots(2, 2, figsize=(12, 7.5), sharex=True, layout="constrained")
-    for ax, (metric, (label, scale, unit)) in zip(axes.flat, DATASET_PANELS.items()):
+    for ax, (metric, (label, scale, unit)) in zip(axes.flat, DATASET_PANELS.items(), strict=True):
         wide = _wide(frame, metric) / scale
-        for colour, code in zip(TOL_MUTED, REGION_CODES):
-            ax.plot(wide.index, wide[code], color=colour, lw=1.6, label=code)
+        for i, code in enumerate(REGION_CODES):
+            ax.plot(wide.index, wide[code], lw=1.6, label=code, **series_style(i))
         ax.set_title(f"{label}, cumulative")
         ax.set_ylabel(unit)
         ax.grid(alpha=0.3)

@@ -30,9 +30,8 @@ import yaml  # noqa: E402
 
 from sim.analysis.aggregate import AGGREGATE_DIR, SEED, SERIES_FILE, aggregate  # noqa: E402
 from sim.model.regions import ALL, REGION_CODES  # noqa: E402
-from sim.reports.figures import DATASET_PANELS, TOL_MUTED  # noqa: E402
+from sim.reports.figures import DATASET_PANELS, TOL_MUTED, panel_grid, series_style  # noqa: E402
 
-STYLES = ["-", "--", ":", "-."]
 GAP_PARTS = {
     "gap_unaware_share": "unaware",
     "gap_intending_share": "aware, intending",
@@ -81,7 +80,7 @@ def _phase_dates(configs: list[dict]) -> dict[str, list[pd.Timestamp]]:
 
 def series_label(varying: list[str], key: tuple) -> str:
     """A setting combination's label in legends and file names: "linkedin_actual, face_boost=2.0"."""
-    return ", ".join(f"{k.split('.')[-1]}={v}" if k != "policy" else str(v) for k, v in zip(varying, key))
+    return ", ".join(f"{k.split('.')[-1]}={v}" if k != "policy" else str(v) for k, v in zip(varying, key, strict=True))
 
 
 def slug(label: str) -> str:
@@ -92,10 +91,6 @@ def _series(reduced: pd.DataFrame, varying: list[str]):
     """(label, frame) per combination of the varying settings."""
     for key, frame in reduced.groupby(varying, sort=True, dropna=False):
         yield series_label(varying, key if isinstance(key, tuple) else (key,)), frame
-
-
-def _style(i: int) -> dict:
-    return {"color": TOL_MUTED[i % len(TOL_MUTED)], "ls": STYLES[(i // len(TOL_MUTED)) % len(STYLES)]}
 
 
 def _draw(ax, frame: pd.DataFrame, metric: str, region: str, scale: float, label: str, style: dict) -> None:
@@ -118,11 +113,22 @@ def _save(fig, out_dir: Path, name: str) -> list[Path]:
     return paths
 
 
+def _region_grid():
+    """A panel per region and the whole membership, and a last panel for the legend (sized from
+    the regions file); returns the figure, the panels and the legend panel."""
+    regions = [*REGION_CODES, ALL]
+    rows, cols = panel_grid(len(regions) + 1)
+    fig, axes = plt.subplots(rows, cols, figsize=(7.2, 2.07 * rows), sharex=True, sharey=True, layout="constrained")
+    for ax in axes.flat[len(regions) :]:
+        ax.axis("off")
+    return fig, axes, list(zip(axes.flat, regions, strict=False)), axes.flat[-1]
+
+
 def region_panels(reduced, varying, dates, metric: str, ylabel: str, title: str, out_dir: Path, name: str):
-    fig, axes = plt.subplots(3, 4, figsize=(7.2, 6.2), sharex=True, sharey=True, layout="constrained")
-    for ax, region in zip(axes.flat, [*REGION_CODES, ALL]):
+    fig, axes, panels, legend_ax = _region_grid()
+    for ax, region in panels:
         for i, (label, frame) in enumerate(_series(reduced, varying)):
-            _draw(ax, frame, metric, region, 1.0, label, _style(i))
+            _draw(ax, frame, metric, region, 1.0, label, series_style(i))
         for day in dates.get(region, []):
             if reduced.date.min() <= day <= reduced.date.max():
                 ax.axvline(day, color="0.55", ls=(0, (2, 2)), lw=0.6)
@@ -130,18 +136,17 @@ def region_panels(reduced, varying, dates, metric: str, ylabel: str, title: str,
         _dates_axis(ax)
     for ax in axes[:, 0]:
         ax.set_ylabel(ylabel)
-    axes.flat[-1].axis("off")
     handles, labels = axes.flat[0].get_legend_handles_labels()
-    axes.flat[-1].legend(handles, labels, loc="center", frameon=False, title=", ".join(varying))
+    legend_ax.legend(handles, labels, loc="center", frameon=False, title=", ".join(varying))
     fig.suptitle(f"{title}\nmedian and 10-90% band over replicates; dotted lines: policy phase changes")
     return _save(fig, out_dir, name)
 
 
 def dataset_by_type(reduced, varying, out_dir: Path) -> list[Path]:
     fig, axes = plt.subplots(2, 2, figsize=(7.2, 5.2), sharex=True, layout="constrained")
-    for ax, (metric, (label, scale, unit)) in zip(axes.flat, DATASET_PANELS.items()):
+    for ax, (metric, (label, scale, unit)) in zip(axes.flat, DATASET_PANELS.items(), strict=True):
         for i, (series_label, frame) in enumerate(_series(reduced, varying)):
-            _draw(ax, frame, metric, ALL, scale, series_label, _style(i))
+            _draw(ax, frame, metric, ALL, scale, series_label, series_style(i))
         ax.set_title(f"{label}, cumulative")
         ax.set_ylabel(unit)
         _dates_axis(ax)
@@ -156,8 +161,8 @@ def consent_gap_parts(reduced, varying, out_dir: Path, max_series: int = 8) -> l
     for n, (label, frame) in enumerate(_series(reduced, varying)):
         if n >= max_series:
             break
-        fig, axes = plt.subplots(3, 4, figsize=(7.2, 6.2), sharex=True, sharey=True, layout="constrained")
-        for ax, region in zip(axes.flat, [*REGION_CODES, ALL]):
+        fig, axes, panels, legend_ax = _region_grid()
+        for ax, region in panels:
             parts = []
             for metric in GAP_PARTS:
                 part = frame[(frame.metric == metric) & (frame.region == region)].sort_values("date")
@@ -167,9 +172,8 @@ def consent_gap_parts(reduced, varying, out_dir: Path, max_series: int = 8) -> l
             _dates_axis(ax)
         for ax in axes[:, 0]:
             ax.set_ylabel("share of eligible members")
-        axes.flat[-1].axis("off")
         handles, labels = axes.flat[0].get_legend_handles_labels()
-        axes.flat[-1].legend(handles, labels, loc="center", frameon=False, title="enrolled objectors")
+        legend_ax.legend(handles, labels, loc="center", frameon=False, title="enrolled objectors")
         fig.suptitle(f"Consent gap and its parts ({label}; medians over replicates)")
         paths += _save(fig, out_dir, f"consent_gap_{slug(label)}")
     return paths
@@ -178,7 +182,7 @@ def consent_gap_parts(reduced, varying, out_dir: Path, max_series: int = 8) -> l
 def single_panel(reduced, varying, metric, region, ylabel, title, out_dir: Path, name: str) -> list[Path]:
     fig, ax = plt.subplots(figsize=(5.0, 3.4), layout="constrained")
     for i, (label, frame) in enumerate(_series(reduced, varying)):
-        _draw(ax, frame, metric, region, 1.0, label, _style(i))
+        _draw(ax, frame, metric, region, 1.0, label, series_style(i))
     ax.set_ylabel(ylabel)
     _dates_axis(ax)
     ax.legend(frameon=False, title=", ".join(varying))

@@ -68,7 +68,9 @@ def summary(model: ConsentModel) -> dict:
         "end": str(cfg.end),
         "horizon_date": str(model.dates[last]),
         "agents": int(model.pop.n),
-        "agents_per_region": {code: int(s.stop - s.start) for code, s in zip(REGION_CODES, model.pop.slices)},
+        "agents_per_region": {
+            code: int(s.stop - s.start) for code, s in zip(REGION_CODES, model.pop.slices, strict=True)
+        },
         "members": cfg.population.members,
         "regions": {
             code: {name: float(model.records[last, r, k]) for k, name in enumerate(METRIC_NAMES)}
@@ -96,8 +98,15 @@ def provenance(config: SimConfig, model: ConsentModel, wall_time_s: float, start
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "packages": versions,
-        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "command": command_line(),
     }
+
+
+def command_line() -> str:
+    """The command as typed: `python -m sim.run ...` for the entry point, else the script's name."""
+    script = Path(sys.argv[0])
+    head = "python -m sim.run" if (script.name, script.parent.name) == ("__main__.py", "run") else script.name
+    return " ".join([head, *sys.argv[1:]])
 
 
 def _git_state() -> dict:

@@ -88,7 +88,7 @@ class Member(mesa.Agent):
         return int(self.model.route_today[self.region]) if consent.has_route_to_act(self.regime()) else -1
 
     def step(self) -> None:
-        """One day of this member's life, in MODEL.md's order."""
+        """One day of this member's life, in the order of docs/ODD.md §3."""
         t = self.model.day
         visits = self.next_visit == t
         if visits:

@@ -1,4 +1,4 @@
-"""Awareness: media attention, notices and word of mouth (MODEL.md section 7, "Awareness").
+"""Awareness: media attention, notices and word of mouth (docs/ODD.md §7.3).
 
 The daily probability that a member is exposed (an unaware member becomes aware; an aware one is
 reminded, which renews intent) is
@@ -24,7 +24,7 @@ from sim.model.regions import REGION_CODES
 
 
 def daily_exposure_probability(media, reach, notice, wom_strength, telling, contacts):
-    """MODEL.md's awareness hazard for one day; works on scalars and arrays alike."""
+    """The awareness hazard of docs/ODD.md §7.3 for one day; works on scalars and arrays alike."""
     telling_share = np.where(np.asarray(contacts) > 0, np.asarray(telling) / np.maximum(contacts, 1), 0.0)
     return 1.0 - (1.0 - media * reach) * (1.0 - notice) * (1.0 - wom_strength * telling_share)
 

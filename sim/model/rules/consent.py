@@ -1,4 +1,4 @@
-"""Consent status, intent and prompt answers (MODEL.md section 7, "Intent").
+"""Consent status, intent and prompt answers (docs/ODD.md §7.4, §7.5).
 
 Consent status is one recorded choice per member (none, opted out, opted in); whether the member
 is enrolled (data usable for training) follows from the region's regime (`sim.model.regimes`,

@@ -1,4 +1,4 @@
-"""Content and attention (MODEL.md section 7, "Content and attention").
+"""Content and attention (docs/ODD.md §7.7).
 
 Each post is a face image (with the member's current face share), another image, or text only.
 The feed multiplies a face image's engagement by `face_boost`. After each post a member's face

@@ -1,4 +1,4 @@
-"""Settings-discovery friction (MODEL.md section 7, "Friction").
+"""Settings-discovery friction (docs/ODD.md §7.6).
 
 A route is a list of steps, each with a difficulty in log-odds: a member of median skill (0.5)
 passes a step of difficulty d with probability 1 / (1 + exp(d)); skill shifts that by

@@ -1,4 +1,4 @@
-"""The training-data ledger (MODEL.md section 7, "Training pull and ledger").
+"""The training-data ledger (docs/ODD.md §7.8).
 
 Per region and data type, what has been ingested (in real items, i.e. weighted), and how much of it
 came from members who later opted out. It only grows, except under retroactive removal, when an

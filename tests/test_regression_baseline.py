@@ -1,0 +1,55 @@
+"""A stored regression baseline: every metric per region at the horizon of a small default run.
+
+A change that moves any result fails here, so results move only on purpose. After a deliberate
+change (say why in the commit), rewrite the baseline with
+
+    python tests/test_regression_baseline.py --update
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+BASELINE = Path(__file__).resolve().parent / "baseline" / "small_default_run.json"
+# The small run of conftest (20,000 agents, floor 1,000, seed 0, the shipped policy).
+OVERRIDES = ("population.agents=20000", "population.min_agents_per_region=1000", "progress=false", "seed=0")
+
+
+def horizon_values(model) -> dict:
+    from sim.model.metrics import METRIC_NAMES
+    from sim.run.folder import OUTPUT_REGIONS
+
+    last = model.records[model.day - 1]
+    return {
+        region: {name: float(last[r, k]) for k, name in enumerate(METRIC_NAMES)}
+        for r, region in enumerate(OUTPUT_REGIONS)
+    }
+
+
+def test_the_small_default_run_matches_the_stored_baseline(actual_model):
+    stored = json.loads(BASELINE.read_text())
+    assert stored["overrides"] == list(OVERRIDES[:2]) + ["seed=0"], "the baseline was made with other settings"
+    now = horizon_values(actual_model)
+    assert set(now) == set(stored["regions"]), "regions changed"
+    moved = {
+        (region, name): (stored["regions"][region].get(name), value)
+        for region, values in now.items()
+        for name, value in values.items()
+        if stored["regions"][region].get(name) != pytest.approx(value, rel=1e-12, abs=1e-12)
+    }
+    assert not moved, f"results moved (update the baseline only on purpose): {dict(list(moved.items())[:8])}"
+
+
+if __name__ == "__main__" and "--update" in sys.argv:
+    from sim.model.config import validate_config
+    from sim.run.compose import compose_raw
+    from sim.run.folder import run_model
+
+    model = run_model(validate_config(compose_raw(list(OVERRIDES))), progress=False)
+    data = {"overrides": list(OVERRIDES[:2]) + ["seed=0"], "regions": horizon_values(model)}
+    BASELINE.write_text(json.dumps(data, indent=1) + "\n")
+    print(f"wrote {BASELINE}")
