@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from conftest import make_config
 
-from sim.model.regimes import AFFIRMATIVE, DEFAULT_ON, EXCLUDED, FORCED_CHOICE, NO_OPTION, REGIMES
+from sim.model.config import PromptAnswerConfig
+from sim.model.regimes import AFFIRMATIVE, DEFAULT_ON, EXCLUDED, FORCED_CHOICE, NO_OPTION, PRESETS, REGIMES
 from sim.model.regions import REGION_CODES
 from sim.model.rules import consent
 from sim.model.rules.consent import ACCEPT, INDIFFERENT, NO_CHOICE, OBJECT, OPTED_IN, OPTED_OUT
@@ -62,26 +63,52 @@ def test_desired_choice():
     )
 
 
-def test_prompt_answer_objectors_decline_accepters_accept_indifferent_follow_acquiescence():
-    u = np.array([0.1, 0.9, 0.1, 0.9, 0.1, 0.9])
-    pref = np.array([OBJECT, OBJECT, ACCEPT, ACCEPT, INDIFFERENT, INDIFFERENT])
-    np.testing.assert_array_equal(
-        consent.prompt_answer(pref, u, 0.5), [OPTED_OUT, OPTED_OUT, OPTED_IN, OPTED_IN, OPTED_IN, OPTED_OUT]
+ANSWER = PromptAnswerConfig(
+    accepter_logit=2.6, indifferent_logit=0.0, objector_logit=-4.0, concern_logit_per_unit=2.0,
+    preset_yes_shift=0.7, preset_no_shift=2.6,
+)  # fmt: skip
+
+
+def test_prompt_answer_follows_the_accept_probability():
+    u = np.array([0.1, 0.9, 0.1, 0.9])
+    p = np.array([0.5, 0.5, 0.95, 0.95])
+    np.testing.assert_array_equal(consent.prompt_answer(u, p), [OPTED_IN, OPTED_OUT, OPTED_IN, OPTED_IN])
+
+
+def test_prompt_accept_probability_is_the_logistic_of_lean_plus_framing():
+    # at concern 0.5 the lean is the preference's log-odds; the framing adds its shift
+    for pref, lean in ((ACCEPT, 2.6), (INDIFFERENT, 0.0), (OBJECT, -4.0)):
+        for framing, shift in (("neutral", 0.0), ("preset_yes", 0.7), ("preset_no", -2.6)):
+            got = consent.prompt_accept_probability(pref, 0.5, framing, ANSWER)
+            assert got == pytest.approx(1 / (1 + np.exp(-(lean + shift))))
+    # more concern, less yes, within a preference
+    p = consent.prompt_accept_probability(np.full(3, INDIFFERENT), np.array([0.1, 0.5, 0.9]), "neutral", ANSWER)
+    assert p[0] > p[1] > p[2]
+
+
+def test_framing_orders_the_answers_preset_no_below_neutral_below_preset_yes():
+    pref = np.array([OBJECT, INDIFFERENT, ACCEPT])
+    concern = np.array([0.8, 0.5, 0.2])
+    no, neutral, yes = (
+        consent.prompt_accept_probability(pref, concern, f, ANSWER) for f in ("preset_no", "neutral", "preset_yes")
     )
+    assert np.all(no < neutral) and np.all(neutral < yes)
 
 
-@pytest.mark.parametrize("acquiescence", [0.0, 0.3, 0.8, 1.0])
-def test_indifferent_members_accept_a_prompt_at_the_acquiescence_rate(acquiescence):
+@pytest.mark.parametrize("accept", [0.0, 0.3, 0.8, 1.0])
+def test_members_accept_a_prompt_at_their_accept_probability(accept):
     n = 100_000
     u = np.random.default_rng(1).random(n)
-    answers = consent.prompt_answer(np.full(n, INDIFFERENT), u, acquiescence)
-    share = (answers == OPTED_IN).mean()
-    assert abs(share - acquiescence) <= 5 * np.sqrt(acquiescence * (1 - acquiescence) / n) + 1e-12
+    share = (consent.prompt_answer(u, np.full(n, accept)) == OPTED_IN).mean()
+    assert abs(share - accept) <= 5 * np.sqrt(accept * (1 - accept) / n) + 1e-12
 
 
-def test_the_prompt_design_sets_the_indifferents_acceptance():
-    p = consent.indifferent_accept_probability(np.array([DEFAULT_ON, AFFIRMATIVE, FORCED_CHOICE]), 0.8, 0.5)
-    np.testing.assert_allclose(p, [0.8, 0.2, 0.5])
+def test_the_regime_sets_the_prompt_framing():
+    assert [PRESETS.framing[r] for r in (DEFAULT_ON, AFFIRMATIVE, FORCED_CHOICE)] == [
+        "preset_yes",
+        "preset_no",
+        "neutral",
+    ]
 
 
 def test_intent_probability():

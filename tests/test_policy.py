@@ -38,7 +38,13 @@ def actual():
 
 
 def test_tables_cover_every_day_and_region(actual):
-    assert actual.regime.shape == actual.training.shape == actual.route.shape == (N_DAYS, len(REGION_CODES))
+    assert (
+        actual.regime.shape
+        == actual.training.shape
+        == actual.routes_out.shape
+        == actual.routes_in.shape
+        == (N_DAYS, len(REGION_CODES))
+    )
     assert actual.regime.dtype == np.int8 and actual.training.dtype == bool
 
 
@@ -92,9 +98,19 @@ def test_training_starts_on_the_first_day_of_each_training_phase(actual):
     }
 
 
-def test_the_real_route_is_the_settings_toggle_where_members_can_act(actual):
-    assert actual.route_names[actual.route[0, 0]] == "settings_toggle"
-    assert np.all(actual.route == actual.route_names.index("settings_toggle"))
+def bit(t, name):
+    return 1 << t.route_names.index(name)
+
+
+def test_the_real_routes_are_the_toggle_and_from_the_announcement_the_form_in_the_late_regions(actual):
+    toggle, form = bit(actual, "settings_toggle"), bit(actual, "objection_form")
+    assert np.all(actual.routes_in == toggle)  # opting in: the toggle only
+    late = [col(c) for c in (*LATE_JOINERS, "UK")]
+    early = [r for r in range(len(REGION_CODES)) if r not in late]
+    assert np.all(actual.routes_out[:, early] == toggle)
+    announced = day("2025-09-18")
+    assert np.all(actual.routes_out[:announced, late] == toggle)
+    assert np.all(actual.routes_out[announced:, late] == toggle | form)  # both open (ANCHORS 8)
 
 
 def _notices(t):
@@ -128,7 +144,8 @@ def test_everywhere_substitutions_replace_default_on_and_keep_dates_and_training
     expected = np.where(actual.regime == DEFAULT_ON, new_regime, actual.regime)
     np.testing.assert_array_equal(t.regime, expected)
     np.testing.assert_array_equal(t.training, actual.training)
-    np.testing.assert_array_equal(t.route, actual.route)
+    np.testing.assert_array_equal(t.routes_out, actual.routes_out)
+    np.testing.assert_array_equal(t.routes_in, actual.routes_in)
     assert np.all(t.regime[:, col("CN")] == EXCLUDED)
 
 
@@ -147,7 +164,10 @@ def test_prominent_toggle_changes_the_route_only(actual):
     t = table("prominent_toggle")
     np.testing.assert_array_equal(t.regime, actual.regime)
     np.testing.assert_array_equal(t.training, actual.training)
-    assert np.all(t.route == t.route_names.index("prominent_toggle"))
+    # the settings toggle is replaced by the prominent one; the objection form stays where it was open
+    prominent, toggle = bit(t, "prominent_toggle"), bit(actual, "settings_toggle")
+    assert np.all(t.routes_in == prominent)
+    np.testing.assert_array_equal(t.routes_out, actual.routes_out - toggle + prominent)
 
 
 def test_a_substitution_to_excluded_stops_training():

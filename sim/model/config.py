@@ -22,12 +22,11 @@ from pydantic import (
     model_validator,
 )
 
-from sim.model.regimes import BY_NAME, REGIMES
+from sim.model.regimes import BY_NAME, Enrolment, Framing, Request
 from sim.model.regions import REGION_CODES
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveFloat = Annotated[float, Field(gt=0.0)]
-Regime = Literal[REGIMES]  # the rows of the regime table (sim/model/regimes.py)
 NoticeChannel = Literal["email", "in_app", "prompt"]
 MediaLevel = Literal["none", "moderate", "high"]
 ROUTE_NONE = "none"
@@ -183,12 +182,23 @@ class AwarenessConfig(Strict):
     word_of_mouth: WordOfMouthConfig
 
 
+class PromptAnswerConfig(Strict):
+    """The answer to a consent prompt (docs/ODD.md §7.5): P(yes) = logistic(lean + framing shift),
+    lean = the preference's log-odds + concern_logit_per_unit x (0.5 - concern)."""
+
+    accepter_logit: Annotated[float, Field(ge=-20.0, le=20.0)]
+    indifferent_logit: Annotated[float, Field(ge=-20.0, le=20.0)]
+    objector_logit: Annotated[float, Field(ge=-20.0, le=20.0)]
+    concern_logit_per_unit: Annotated[float, Field(ge=0.0, le=20.0)]
+    preset_yes_shift: Annotated[float, Field(ge=0.0, le=20.0)]
+    preset_no_shift: Annotated[float, Field(ge=0.0, le=20.0)]
+
+
 class ConsentConfig(Strict):
     intent_half_life_days: PositiveFloat
     object_intent_scale: Annotated[float, Field(ge=0.0, le=10.0)]
     accept_intent_prob: Probability
-    default_acquiescence: Probability
-    neutral_acquiescence: Probability
+    prompt_answer: PromptAnswerConfig
 
 
 class RouteStep(Strict):
@@ -198,6 +208,7 @@ class RouteStep(Strict):
 
 class Route(Strict):
     steps: list[RouteStep] = Field(min_length=1)
+    channel: Literal["settings", "form", "one_click", "prompt"] = "settings"  # how its choices are counted
     wait_days: Annotated[int, Field(ge=0, le=3650)] = 0
 
 
@@ -244,13 +255,25 @@ class TrainingConfig(Strict):
     tokens_per_post: Annotated[float, Field(ge=0.0)]
 
 
-class PolicyEvent(Strict):
+class Routes(Strict):
+    """The routes a phase offers: `route` sets one route for opting out and in ('none': no route);
+    `routes_out` and `routes_in` set each direction's list (several may be open at once)."""
+
+    route: str | None = None
+    routes_out: list[str] | None = None
+    routes_in: list[str] | None = None
+
+    def route_names(self) -> list[str]:
+        return [r for r in (self.route, *(self.routes_out or []), *(self.routes_in or [])) if r is not None]
+
+
+class PolicyEvent(Routes):
     date: dt.date
     regions: list[str]
-    regime: Literal[(*REGIMES, "unchanged")] = "unchanged"
+    regime: str = "unchanged"  # a preset of sim/model/regimes.py or a design of the policy's `designs`
     training: bool | None = None  # None: the regime decides (a regime that enrols nobody never trains)
-    route: str | None = None  # None: unchanged
     notice: list[NoticeChannel] = []
+    one_click: bool = False  # the notice carries a one-click "object" link (email or in-app)
     media: MediaLevel = "none"
     label: str = ""
 
@@ -260,9 +283,9 @@ class PolicyEvent(Strict):
         return _check_event_regions(v)
 
     @model_validator(mode="after")
-    def _untrainable_regime_never_trains(self):
-        if self.regime != "unchanged" and self.training and not BY_NAME[self.regime].trains:
-            raise ValueError(f"an {self.regime} phase cannot train (it enrols nobody)")
+    def _one_click_needs_a_channel(self):
+        if self.one_click and not {"email", "in_app"} & set(self.notice):
+            raise ValueError(f"one_click needs an email or in_app notice to carry it, got notice={self.notice}")
         return self
 
 
@@ -270,7 +293,7 @@ class Substitution(Strict):
     """Turns the actual timeline into a counterfactual: replace regimes/routes in some regions."""
 
     regions: list[str]
-    regime: dict[Regime, Regime] = {}
+    regime: dict[str, str] = {}
     route: dict[str, str] = {}
 
     @field_validator("regions")
@@ -279,9 +302,24 @@ class Substitution(Strict):
         return _check_event_regions(v)
 
 
-class InitialPhase(Strict):
-    regime: Regime
-    route: str
+class InitialPhase(Routes):
+    regime: str
+
+
+class DesignParts(Strict):
+    """Parts of a consent design that may replace a preset's (sim/model/regimes.py)."""
+
+    enrolment: Enrolment | None = None
+    request: Request | None = None
+    framing: Framing | None = None
+    blocking: bool | None = None
+
+
+class Design(DesignParts):
+    """A named consent design of a policy: a preset regime with some parts replaced."""
+
+    like: str
+    description: str = ""
 
 
 class PolicyConfig(Strict):
@@ -290,12 +328,35 @@ class PolicyConfig(Strict):
     initial: InitialPhase
     events: list[PolicyEvent]
     substitutions: list[Substitution] = []
+    # Consent designs of this policy beyond the presets: name -> a preset with parts replaced.
+    designs: dict[str, Design] = {}
     # Regions that keep the initial phase on purpose (no warning that no event names them).
     unchanged_regions: list[str] = []
-    # Sweep knobs (null: as the events say): one opt-out route for every phase that offers one,
-    # and one set of notice channels for every event that sends a notice.
+    # Sweep knobs (null: as the events say): one route (or a list of routes) for every phase that
+    # offers one, one set of notice channels for every event that sends a notice, one-click links
+    # in every email or in-app notice, and design parts replaced in every design.
     route_override: str | None = None
+    routes_override: list[str] | None = None
     notice_override: list[NoticeChannel] | None = None
+    one_click_notices: bool = False
+    design_override: DesignParts = DesignParts()
+
+    @model_validator(mode="after")
+    def _known_designs(self):
+        for name, design in self.designs.items():
+            if name in BY_NAME or name == "unchanged":
+                raise ValueError(f"design {name!r} would shadow a preset regime; choose another name")
+            if design.like not in BY_NAME:
+                raise ValueError(f"designs.{name}.like={design.like!r}: not a preset; allowed: {list(BY_NAME)}")
+        allowed = [*BY_NAME, *self.designs]
+        used = [("initial.regime", self.initial.regime)]
+        used += [(f"events[{i}].regime", e.regime) for i, e in enumerate(self.events) if e.regime != "unchanged"]
+        for i, sub in enumerate(self.substitutions):
+            used += [(f"substitutions[{i}].regime", r) for r in (*sub.regime, *sub.regime.values())]
+        bad = [f"{where}={name!r}" for where, name in used if name not in allowed]
+        if bad:
+            raise ValueError(f"unknown regime(s) {bad}; allowed: {allowed} (presets and this policy's designs)")
+        return self
 
     @field_validator("unchanged_regions")
     @classmethod
@@ -336,13 +397,24 @@ class SimConfig(Strict):
         if friction is None:
             return policy
         known = set(friction.routes) | {ROUTE_NONE}
-        used = [("initial.route", policy.initial.route), ("route_override", policy.route_override)]
-        used += [(f"events[{i}].route", e.route) for i, e in enumerate(policy.events)]
+        used = [("initial.route", r) for r in policy.initial.route_names()]
+        used += [("route_override", policy.route_override)] + [
+            ("routes_override", r) for r in policy.routes_override or []
+        ]
+        used += [(f"events[{i}].route", r) for i, e in enumerate(policy.events) for r in e.route_names()]
         for i, sub in enumerate(policy.substitutions):
             used += [(f"substitutions[{i}].route", r) for r in (*sub.route, *sub.route.values())]
         bad = [f"{where}={name!r}" for where, name in used if name is not None and name not in known]
         if bad:
             raise ValueError(f"unknown route(s) {bad}; allowed: {sorted(known)} (routes of friction.routes)")
+        if policy.one_click_notices or any(e.one_click for e in policy.events):
+            if not any(r.channel == "one_click" for r in friction.routes.values()):
+                raise ValueError("one-click notices need a route with channel: one_click in friction.routes")
+        from sim.model.policy import design_problems  # the phases, compiled (policy imports this module)
+
+        problems = design_problems(policy)
+        if problems:
+            raise ValueError("designs that cannot work: " + "; ".join(problems))
         return policy
 
     @property

@@ -18,7 +18,7 @@ from sim.model.metrics import INDEX, METRIC_NAMES
 from sim.model.random_streams import NEVER
 from sim.model.regions import REGION_CODES
 from sim.model.rules import awareness, consent, content, friction
-from sim.model.rules.consent import NO_CHOICE, OBJECT, OPTED_IN, OPTED_OUT
+from sim.model.rules.consent import CHANNELS, NO_CHOICE, OBJECT, OPTED_IN, OPTED_OUT
 from sim.model.rules.ledger import DATA_TYPES, first_pull_data, new_posts_data
 from sim.model.state import NOT_YET, AgentState
 from sim.model.world import build_world
@@ -41,6 +41,12 @@ class ConsentModel(mesa.Model):
         self.contacts = self.graph.degree
         self.state = AgentState.initial(self.pop, config.feed.initial_face_share)
         self.failed_attempts = np.zeros(len(REGION_CODES))
+        self.designs = self.policy.designs
+        one_click = [n for n in self.route_names if config.friction.routes[n].channel == "one_click"]
+        self._one_click_route = one_click[0] if one_click else None
+        # choices recorded today, per region, direction (opted out, opted in) and channel
+        self.choices_today = np.zeros((len(REGION_CODES), 2, len(CHANNELS)))
+        self._one_click_readers = np.empty(0, np.int64)
         self.sharers: deque[tuple[int, np.ndarray]] = deque()  # (day, agents) who told their contacts
         self.pending_choices: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}  # forms awaiting effect
         self.records = np.full((self.n_days, len(REGION_CODES) + 1, len(METRIC_NAMES)), np.nan)
@@ -59,13 +65,15 @@ class ConsentModel(mesa.Model):
     def step(self) -> None:
         t = self.day
         self.regime_today = self.policy.regime[t]
-        self.route_today = self.policy.route[t]
+        self.routes_out_today, self.routes_in_today = self.policy.routes_out[t], self.policy.routes_in[t]
+        self.choices_today[:] = 0
         exposed_by_notice = self._apply_policy(t)
         visitors = self._visits(t)
         exposed = self._awareness(t, visitors, exposed_by_notice)
         self._form_intent(t, exposed)
         self._answer_prompts(t, visitors)
         self._attempt_routes(t, visitors)
+        self._one_click(t)
         self._post(t)
         self._training_pull(t)
         self._record(t)
@@ -76,25 +84,34 @@ class ConsentModel(mesa.Model):
     def _agent_regime(self, idx: np.ndarray) -> np.ndarray:
         return self.regime_today[self.pop.region[idx]]
 
-    def _open_route(self, idx: np.ndarray) -> np.ndarray:
-        """Index of the route each member could use today; -1 where the regime offers none."""
-        route = self.route_today[self.pop.region[idx]]
-        return np.where(consent.has_route_to_act(self._agent_regime(idx)), route, -1)
+    def _open_routes(self, idx: np.ndarray, desired: np.ndarray) -> np.ndarray:
+        """Bitmask of the routes open today to each member for the choice they want (opting in or
+        out); 0 where the design offers no route."""
+        region = self.pop.region[idx]
+        routes = np.where(desired == OPTED_IN, self.routes_in_today[region], self.routes_out_today[region])
+        return np.where(consent.has_route_to_act(self._agent_regime(idx), self.designs), routes, 0)
 
     def _enrolled(self, idx: np.ndarray) -> np.ndarray:
-        return consent.is_enrolled(self._agent_regime(idx), self.state.choice[idx], self.pop.eligible[idx])
+        return consent.is_enrolled(
+            self._agent_regime(idx), self.state.choice[idx], self.pop.eligible[idx], self.designs
+        )
 
     # 1. policy: notices fired by today's phase switches (the consent default follows from the regime)
     def _apply_policy(self, t: int) -> np.ndarray:
         exposed = []
         for r in self.world.regime_switched(t):  # a consent request belongs to its phase: withdrawn
             self.state.prompt_pending[self.pop.slices[r]] = False
+        one_click = []
         for notice in self.world.notices_on(t):
             reached = self.world.recipients(notice, t)
             exposed.append(reached.read_email)
             self.state.in_app_pending[reached.see_in_app] = True
             if reached.prompted is not None:
                 self.state.prompt_pending[reached.prompted] = True
+            if notice.one_click:  # the link is in the email now, in the app at the next visit
+                one_click.append(reached.read_email)
+                self.state.one_click_pending[reached.see_in_app] = True
+        self._one_click_readers = np.concatenate(one_click) if one_click else np.empty(0, np.int64)
         for day_choices in self.pending_choices.pop(t, []):
             self._record_choice(*day_choices)
         return np.concatenate(exposed) if exposed else np.empty(0, np.int64)
@@ -114,6 +131,10 @@ class ConsentModel(mesa.Model):
         saw_in_app = visitors[s.in_app_pending[visitors]]
         s.in_app_pending[saw_in_app] = False
         parts.append(saw_in_app)
+        if s.one_click_pending.any():
+            clicked_in_app = saw_in_app[s.one_click_pending[saw_in_app]]
+            s.one_click_pending[clicked_in_app] = False
+            self._one_click_readers = np.concatenate([self._one_click_readers, clicked_in_app])
 
         while self.sharers and self.sharers[0][0] < t - wom.window_days:
             self.sharers.popleft()
@@ -139,8 +160,9 @@ class ConsentModel(mesa.Model):
     def _form_intent(self, t: int, exposed: np.ndarray) -> None:
         s, pop, cfg = self.state, self.pop, self.config.consent
         who = exposed[pop.eligible[exposed] & ~s.gave_up[exposed] & ~s.awaiting_decision[exposed]]
-        who = who[self._open_route(who) >= 0]
         desired = consent.desired_choice(pop.preference[who], self._enrolled(who))
+        can_act = (self._open_routes(who, desired) != 0) | np.isin(who, self._one_click_readers)
+        who, desired = who[can_act], desired[can_act]
         p = consent.intent_probability(
             desired,
             pop.concern[who],
@@ -154,55 +176,87 @@ class ConsentModel(mesa.Model):
         duration = self.streams.geometric_days("intent_duration", forms, t, fade)
         s.intent_until[forms] = np.minimum(t + duration - 1, NEVER)
 
-    # 5a. prompts and forced choices are answered on the spot (through the `prompt` route's steps)
+    # 5a. consent requests are answered on the spot: a blocking one always, a dismissible one
+    # through the `prompt` route's steps (or dismissed); the answer follows the member's lean
     def _answer_prompts(self, t: int, visitors: np.ndarray) -> None:
-        s, pop = self.state, self.pop
+        s, pop, designs = self.state, self.pop, self.designs
         regime = self._agent_regime(visitors)
-        due = s.prompt_pending[visitors] | consent.asks_every_visit(regime)
-        can_answer = consent.has_route_to_act(regime) & pop.eligible[visitors] & (s.choice[visitors] == NO_CHOICE)
-        asked = visitors[due & can_answer]
+        due = s.prompt_pending[visitors] | consent.asks_every_visit(regime, designs)
+        can_answer = consent.has_route_to_act(regime, designs) & pop.eligible[visitors]
+        asked = visitors[due & can_answer & (s.choice[visitors] == NO_CHOICE)]
         s.prompt_pending[visitors] = False
         if asked.size == 0:
             return
         s.aware_since[asked[s.aware_since[asked] == NOT_YET]] = t
-        answered = asked[self._passes_route(asked, self.config.friction.routes["prompt"].steps, "prompt_step", t)]
-        cfg = self.config.consent
-        accept_p = consent.indifferent_accept_probability(
-            self._agent_regime(answered), cfg.default_acquiescence, cfg.neutral_acquiescence
+        blocking = designs.blocking[self._agent_regime(asked)]
+        passes = self._passes_route(asked, self.config.friction.routes["prompt"].steps, "prompt_step", t)
+        answered = asked[blocking | passes]
+        framing = designs.framing[self._agent_regime(answered)]
+        accept_p = consent.prompt_accept_probability(
+            pop.preference[answered], pop.concern[answered], framing, self.config.consent.prompt_answer
         )
-        u = self.streams.uniform("acquiescence", answered, t)
-        choice = consent.prompt_answer(pop.preference[answered], u, accept_p)
-        self._record_choice(answered, choice)
+        choice = consent.prompt_answer(self.streams.uniform("prompt_answer", answered, t), accept_p)
+        self._record_choice(answered, choice, CHANNELS.index("prompt"))
 
     # 5b. members with intent try their region's route on a visit
     def _attempt_routes(self, t: int, visitors: np.ndarray) -> None:
         s, pop, fr = self.state, self.pop, self.config.friction
         who = visitors[(s.intent_until[visitors] >= t) & ~s.gave_up[visitors]]
-        route = self._open_route(who)
         desired = consent.desired_choice(pop.preference[who], self._enrolled(who))
-        keep = (route >= 0) & (desired != NO_CHOICE)
-        who, route, desired = who[keep], route[keep], desired[keep]
+        routes = self._open_routes(who, desired)
+        keep = (routes != 0) & (desired != NO_CHOICE)
+        who, routes, desired = who[keep], routes[keep], desired[keep]
         p_try = friction.try_probability(fr.try_prob, fr.frustration_factor, s.failures[who])
         tries = self.streams.uniform("try", who, t) < p_try
-        who, route, desired = who[tries], route[tries], desired[tries]
+        who, routes, desired = who[tries], routes[tries], desired[tries]
 
+        # Every open route is tried in the member's own random order; the first that works is used.
+        n_routes = len(self.route_names)
+        passed = np.zeros((n_routes, who.size), bool)
+        order = np.zeros((n_routes, who.size))
+        several = (routes & (routes - np.uint32(1))) != 0  # more than one bit set
         for k, name in enumerate(self.route_names):
-            on_route = route == k
+            on_route = ((routes >> np.uint32(k)) & np.uint32(1)).astype(bool)
+            if on_route.any():
+                passed[k, on_route] = self._passes_route(who[on_route], fr.routes[name].steps, f"step_{name}", t)
+            if (on_route & several).any():
+                order[k, on_route] = self.streams.uniform(f"route_order_{name}", who[on_route], t)
+        used = friction.first_route_passed(passed, order)
+        for k, name in enumerate(self.route_names):
+            on_route = used == k
             if not on_route.any():
                 continue
-            members, wants = who[on_route], desired[on_route]
-            spec = fr.routes[name]
-            ok = self._passes_route(members, spec.steps, f"step_{name}", t)
-            done, choice = members[ok], wants[ok]
-            s.intent_until[done] = NOT_YET
-            if spec.wait_days:
-                s.awaiting_decision[done] = True
-                self.pending_choices.setdefault(t + spec.wait_days, []).append((done, choice))
-            else:
-                self._record_choice(done, choice)
-            shares = self.streams.uniform("share", done, t) < self.config.awareness.word_of_mouth.share_prob
-            self.sharers.append((t, done[shares]))
-            self._record_failures(members[~ok], t)
+            done, choice = who[on_route], desired[on_route]
+            self._route_done(t, done, choice, name)
+        self._record_failures(who[used < 0], t)
+
+    def _route_done(self, t: int, done: np.ndarray, choice: np.ndarray, route: str) -> None:
+        """Members who completed a route: their choice takes effect now or after the route's wait."""
+        s, spec = self.state, self.config.friction.routes[route]
+        channel = CHANNELS.index(spec.channel)
+        s.intent_until[done] = NOT_YET
+        if spec.wait_days:
+            s.awaiting_decision[done] = True
+            self.pending_choices.setdefault(t + spec.wait_days, []).append((done, choice, channel))
+        else:
+            self._record_choice(done, choice, channel)
+        shares = self.streams.uniform("share", done, t) < self.config.awareness.word_of_mouth.share_prob
+        self.sharers.append((t, done[shares]))
+
+    # 5c. a one-click "object" link in a notice: readers with intent act without visiting settings
+    def _one_click(self, t: int) -> None:
+        readers = self._one_click_readers
+        if readers.size == 0 or self._one_click_route is None:
+            return
+        s, pop, fr = self.state, self.pop, self.config.friction
+        who = np.unique(readers)
+        who = who[(s.intent_until[who] >= t) & ~s.gave_up[who] & ~s.awaiting_decision[who]]
+        who = who[consent.desired_choice(pop.preference[who], self._enrolled(who)) == OPTED_OUT]
+        p_try = friction.try_probability(fr.try_prob, fr.frustration_factor, s.failures[who])
+        who = who[self.streams.uniform("one_click_try", who, t) < p_try]
+        spec = fr.routes[self._one_click_route]
+        done = who[self._passes_route(who, spec.steps, f"step_{self._one_click_route}", t)]
+        self._route_done(t, done, np.full(done.size, OPTED_OUT, np.int8), self._one_click_route)
 
     def _passes_route(self, members: np.ndarray, steps, stream: str, t: int) -> np.ndarray:
         skill, weight = self.pop.skill[members], self.config.friction.skill_weight
@@ -218,11 +272,16 @@ class ConsentModel(mesa.Model):
         s.intent_until[quits] = NOT_YET
         self.failed_attempts += np.bincount(self.pop.region[failed], minlength=len(REGION_CODES))
 
-    def _record_choice(self, members: np.ndarray, choice: np.ndarray) -> None:
-        """Record choices; data already ingested from new objectors now counts as theirs."""
+    def _record_choice(self, members: np.ndarray, choice: np.ndarray, channel: int) -> None:
+        """Record choices made through a channel (CHANNELS); data already ingested from new
+        objectors now counts as theirs."""
         s = self.state
         new_out = members[(choice == OPTED_OUT) & (s.choice[members] != OPTED_OUT)]
         s.choice[members] = choice
+        s.choice_channel[members] = channel
+        for d, direction in enumerate((OPTED_OUT, OPTED_IN)):
+            region = self.pop.region[members[choice == direction]]
+            self.choices_today[:, d, channel] += np.bincount(region, minlength=len(REGION_CODES))
         s.intent_until[members] = NOT_YET
         s.awaiting_decision[members] = False
         for r in np.unique(self.pop.region[new_out]):
@@ -316,7 +375,8 @@ class ConsentModel(mesa.Model):
         s, pop = self.state, self.pop
         names = (
             "aware", "enrolled", "opted_out", "opted_in", "undecided", "gap", "gap_unaware", "gap_intending",
-            "gap_idle", "face_post_rate", "post_rate",
+            "gap_gave_up", "gap_not_trying", "face_post_rate", "post_rate",
+            *(f"{d}_via_{c}" for d in ("opted_out", "opted_in") for c in CHANNELS),
         )  # fmt: skip
         counts = {name: np.zeros(len(REGION_CODES)) for name in names}
         intending_today = (s.intent_until >= t) & ~s.gave_up
@@ -324,7 +384,7 @@ class ConsentModel(mesa.Model):
             eligible = pop.eligible[sl]
             aware = s.aware_since[sl] != NOT_YET
             choice = s.choice[sl]
-            enrolled = consent.is_enrolled(self.regime_today[r], choice, eligible)
+            enrolled = consent.is_enrolled(self.regime_today[r], choice, eligible, self.designs)
             gap = self._objector_eligible[sl] & enrolled
             c = {
                 "aware": np.count_nonzero(aware & eligible),
@@ -335,8 +395,14 @@ class ConsentModel(mesa.Model):
                 "gap": np.count_nonzero(gap),
                 "gap_unaware": np.count_nonzero(gap & ~aware),
                 "gap_intending": np.count_nonzero(gap & aware & intending_today[sl]),
+                "gap_gave_up": np.count_nonzero(gap & aware & s.gave_up[sl]),
             }
-            c["gap_idle"] = c["gap"] - c["gap_unaware"] - c["gap_intending"]
+            c["gap_not_trying"] = c["gap"] - c["gap_unaware"] - c["gap_intending"] - c["gap_gave_up"]
+            channel = s.choice_channel[sl]
+            for direction, code in (("opted_out", OPTED_OUT), ("opted_in", OPTED_IN)):
+                by_channel = np.bincount(channel[(choice == code) & eligible], minlength=len(CHANNELS))
+                for k, name in enumerate(CHANNELS):
+                    c[f"{direction}_via_{name}"] = by_channel[k]
             ps = pop.poster_slice(r)
             c["face_post_rate"] = np.dot(pop.poster_post_prob[ps], s.face_share[ps])
             c["post_rate"] = self._post_rate_sum[r]
@@ -357,4 +423,9 @@ class ConsentModel(mesa.Model):
             "objector_text_tokens": ledger.from_objectors[:, TEXT],
             "objector_face_images": ledger.from_objectors[:, FACES],
             "removed_text_tokens": ledger.removed[:, TEXT],
+            **{
+                f"new_{d}_via_{c}": self.choices_today[:, i, k] * weight
+                for i, d in enumerate(("opted_out", "opted_in"))
+                for k, c in enumerate(CHANNELS)
+            },
         }

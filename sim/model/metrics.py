@@ -48,7 +48,7 @@ REGISTRY: tuple[Metric, ...] = (
         "share",
         "enrolled",
         "eligible",
-    ),  # fmt: skip
+    ),
     Metric(
         "opted_out_share",
         "eligible members who have recorded an objection",
@@ -56,7 +56,7 @@ REGISTRY: tuple[Metric, ...] = (
         "share",
         "opted_out",
         "eligible",
-    ),  # fmt: skip
+    ),
     Metric("opted_in_share", "eligible members who have recorded consent", ELIGIBLE, "share", "opted_in", "eligible"),
     Metric("undecided_share", "eligible members with no recorded choice", ELIGIBLE, "share", "undecided", "eligible"),
     Metric("objector_share", "eligible members who object to the use", ELIGIBLE, "share", "objectors", "eligible"),
@@ -67,7 +67,7 @@ REGISTRY: tuple[Metric, ...] = (
         "share",
         "gap",
         "objectors",
-    ),  # fmt: skip
+    ),
     Metric(
         "consent_gap_share",
         "objectors who are enrolled: unaware + intending + gave up",
@@ -75,7 +75,7 @@ REGISTRY: tuple[Metric, ...] = (
         "share",
         "gap",
         "eligible",
-    ),  # fmt: skip
+    ),
     Metric("gap_unaware_share", "enrolled objectors still unaware", ELIGIBLE, "share", "gap_unaware", "eligible"),
     Metric(
         "gap_intending_share",
@@ -84,22 +84,30 @@ REGISTRY: tuple[Metric, ...] = (
         "share",
         "gap_intending",
         "eligible",
-    ),  # fmt: skip
+    ),
     Metric(
-        "gave_up_share",
-        "enrolled objectors aware but not trying: gave up, intent lapsed, or no route",
+        "gap_gave_up_share",
+        "enrolled objectors aware who gave up after failing a route",
         ELIGIBLE,
         "share",
-        "gap_idle",
+        "gap_gave_up",
         "eligible",
-    ),  # fmt: skip
+    ),
+    Metric(
+        "gap_not_trying_share",
+        "enrolled objectors aware, not intending and not given up: never tried, intent lapsed, no route, or waiting",
+        ELIGIBLE,
+        "share",
+        "gap_not_trying",
+        "eligible",
+    ),
     Metric(
         "failed_attempts",
         "failed opt-out or opt-in attempts so far (cumulative)",
         "attempts",
         "count",
         "failed_attempts",
-    ),  # fmt: skip
+    ),
     Metric(
         "face_post_share",
         "expected face-image share of new posts",
@@ -107,7 +115,7 @@ REGISTRY: tuple[Metric, ...] = (
         "share",
         "face_post_rate",
         "post_rate",
-    ),  # fmt: skip
+    ),
     Metric(
         "training_active",
         "eligible members in regions whose phase trains",
@@ -115,7 +123,7 @@ REGISTRY: tuple[Metric, ...] = (
         "share",
         "eligible_training",
         "eligible",
-    ),  # fmt: skip
+    ),
     Metric("dataset_profiles", "profiles ingested (cumulative)", "profiles", "count", "ingested_profiles"),
     Metric("dataset_text_tokens", "text tokens ingested (cumulative)", "tokens", "count", "ingested_text_tokens"),
     Metric(
@@ -124,7 +132,7 @@ REGISTRY: tuple[Metric, ...] = (
         "images",
         "count",
         "ingested_face_images",
-    ),  # fmt: skip
+    ),
     Metric("dataset_other_images", "other images ingested (cumulative)", "images", "count", "ingested_other_images"),
     Metric(
         "dataset_from_objectors_share",
@@ -133,21 +141,46 @@ REGISTRY: tuple[Metric, ...] = (
         "share",
         "objector_text_tokens",
         "ingested_text_tokens",
-    ),  # fmt: skip
+    ),
     Metric(
         "dataset_face_images_from_objectors",
         "face images in the set from members who later opted out",
         "images",
         "count",
         "objector_face_images",
-    ),  # fmt: skip
+    ),
     Metric(
         "dataset_removed_text_tokens",
         "text tokens removed by retroactive removal (cumulative)",
         "tokens",
         "count",
         "removed_text_tokens",
-    ),  # fmt: skip
+    ),
+)
+
+CHOICE_CHANNELS = ("prompt", "settings", "form", "one_click")  # sim.model.rules.consent.CHANNELS
+_DIRECTIONS = {"opted_out": "an objection", "opted_in": "consent"}
+REGISTRY += tuple(
+    Metric(
+        f"{d}_via_{c}_share",
+        f"eligible members whose recorded choice is {what}, made through the {c} channel",
+        ELIGIBLE,
+        "share",
+        f"{d}_via_{c}",
+        "eligible",
+    )
+    for d, what in _DIRECTIONS.items()
+    for c in CHOICE_CHANNELS
+) + tuple(
+    Metric(
+        f"new_{d}_via_{c}",
+        f"choices recorded today as {what} through the {c} channel",
+        "members per day",
+        "flow",
+        f"new_{d}_via_{c}",
+    )
+    for d, what in _DIRECTIONS.items()
+    for c in CHOICE_CHANNELS
 )
 
 BY_NAME: dict[str, Metric] = {m.name: m for m in REGISTRY}

@@ -1,10 +1,11 @@
 """Region policies: a list of dated events compiled into a per-day, per-region phase table.
 
 A policy config mirrors data/timeline.csv: an initial phase for every region, then dated events,
-each naming regions and what changes (regime, whether the phase trains, opt-out route, notices,
-media attention). Counterfactual policies reuse the actual timeline and substitute regimes or
-routes in some regions. Compiling yields, for each day and region, the regime, whether training
-pulls run, and the opt-out route; plus the notices fired on each day.
+each naming regions and what changes (the consent design, whether the phase trains, the routes
+open for opting out and in, notices and whether they carry a one-click choice, media attention).
+Counterfactual policies reuse the actual timeline and substitute designs or routes in some
+regions. Compiling yields, for each day and region, the design's code, whether training pulls
+run, and the routes open (bitmasks over the friction routes); plus the notices fired each day.
 """
 
 from __future__ import annotations
@@ -15,20 +16,29 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.model.config import ROUTE_NONE, PolicyConfig, PolicyEvent
-from sim.model.regimes import BY_NAME, CODE
+from sim.model.config import ROUTE_NONE, PolicyConfig, PolicyEvent, Routes
+from sim.model.regimes import TABLE, Regime, RegimeTable, with_parts
 from sim.model.regions import REGION_CODES
+
+ONE_CLICK_CHANNELS = ("email", "in_app")  # a notice that can carry a one-click choice
 
 
 @dataclass(frozen=True)
 class Phase:
     start: dt.date | None  # None: in force before any event
-    regime: str
+    regime: str  # a preset or a design of the policy
     training: bool
-    route: str
+    routes_out: tuple[str, ...]  # routes open for opting out
+    routes_in: tuple[str, ...]  # routes open for opting in
     notice: tuple[str, ...] = ()
+    one_click: bool = False  # the notice carries a one-click "object" link
     media: str = "none"
     label: str = ""
+
+    @property
+    def route(self) -> str:
+        """The routes in one word, for reports: the opt-out routes joined with '+', or 'none'."""
+        return "+".join(self.routes_out) or ROUTE_NONE
 
 
 @dataclass(frozen=True)
@@ -36,18 +46,21 @@ class Notice:
     day: int  # index into the horizon
     region: int
     channels: tuple[str, ...]
+    one_click: bool = False
 
 
 @dataclass(frozen=True)
 class PolicyTable:
     """The compiled policy: arrays [day, region] and the notices to fire."""
 
-    regime: np.ndarray  # int8 codes: indices into sim.model.regimes.REGIMES
+    regime: np.ndarray  # int8 codes: indices into `designs`
     training: np.ndarray  # bool
-    route: np.ndarray  # int8 index into route_names, -1 for no route
+    routes_out: np.ndarray  # uint32 bitmask over route_names: routes open for opting out
+    routes_in: np.ndarray  # uint32 bitmask over route_names: routes open for opting in
     route_names: tuple[str, ...]
     notices: tuple[Notice, ...]
     phases: dict[str, tuple[Phase, ...]]  # per region, for reports
+    designs: RegimeTable  # the presets, then the policy's own designs (design_override applied)
 
     def training_starts(self, day: int) -> np.ndarray:
         """Regions whose training phase begins today (first day of the horizon included)."""
@@ -60,53 +73,103 @@ def expand_regions(regions: list[str]) -> list[str]:
     return list(REGION_CODES) if "all" in regions else list(dict.fromkeys(regions))
 
 
+def design_rows(policy: PolicyConfig) -> tuple[Regime, ...]:
+    """The presets then the policy's designs, each with the policy's design_override applied."""
+    by_name = {r.name: r for r in TABLE}
+    own = [with_parts(by_name[d.like], name, d.description, **_parts(d)) for name, d in policy.designs.items()]
+    override = _parts(policy.design_override)
+    return tuple(with_parts(r, r.name, r.description, **override) for r in (*TABLE, *own))
+
+
+def _parts(parts) -> dict:
+    return {k: getattr(parts, k) for k in ("enrolment", "request", "framing", "blocking")}
+
+
+def _routes(spec: Routes, out: tuple[str, ...], into: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The routes after an event (or the initial phase): `route` sets both directions."""
+    if spec.route is not None:
+        out = into = () if spec.route == ROUTE_NONE else (spec.route,)
+    if spec.routes_out is not None:
+        out = tuple(r for r in spec.routes_out if r != ROUTE_NONE)
+    if spec.routes_in is not None:
+        into = tuple(r for r in spec.routes_in if r != ROUTE_NONE)
+    return out, into
+
+
 def region_phases(policy: PolicyConfig) -> dict[str, tuple[Phase, ...]]:
-    """Each region's phases in date order, substitutions applied."""
+    """Each region's phases in date order, substitutions and sweep knobs applied."""
     events = sorted(policy.events, key=lambda e: e.date)  # stable: same-day events keep list order
+    rows = {r.name: r for r in design_rows(policy)}
     out = {}
     for code in REGION_CODES:
-        phase = Phase(None, policy.initial.regime, BY_NAME[policy.initial.regime].trains, policy.initial.route)
+        routes_out, routes_in = _routes(policy.initial, (), ())
+        phase = Phase(None, policy.initial.regime, rows[policy.initial.regime].trains, routes_out, routes_in)
         phases = [phase]
         for event in events:
             if code in expand_regions(event.regions):
-                phase = _next_phase(phase, event)
+                phase = _next_phase(phase, event, rows)
                 phases.append(phase)
-        out[code] = tuple(_substitute(p, code, policy) for p in phases)
+        out[code] = tuple(_substitute(p, code, policy, rows) for p in phases)
     return out
 
 
-def _next_phase(prev: Phase, event: PolicyEvent) -> Phase:
+def _next_phase(prev: Phase, event: PolicyEvent, rows: dict[str, Regime]) -> Phase:
     regime = prev.regime if event.regime == "unchanged" else event.regime
     if event.training is not None:
         training = event.training
     elif regime != prev.regime:
-        training = BY_NAME[regime].trains
+        training = rows[regime].trains
     else:
         training = prev.training
+    routes_out, routes_in = _routes(event, prev.routes_out, prev.routes_in)
     return Phase(
-        start=event.date,
-        regime=regime,
-        training=training,
-        route=prev.route if event.route is None else event.route,
-        notice=tuple(event.notice),
-        media=event.media,
-        label=event.label,
+        event.date,
+        regime,
+        training,
+        routes_out,
+        routes_in,
+        tuple(event.notice),
+        event.one_click,
+        event.media,
+        event.label,
     )
 
 
-def _substitute(phase: Phase, code: str, policy: PolicyConfig) -> Phase:
-    regime, route = phase.regime, phase.route
+def _substitute(phase: Phase, code: str, policy: PolicyConfig, rows: dict[str, Regime]) -> Phase:
+    regime, routes_out, routes_in = phase.regime, phase.routes_out, phase.routes_in
     for sub in policy.substitutions:
         if code in expand_regions(sub.regions):
             regime = sub.regime.get(regime, regime)
-            route = sub.route.get(route, route)
-    if policy.route_override is not None and route != ROUTE_NONE:
-        route = policy.route_override
+            routes_out = tuple(r for r in (sub.route.get(r, r) for r in routes_out) if r != ROUTE_NONE)
+            routes_in = tuple(r for r in (sub.route.get(r, r) for r in routes_in) if r != ROUTE_NONE)
+    override = policy.routes_override or ([policy.route_override] if policy.route_override else None)
+    if override is not None:
+        chosen = tuple(r for r in override if r != ROUTE_NONE)
+        routes_out = chosen if routes_out else routes_out
+        routes_in = chosen if routes_in else routes_in
     notice = phase.notice
     if policy.notice_override is not None and notice:
         notice = tuple(policy.notice_override)
-    training = phase.training and BY_NAME[regime].trains
-    return Phase(phase.start, regime, training, route, notice, phase.media, phase.label)
+    carries = bool(set(ONE_CLICK_CHANNELS) & set(notice))
+    one_click = carries and (phase.one_click or policy.one_click_notices)
+    training = phase.training and rows[regime].trains
+    return Phase(phase.start, regime, training, routes_out, routes_in, notice, one_click, phase.media, phase.label)
+
+
+def design_problems(policy: PolicyConfig) -> list[str]:
+    """Phases whose design cannot work: a consent request with no way to record an answer, or an
+    opt-in design with no way in (no route to opt in, no request)."""
+    rows = {r.name: r for r in design_rows(policy)}
+    problems = []
+    for code, phases in region_phases(policy).items():
+        for phase in phases:
+            design, when = rows[phase.regime], phase.start or "the start"
+            asks = design.request != "none" or "prompt" in phase.notice
+            if asks and not design.route_offered:
+                problems.append(f"{code} from {when}: {phase.regime} asks for consent but offers no way to answer")
+            if design.enrolment == "if_opted_in" and not phase.routes_in and not asks and design.route_offered:
+                problems.append(f"{code} from {when}: {phase.regime} enrols only on opt-in, but no route opts in")
+    return sorted(set(problems))
 
 
 def regions_never_named(policy: PolicyConfig) -> list[str]:
@@ -115,6 +178,10 @@ def regions_never_named(policy: PolicyConfig) -> list[str]:
     named = {code for e in policy.events if "all" not in e.regions for code in e.regions}
     named |= {code for sub in policy.substitutions if "all" not in sub.regions for code in sub.regions}
     return [code for code in REGION_CODES if code not in named and code not in policy.unchanged_regions]
+
+
+def _mask(routes: tuple[str, ...], route_index: dict[str, int]) -> int:
+    return sum(1 << route_index[r] for r in routes)
 
 
 def compile_policy(policy: PolicyConfig, start: dt.date, n_days: int, route_names: list[str]) -> PolicyTable:
@@ -126,12 +193,15 @@ def compile_policy(policy: PolicyConfig, start: dt.date, n_days: int, route_name
             f"({policy.initial.regime}) throughout. Add their phases, or list them in policy.unchanged_regions.",
             stacklevel=2,
         )
+    if len(route_names) > 32:
+        raise ValueError(f"at most 32 routes (bitmasks of 32 bits), got {len(route_names)}")
     route_index = {name: i for i, name in enumerate(route_names)}
-    route_index[ROUTE_NONE] = -1
+    designs = RegimeTable(design_rows(policy))
     n_regions = len(REGION_CODES)
     regime = np.zeros((n_days, n_regions), np.int8)
     training = np.zeros((n_days, n_regions), bool)
-    route = np.full((n_days, n_regions), -1, np.int8)
+    routes_out = np.zeros((n_days, n_regions), np.uint32)
+    routes_in = np.zeros((n_days, n_regions), np.uint32)
     notices = []
     phases = region_phases(policy)
     for r, code in enumerate(REGION_CODES):
@@ -141,19 +211,20 @@ def compile_policy(policy: PolicyConfig, start: dt.date, n_days: int, route_name
             if first >= n_days:
                 break
             lo = max(first, 0)
-            regime[lo:, r] = CODE[phase.regime]
+            regime[lo:, r] = designs.code(phase.regime)
             training[lo:, r] = phase.training
-            route[lo:, r] = route_index[phase.route]
+            routes_out[lo:, r] = _mask(phase.routes_out, route_index)
+            routes_in[lo:, r] = _mask(phase.routes_in, route_index)
             channels = phase.notice
-            asks_on_entry = BY_NAME[phase.regime].request == "on_entry"
+            asks_on_entry = designs.rows[designs.code(phase.regime)].request == "on_entry"
             if asks_on_entry and previous != phase.regime and "prompt" not in channels:
-                # A regime that asks on entry (affirmative consent) fires a one-time consent request.
+                # A design that asks on entry (affirmative consent) fires a one-time consent request.
                 channels = (*channels, "prompt")
             if first >= 0 and channels:
-                notices.append(Notice(first, r, channels))
+                notices.append(Notice(first, r, channels, phase.one_click))
             previous = phase.regime
     notices.sort(key=lambda n: (n.day, n.region))
-    return PolicyTable(regime, training, route, tuple(route_names), tuple(notices), phases)
+    return PolicyTable(regime, training, routes_out, routes_in, tuple(route_names), tuple(notices), phases, designs)
 
 
 def media_events(policy: PolicyConfig) -> list[tuple[dt.date, str, str]]:

@@ -11,7 +11,7 @@ the table cannot be used (it raises IndexError).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Literal
 
 import numpy as np
@@ -77,17 +77,32 @@ EXCLUDED, DEFAULT_ON, AFFIRMATIVE, FORCED_CHOICE, NO_OPTION = (
 )
 
 
-def _column(values) -> np.ndarray:
-    return np.array(values)
+class RegimeTable:
+    """Regime rows as per-property lookup arrays indexed by regime code, so the consent rules work
+    on arrays of codes. A policy's table is the presets followed by its own designs."""
+
+    def __init__(self, rows: tuple[Regime, ...]):
+        self.rows = rows
+        self.names = tuple(r.name for r in rows)
+        self.enrols_unless_opted_out = np.array([r.enrolment == "unless_opted_out" for r in rows])
+        self.enrols_if_opted_in = np.array([r.enrolment == "if_opted_in" for r in rows])
+        self.enrols_everyone = np.array([r.enrolment == "everyone" for r in rows])
+        self.route_offered = np.array([r.route_offered for r in rows])
+        self.asks_every_visit = np.array([r.request == "every_visit" for r in rows])
+        self.blocking = np.array([r.blocking for r in rows])
+        self.framing = np.array([r.framing for r in rows])
+
+    def code(self, name: str) -> int:
+        return self.names.index(name)
 
 
-# Per-property lookup arrays, indexed by regime code (so the rules work on arrays of codes).
-ENROLS_UNLESS_OPTED_OUT = _column([r.enrolment == "unless_opted_out" for r in TABLE])
-ENROLS_IF_OPTED_IN = _column([r.enrolment == "if_opted_in" for r in TABLE])
-ENROLS_EVERYONE = _column([r.enrolment == "everyone" for r in TABLE])
-ROUTE_OFFERED = _column([r.route_offered for r in TABLE])
-ASKS_EVERY_VISIT = _column([r.request == "every_visit" for r in TABLE])
-FRAMING = _column([r.framing for r in TABLE])
+PRESETS = RegimeTable(TABLE)
+
+
+def with_parts(base: Regime, name: str, description: str = "", **parts) -> Regime:
+    """A design: the preset `base` with some parts replaced (None keeps the preset's part)."""
+    chosen = {k: v for k, v in parts.items() if v is not None}
+    return replace(base, name=name, description=description or base.description, **chosen)
 
 
 def markdown_table() -> str:

@@ -18,11 +18,13 @@ class AgentState:
     aware_since: np.ndarray  # int16 day the member became aware, NOT_YET if unaware
     exposure_level: np.ndarray  # float32, exposed when the region's cumulative media hazard reaches it
     choice: np.ndarray  # int8: NO_CHOICE, OPTED_OUT, OPTED_IN
+    choice_channel: np.ndarray  # int8 index into consent.CHANNELS of the recorded choice
     intent_until: np.ndarray  # int16 last day of the current intent, NOT_YET if none
     failures: np.ndarray  # int8 failed attempts so far
     gave_up: np.ndarray  # bool: stopped trying after a failure
     in_app_pending: np.ndarray  # bool: will see the in-app notice at the next visit
     prompt_pending: np.ndarray  # bool: will be asked a consent prompt at the next visit
+    one_click_pending: np.ndarray  # bool: the in-app notice to be seen carries a one-click object link
     awaiting_decision: np.ndarray  # bool: submitted a route with a wait (objection form), not yet in effect
     profile_ingested: np.ndarray  # bool: profile and backlog already in the training set
     ingested: np.ndarray  # float32 (agents, 4): this member's data in the set, by ledger.DATA_TYPES
@@ -39,11 +41,13 @@ class AgentState:
             aware_since=np.full(n, NOT_YET, np.int16),
             exposure_level=np.zeros(n, np.float32),
             choice=np.full(n, NO_CHOICE, np.int8),
+            choice_channel=np.zeros(n, np.int8),
             intent_until=np.full(n, NOT_YET, np.int16),
             failures=np.zeros(n, np.int8),
             gave_up=np.zeros(n, bool),
             in_app_pending=np.zeros(n, bool),
             prompt_pending=np.zeros(n, bool),
+            one_click_pending=np.zeros(n, bool),
             awaiting_decision=np.zeros(n, bool),
             profile_ingested=np.zeros(n, bool),
             ingested=np.zeros((n, 4), np.float32),

@@ -17,7 +17,7 @@ from sim.model.config import SimConfig
 from sim.model.random_streams import NEVER
 from sim.model.regions import REGION_CODES
 from sim.model.rules import awareness, consent, content, friction
-from sim.model.rules.consent import NO_CHOICE, OBJECT, OPTED_OUT
+from sim.model.rules.consent import NO_CHOICE, OBJECT, OPTED_IN, OPTED_OUT
 from sim.model.rules.ledger import DATA_TYPES, first_pull_data, new_posts_data
 from sim.model.state import NOT_YET
 from sim.model.world import build_world
@@ -68,6 +68,8 @@ class Member(mesa.Agent):
         self.gave_up = False
         self.in_app_pending = False
         self.prompt_pending = False
+        self.one_click_pending = False  # the in-app notice to be seen carries a one-click link
+        self.one_click_today = False  # read a one-click link today
         self.awaiting_decision = False
         self.email_read_today = False
         self.profile_ingested = False
@@ -82,10 +84,16 @@ class Member(mesa.Agent):
         return int(self.model.regime_today[self.region])
 
     def enrolled(self) -> bool:
-        return bool(consent.is_enrolled(self.regime(), self.choice, self.eligible))
+        return bool(consent.is_enrolled(self.regime(), self.choice, self.eligible, self.model.designs))
 
-    def open_route(self) -> int:
-        return int(self.model.route_today[self.region]) if consent.has_route_to_act(self.regime()) else -1
+    def open_routes(self, desired: int) -> list[int]:
+        """Indices of the routes open today for the choice the member wants (none if the design
+        offers no route)."""
+        if not consent.has_route_to_act(self.regime(), self.model.designs):
+            return []
+        today = self.model.routes_in_today if desired == OPTED_IN else self.model.routes_out_today
+        mask = int(today[self.region])
+        return [k for k in range(len(self.model.route_names)) if mask >> k & 1]
 
     def step(self) -> None:
         """One day of this member's life, in the order of docs/ODD.md §3."""
@@ -99,6 +107,9 @@ class Member(mesa.Agent):
         if visits:
             self.answer_prompt(t)
             self.attempt_route(t)
+        if self.one_click_today:
+            self.one_click(t)
+        self.one_click_today = False
         if self.posts and self.next_post == t:
             self.post(t)
 
@@ -109,6 +120,9 @@ class Member(mesa.Agent):
         if visits and self.in_app_pending:
             self.in_app_pending = False
             exposed = True
+            if self.one_click_pending:
+                self.one_click_pending = False
+                self.one_click_today = True
         telling = sum(1 for c in self.contacts if c in model.sharers_today)
         if telling and wom.strength > 0:
             p = awareness.daily_exposure_probability(0.0, 0.0, 0.0, wom.strength, telling, len(self.contacts))
@@ -125,9 +139,11 @@ class Member(mesa.Agent):
 
     def form_intent(self, t: int) -> None:
         cfg = self.model.config.consent
-        if not self.eligible or self.gave_up or self.awaiting_decision or self.open_route() < 0:
+        if not self.eligible or self.gave_up or self.awaiting_decision:
             return
-        desired = consent.desired_choice(self.preference, self.enrolled())
+        desired = int(consent.desired_choice(self.preference, self.enrolled()))
+        if not self.open_routes(desired) and not self.one_click_today:
+            return
         p = consent.intent_probability(
             desired,
             self.concern,
@@ -148,46 +164,69 @@ class Member(mesa.Agent):
         return bool(friction.attempt_succeeds(u, p))
 
     def answer_prompt(self, t: int) -> None:
-        due = self.prompt_pending or consent.asks_every_visit(self.regime())
-        asked = due and consent.has_route_to_act(self.regime()) and self.eligible and self.choice == NO_CHOICE
+        designs = self.model.designs
+        due = self.prompt_pending or consent.asks_every_visit(self.regime(), designs)
+        asked = due and consent.has_route_to_act(self.regime(), designs) and self.eligible and self.choice == NO_CHOICE
         self.prompt_pending = False
         if not asked:
             return
         if self.aware_since == NOT_YET:
             self.aware_since = t
-        if self.passes(self.model.config.friction.routes["prompt"].steps, "prompt_step", t):
-            cfg = self.model.config.consent
-            accept_p = consent.indifferent_accept_probability(
-                self.regime(), cfg.default_acquiescence, cfg.neutral_acquiescence
+        passes = self.passes(self.model.config.friction.routes["prompt"].steps, "prompt_step", t)
+        if designs.blocking[self.regime()] or passes:
+            p = consent.prompt_accept_probability(
+                self.preference, self.concern, designs.framing[self.regime()], self.model.config.consent.prompt_answer
             )
-            self.set_choice(int(consent.prompt_answer(self.preference, self.draw("acquiescence", t), accept_p)))
+            self.set_choice(int(consent.prompt_answer(self.draw("prompt_answer", t), p)))
 
     def attempt_route(self, t: int) -> None:
         fr = self.model.config.friction
         if self.intent_until < t or self.gave_up:
             return
-        route = self.open_route()
         desired = int(consent.desired_choice(self.preference, self.enrolled()))
-        if route < 0 or desired == NO_CHOICE:
+        routes = self.open_routes(desired)
+        if not routes or desired == NO_CHOICE:
             return
         if not self.draw("try", t) < friction.try_probability(fr.try_prob, fr.frustration_factor, self.failures):
             return
-        name = self.model.route_names[route]
-        spec = fr.routes[name]
-        if self.passes(spec.steps, f"step_{name}", t):
-            self.intent_until = NOT_YET
-            if spec.wait_days:
-                self.awaiting_decision = True
-                self.model.pending_choices.setdefault(t + spec.wait_days, []).append((self, desired))
-            else:
-                self.set_choice(desired)
-            if self.draw("share", t) < self.model.config.awareness.word_of_mouth.share_prob:
-                self.model.new_sharers.add(self.index)
+        names = self.model.route_names
+        passed = [
+            k in routes and self.passes(fr.routes[names[k]].steps, f"step_{names[k]}", t) for k in range(len(names))
+        ]
+        order = [
+            self.draw(f"route_order_{names[k]}", t) if k in routes and len(routes) > 1 else 0.0
+            for k in range(len(names))
+        ]
+        used = int(friction.first_route_passed(passed, order))
+        if used >= 0:
+            self.route_done(t, desired, names[used])
         else:
             self.failures = min(self.failures + 1, 100)
             if self.draw("give_up", t) < fr.give_up_prob:
                 self.gave_up = True
                 self.intent_until = NOT_YET
+
+    def route_done(self, t: int, choice: int, route: str) -> None:
+        spec = self.model.config.friction.routes[route]
+        self.intent_until = NOT_YET
+        if spec.wait_days:
+            self.awaiting_decision = True
+            self.model.pending_choices.setdefault(t + spec.wait_days, []).append((self, choice))
+        else:
+            self.set_choice(choice)
+        if self.draw("share", t) < self.model.config.awareness.word_of_mouth.share_prob:
+            self.model.new_sharers.add(self.index)
+
+    def one_click(self, t: int) -> None:
+        """A one-click "object" link read today: act on an intent to opt out without a visit."""
+        fr, route = self.model.config.friction, self.model.one_click_route
+        if route is None or self.intent_until < t or self.gave_up or self.awaiting_decision:
+            return
+        if consent.desired_choice(self.preference, self.enrolled()) != OPTED_OUT:
+            return
+        if self.draw("one_click_try", t) < friction.try_probability(fr.try_prob, fr.frustration_factor, self.failures):
+            if self.passes(fr.routes[route].steps, f"step_{route}", t):
+                self.route_done(t, OPTED_OUT, route)
 
     def set_choice(self, choice: int) -> None:
         if choice == OPTED_OUT and self.choice != OPTED_OUT:
@@ -246,6 +285,9 @@ class ReferenceModel(mesa.Model):
         self.pop, self.graph, self.policy, self.ledger = world.pop, world.graph, world.policy, world.ledger
         self.route_names, self.media_hazard_cum = world.route_names, world.media_hazard_cum
         self.day = 0
+        self.designs = self.policy.designs
+        one_click = [n for n in self.route_names if config.friction.routes[n].channel == "one_click"]
+        self.one_click_route = one_click[0] if one_click else None
         first_events = world.first_event_times()
         self.members = [Member(self, i, first_events) for i in range(self.pop.n)]
         self.sharer_days: dict[int, int] = {}
@@ -257,7 +299,7 @@ class ReferenceModel(mesa.Model):
     def step(self) -> None:
         t = self.day
         self.regime_today = self.policy.regime[t]
-        self.route_today = self.policy.route[t]
+        self.routes_out_today, self.routes_in_today = self.policy.routes_out[t], self.policy.routes_in[t]
         switched = set(self.world.regime_switched(t).tolist())
         for m in self.members:
             if m.region in switched:
@@ -266,8 +308,10 @@ class ReferenceModel(mesa.Model):
             reached = self.world.recipients(notice, t)
             for i in reached.read_email:
                 self.members[i].email_read_today = True
+                self.members[i].one_click_today |= notice.one_click
             for i in reached.see_in_app:
                 self.members[i].in_app_pending = True
+                self.members[i].one_click_pending |= notice.one_click
             if reached.prompted is not None:
                 for m in self.members[reached.prompted]:
                     m.prompt_pending = True

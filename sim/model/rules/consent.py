@@ -12,29 +12,31 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.model import regimes
+from sim.model.regimes import PRESETS, RegimeTable
 
 # choice codes (int8 state)
 NO_CHOICE, OPTED_OUT, OPTED_IN = 0, 1, 2
 # preference codes (int8 attribute)
 INDIFFERENT, OBJECT, ACCEPT = 0, 1, 2
+# channels through which a choice is recorded (int8 state `choice_channel`; a route names its own)
+CHANNELS = ("prompt", "settings", "form", "one_click")
 
 
-def is_enrolled(regime, choice, eligible):
+def is_enrolled(regime, choice, eligible, table: RegimeTable = PRESETS):
     """Whether a member's data may be used under the regime, given their recorded choice."""
-    by_default = regimes.ENROLS_UNLESS_OPTED_OUT[regime] & (choice != OPTED_OUT)
-    by_choice = regimes.ENROLS_IF_OPTED_IN[regime] & (choice == OPTED_IN)
-    return eligible & (by_default | by_choice | regimes.ENROLS_EVERYONE[regime])
+    by_default = table.enrols_unless_opted_out[regime] & (choice != OPTED_OUT)
+    by_choice = table.enrols_if_opted_in[regime] & (choice == OPTED_IN)
+    return eligible & (by_default | by_choice | table.enrols_everyone[regime])
 
 
-def has_route_to_act(regime):
+def has_route_to_act(regime, table: RegimeTable = PRESETS):
     """Regimes in which a member can change their own status through a route."""
-    return regimes.ROUTE_OFFERED[regime]
+    return table.route_offered[regime]
 
 
-def asks_every_visit(regime):
+def asks_every_visit(regime, table: RegimeTable = PRESETS):
     """Regimes whose consent request comes back at every visit until answered."""
-    return regimes.ASKS_EVERY_VISIT[regime]
+    return table.asks_every_visit[regime]
 
 
 def desired_choice(preference, enrolled):
@@ -60,23 +62,28 @@ def intent_fade_probability(half_life_days):
     return 1.0 - 0.5 ** (1.0 / half_life_days)
 
 
-def indifferent_accept_probability(regime, default_acquiescence, neutral_acquiescence):
-    """Chance that an indifferent member accepts a prompt, by the prompt's framing.
+def prompt_accept_probability(preference, concern, framing, cfg):
+    """Chance that a member answers a consent prompt "yes" (docs/ODD.md §7.5).
 
-    A prompt preset to "yes" is kept with probability `default_acquiescence`, one preset to "no"
-    is kept (declined) with that probability, and neutral buttons are accepted with
-    `neutral_acquiescence` (the framing is a property of the regime, `sim.model.regimes`).
+    The member's own lean, in log-odds: their preference's (`cfg.accepter_logit`,
+    `indifferent_logit`, `objector_logit`) plus `concern_logit_per_unit` x (0.5 - concern), so
+    within a preference the more concerned lean to "no". The prompt's framing adds its shift:
+    a preset "yes" pulls up by `preset_yes_shift`, a preset "no" down by `preset_no_shift`,
+    neutral buttons add nothing. `cfg` is a `PromptAnswerConfig`; `framing` is a framing name
+    (or an array of them).
     """
-    framing = regimes.FRAMING[regime]
-    return np.where(
-        framing == "preset_yes",
-        default_acquiescence,
-        np.where(framing == "preset_no", 1.0 - default_acquiescence, neutral_acquiescence),
+    lean = np.where(
+        preference == ACCEPT,
+        cfg.accepter_logit,
+        np.where(preference == OBJECT, cfg.objector_logit, cfg.indifferent_logit),
+    ) + cfg.concern_logit_per_unit * (0.5 - np.asarray(concern, np.float64))
+    framing = np.asarray(framing)
+    shift = np.where(
+        framing == "preset_yes", cfg.preset_yes_shift, np.where(framing == "preset_no", -cfg.preset_no_shift, 0.0)
     )
+    return 1.0 / (1.0 + np.exp(-(lean + shift)))
 
 
-def prompt_answer(preference, u, accept_probability):
-    """Answer to a consent prompt: objectors decline, accepters accept, the indifferent accept
-    with the prompt design's probability."""
-    accepts = (preference == ACCEPT) | ((preference == INDIFFERENT) & (u < accept_probability))
-    return np.where(accepts, OPTED_IN, OPTED_OUT).astype(np.int8)
+def prompt_answer(u, accept_probability):
+    """Answer to a consent prompt: yes (opted in) with the member's accept probability."""
+    return np.where(np.asarray(u) < accept_probability, OPTED_IN, OPTED_OUT).astype(np.int8)

@@ -34,3 +34,11 @@ def try_probability(try_prob, frustration_factor, failures):
 def attempt_succeeds(step_uniforms, step_probabilities):
     """Whether an attempt passes every step; arrays of shape (steps, members) or (steps,)."""
     return np.all(np.asarray(step_uniforms) < np.asarray(step_probabilities), axis=0)
+
+
+def first_route_passed(passed, order):
+    """The route a member completes when several are open: among the routes whose steps they
+    passed, the first in their own (random) order of trying; -1 if none. `passed` and `order` are
+    arrays of shape (routes, members) or (routes,); a route not open must have passed=False."""
+    key = np.where(np.asarray(passed), np.asarray(order, np.float64), np.inf)
+    return np.where(np.isfinite(key.min(axis=0)), np.argmin(key, axis=0), -1)
