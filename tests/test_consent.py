@@ -31,28 +31,28 @@ def test_regime_codes_are_the_five_regimes_in_order():
 
 @pytest.mark.parametrize(("regime", "choice"), list(itertools.product(ENROLLED, (NO_CHOICE, OPTED_OUT, OPTED_IN))))
 def test_is_enrolled_truth_table(regime, choice):
-    assert bool(consent.is_enrolled(regime, choice, True)) is ENROLLED[regime][choice]
-    assert bool(consent.is_enrolled(regime, choice, False)) is False  # minors: never
+    assert bool(consent.is_enrolled(regime, choice, True, PRESETS)) is ENROLLED[regime][choice]
+    assert bool(consent.is_enrolled(regime, choice, False, PRESETS)) is False  # minors: never
 
 
 def test_is_enrolled_on_arrays():
     regimes = np.array([r for r in ENROLLED for _ in range(3)], np.int8)
     choices = np.array([NO_CHOICE, OPTED_OUT, OPTED_IN] * len(ENROLLED), np.int8)
     expected = np.array([ENROLLED[r][c] for r, c in zip(regimes, choices, strict=True)])
-    np.testing.assert_array_equal(consent.is_enrolled(regimes, choices, np.ones(regimes.size, bool)), expected)
-    np.testing.assert_array_equal(consent.is_enrolled(regimes, choices, np.zeros(regimes.size, bool)), False)
+    np.testing.assert_array_equal(consent.is_enrolled(regimes, choices, np.ones(regimes.size, bool), PRESETS), expected)
+    np.testing.assert_array_equal(consent.is_enrolled(regimes, choices, np.zeros(regimes.size, bool), PRESETS), False)
 
 
 def test_an_earlier_objection_carries_over_when_a_region_switches_from_excluded_to_default_on():
     choice = np.array([OPTED_OUT, NO_CHOICE, OPTED_IN], np.int8)
-    before = consent.is_enrolled(EXCLUDED, choice, True)
-    after = consent.is_enrolled(DEFAULT_ON, choice, True)
+    before = consent.is_enrolled(EXCLUDED, choice, True, PRESETS)
+    after = consent.is_enrolled(DEFAULT_ON, choice, True, PRESETS)
     np.testing.assert_array_equal(before, [False, False, False])
     np.testing.assert_array_equal(after, [False, True, True])
 
 
 def test_has_route_to_act_only_where_a_member_can_change_their_status():
-    assert [bool(consent.has_route_to_act(r)) for r in range(5)] == [False, True, True, True, False]
+    assert [bool(consent.has_route_to_act(r, PRESETS)) for r in range(5)] == [False, True, True, True, False]
 
 
 def test_desired_choice():
@@ -151,7 +151,9 @@ def test_in_the_model_an_objection_made_in_the_uk_in_2024_still_holds_after_enro
         model.step()
     assert model.policy.regime[-1, uk] == DEFAULT_ON and model.policy.training[-1, uk]
     assert np.all(model.state.choice[opted_out] == OPTED_OUT)
-    assert not consent.is_enrolled(model.policy.regime[-1, uk], model.state.choice[opted_out], True).any()
+    assert not consent.is_enrolled(
+        model.policy.regime[-1, uk], model.state.choice[opted_out], True, model.designs
+    ).any()
     # none of their data went in after they objected, although UK pulls resumed on 2025-11-03
     np.testing.assert_array_equal(model.state.ingested[opted_out], ingested_then)
     others = np.setdiff1d(np.flatnonzero(model.pop.eligible[s]) + s.start, opted_out)

@@ -13,7 +13,7 @@ from conftest import make_config, run_cached
 
 from sim.model.engine import ConsentModel
 from sim.model.metrics import INDEX, METRIC_NAMES
-from sim.model.policy import AFFIRMATIVE, EXCLUDED
+from sim.model.regimes import AFFIRMATIVE, EXCLUDED
 from sim.model.regions import REGION_CODES
 from sim.run.folder import execute, run_model
 

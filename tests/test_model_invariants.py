@@ -90,7 +90,7 @@ def test_consent_gap_counts_only_enrolled_objectors_in_the_state(actual_model):
     from sim.model.rules import consent
 
     regime = m.policy.regime[-1][m.pop.region]
-    enrolled = consent.is_enrolled(regime, m.state.choice, m.pop.eligible)
+    enrolled = consent.is_enrolled(regime, m.state.choice, m.pop.eligible, m.designs)
     gap = enrolled & (m.pop.preference == consent.OBJECT)
     for r, s in enumerate(m.pop.slices):
         eligible = np.count_nonzero(m.pop.eligible[s])

@@ -12,6 +12,7 @@ from sim.model.config import validate_config
 from sim.model.metrics import COUNT_METRICS, INDEX, METRIC_NAMES
 from sim.model.population import allocate_agents
 from sim.model.random_streams import Streams
+from sim.model.regimes import PRESETS
 from sim.model.regions import REGIONS
 from sim.model.rules import consent, content
 from sim.run.folder import run_model
@@ -148,5 +149,5 @@ def test_face_share_update_stays_in_bounds_and_a_neutral_feed_is_a_fixed_point(f
 @given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 2), st.booleans()), min_size=1, max_size=40))
 def test_minors_are_never_enrolled_in_any_regime(rows):
     regime, choice, eligible = (np.array(x) for x in zip(*rows, strict=True))
-    enrolled = consent.is_enrolled(regime, choice.astype(np.int8), eligible)
+    enrolled = consent.is_enrolled(regime, choice.astype(np.int8), eligible, PRESETS)
     assert not np.any(enrolled & ~eligible)

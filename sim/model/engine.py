@@ -321,7 +321,7 @@ class ConsentModel(mesa.Model):
     def _ingest_region(self, r: int) -> None:
         s, pop, tr = self.state, self.pop, self.config.training
         sl = pop.slices[r]
-        enrolled = consent.is_enrolled(self.regime_today[r], s.choice[sl], pop.eligible[sl])
+        enrolled = consent.is_enrolled(self.regime_today[r], s.choice[sl], pop.eligible[sl], self.designs)
         amounts = np.zeros(len(DATA_TYPES))
 
         # First pull of a member: profile (and its photo) plus the backlog of posts before the start.

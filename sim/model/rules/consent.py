@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.model.regimes import PRESETS, RegimeTable
+from sim.model.regimes import RegimeTable
 
 # choice codes (int8 state)
 NO_CHOICE, OPTED_OUT, OPTED_IN = 0, 1, 2
@@ -22,19 +22,19 @@ INDIFFERENT, OBJECT, ACCEPT = 0, 1, 2
 CHANNELS = ("prompt", "settings", "form", "one_click")
 
 
-def is_enrolled(regime, choice, eligible, table: RegimeTable = PRESETS):
+def is_enrolled(regime, choice, eligible, table: RegimeTable):
     """Whether a member's data may be used under the regime, given their recorded choice."""
     by_default = table.enrols_unless_opted_out[regime] & (choice != OPTED_OUT)
     by_choice = table.enrols_if_opted_in[regime] & (choice == OPTED_IN)
     return eligible & (by_default | by_choice | table.enrols_everyone[regime])
 
 
-def has_route_to_act(regime, table: RegimeTable = PRESETS):
+def has_route_to_act(regime, table: RegimeTable):
     """Regimes in which a member can change their own status through a route."""
     return table.route_offered[regime]
 
 
-def asks_every_visit(regime, table: RegimeTable = PRESETS):
+def asks_every_visit(regime, table: RegimeTable):
     """Regimes whose consent request comes back at every visit until answered."""
     return table.asks_every_visit[regime]
 
