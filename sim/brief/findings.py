@@ -76,7 +76,10 @@ def objectors(sweeps: list[Sweep], baseline: str) -> dict:
         "gap": sweep.get("consent_gap_share", policy=baseline),
         "unaware": sweep.get("gap_unaware_share", policy=baseline),
         "intending": sweep.get("gap_intending_share", policy=baseline),
-        "gave_up": sweep.get("gave_up_share", policy=baseline),
+        "gave_up": sweep.get("gap_gave_up_share", policy=baseline),
+        "not_trying": sweep.get("gap_not_trying_share", policy=baseline),
+        "via_form": sweep.get("opted_out_via_form_share", policy=baseline),
+        "via_settings": sweep.get("opted_out_via_settings_share", policy=baseline),
         "from_later_objectors": sweep.get("dataset_from_objectors_share", policy=baseline),
     }
     by_policy = [

@@ -23,14 +23,21 @@ from mesa.visualization.utils import update_counter  # noqa: E402
 from sim.model.config import validate_config  # noqa: E402
 from sim.model.engine import ConsentModel  # noqa: E402
 from sim.model.metrics import INDEX  # noqa: E402
-from sim.model.regimes import REGIMES  # noqa: E402
 from sim.model.regions import ALL, REGION_CODES  # noqa: E402
-from sim.reports.figures import DATASET_PANELS, TOL_MUTED, series_style  # noqa: E402
+from sim.reports.figures import DATASET_PANELS, GAP_PARTS, TOL_MUTED, series_style  # noqa: E402
 from sim.run.compose import CONF_DIR, compose_raw  # noqa: E402
 
 AS_POLICY = "as in the policy"
 POLICIES = sorted(p.stem for p in (CONF_DIR / "policy").glob("*.yaml"))
-ROUTES = [AS_POLICY, "settings_toggle", "objection_form", "prominent_toggle"]
+ROUTES = {
+    AS_POLICY: None,
+    "settings toggle": "[settings_toggle]",
+    "objection form": "[objection_form]",
+    "toggle and form": "[settings_toggle,objection_form]",
+    "prominent toggle": "[prominent_toggle]",
+}
+FRAMINGS = [AS_POLICY, "preset_yes", "preset_no", "neutral"]
+BLOCKING = {AS_POLICY: None, "blocking": "true", "dismissible": "false"}
 NOTICES = {AS_POLICY: None, "email": "[email]", "in-app": "[in_app]", "email and in-app": "[email,in_app]"}
 NOTICES["blocking prompt"] = "[prompt]"
 DEFAULT_AGENTS = 20_000  # steps in a few milliseconds a day, so play stays responsive
@@ -38,7 +45,10 @@ DEFAULT_AGENTS = 20_000  # steps in a few milliseconds a day, so play stays resp
 logging.getLogger("MESA").setLevel(logging.WARNING)
 
 
-def explorer_config(policy, route, notice, face_boost, retroactive_removal, agents, seed):
+def explorer_config(
+    policy, route, notice, face_boost, retroactive_removal, agents, seed,
+    framing=AS_POLICY, blocking=AS_POLICY, one_click=False,
+):  # fmt: skip
     """The shipped config with the explorer's settings."""
     overrides = [
         f"policy={policy}",
@@ -48,10 +58,16 @@ def explorer_config(policy, route, notice, face_boost, retroactive_removal, agen
         f"seed={int(seed)}",
         "progress=false",
     ]
-    if route != AS_POLICY:
-        overrides.append(f"policy.route_override={route}")
+    if ROUTES.get(route):
+        overrides.append(f"policy.routes_override={ROUTES[route]}")
     if NOTICES.get(notice):
         overrides.append(f"policy.notice_override={NOTICES[notice]}")
+    if framing != AS_POLICY:
+        overrides.append(f"policy.design_override.framing={framing}")
+    if BLOCKING.get(blocking):
+        overrides.append(f"policy.design_override.blocking={BLOCKING[blocking]}")
+    if one_click:
+        overrides.append("policy.one_click_notices=true")
     return validate_config(compose_raw(overrides))
 
 
@@ -67,13 +83,23 @@ class ExplorerModel(ConsentModel):
         retroactive_removal: bool = False,
         agents: int = DEFAULT_AGENTS,
         seed: int = 0,
+        framing: str = AS_POLICY,
+        blocking: str = AS_POLICY,
+        one_click: bool = False,
     ):
-        super().__init__(explorer_config(policy, route, notice, face_boost, retroactive_removal, agents, seed))
+        super().__init__(
+            explorer_config(
+                policy, route, notice, face_boost, retroactive_removal, agents, seed, framing, blocking, one_click
+            )
+        )
 
 
 MODEL_PARAMS = {
     "policy": {"type": "Select", "value": "linkedin_actual", "values": POLICIES, "label": "Region policy"},
-    "route": {"type": "Select", "value": AS_POLICY, "values": ROUTES, "label": "Opt-out route"},
+    "route": {"type": "Select", "value": AS_POLICY, "values": list(ROUTES), "label": "Routes open"},
+    "framing": {"type": "Select", "value": AS_POLICY, "values": FRAMINGS, "label": "Prompt framing"},
+    "blocking": {"type": "Select", "value": AS_POLICY, "values": list(BLOCKING), "label": "Prompt blocking"},
+    "one_click": {"type": "Checkbox", "value": False, "label": "One-click object link in notices"},
     "notice": {"type": "Select", "value": AS_POLICY, "values": list(NOTICES), "label": "Notice channel"},
     "face_boost": {
         "type": "SliderFloat",
@@ -129,10 +155,10 @@ def Status(model: ConsentModel):
         if code == ALL:
             regime, trains, route = "", "", ""
         else:
-            regime = REGIMES[model.policy.regime[t, r]]
+            regime = model.designs.names[model.policy.regime[t, r]]
             trains = "yes" if model.policy.training[t, r] else "no"
-            k = model.policy.route[t, r]
-            route = model.route_names[k] if k >= 0 else "none"
+            mask = int(model.policy.routes_out[t, r])
+            route = "+".join(n for k, n in enumerate(model.route_names) if mask >> k & 1) or "none"
         rows.append(
             f"| {code} | {regime} | {trains} | {route} "
             f"| {rec[INDEX['aware_share']]:.1%} | {rec[INDEX['enrolled_share']]:.1%} "
@@ -170,8 +196,8 @@ def ConsentGap(model: ConsentModel):
     update_counter.get()
     dates, rec = _recorded(model)
     fig, ax = plt.subplots(figsize=(5.5, 3.2), layout="constrained")
-    parts = [rec[:, -1, INDEX[m]] for m in ("gap_unaware_share", "gap_intending_share", "gave_up_share")]
-    ax.stackplot(dates, parts, colors=TOL_MUTED[:3], labels=["unaware", "intending", "gave up / no route"])
+    parts = [rec[:, -1, INDEX[m]] for m in GAP_PARTS]
+    ax.stackplot(dates, parts, colors=TOL_MUTED[: len(parts)], labels=list(GAP_PARTS.values()))
     ax.set_title("Consent gap, all members (share of eligible)")
     ax.legend(fontsize=7, loc="upper left")
     _date_axis(ax)

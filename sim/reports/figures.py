@@ -52,6 +52,15 @@ def _phase_dates(phases, code: str) -> list:
     return [pd.Timestamp(p.start) for p in phases.get(code, ()) if p.start is not None]
 
 
+# The consent gap's parts (they sum to consent_gap_share), with their labels.
+GAP_PARTS = {
+    "gap_unaware_share": "unaware",
+    "gap_intending_share": "aware, intending",
+    "gap_gave_up_share": "aware, gave up after failing",
+    "gap_not_trying_share": "aware, not trying",
+}
+
+
 def panel_grid(panels: int, columns: int = 4) -> tuple[int, int]:
     """Rows and columns of a grid that holds `panels` panels (regions come from the data)."""
     return -(-panels // columns), columns

@@ -6,7 +6,7 @@ folder, its series.parquet. Draws, in PNG and SVG, into SWEEP_DIR/figures/:
 - opt_out_curves / opt_in_curves: one panel per region, one line per setting combination (e.g.
   policy), median with the 10-90% band over replicates, policy dates marked;
 - dataset_by_type: the whole membership's training set over time by type, in readable units;
-- consent_gap_<series>: the consent gap and its parts (unaware, intending, gave up) per region;
+- consent_gap_<series>: the consent gap and its parts (unaware, intending, gave up, not trying) per region;
 - face_share: the face share of new posts over time, one line per setting (e.g. face_boost);
 - objector_data: the share of the set that came from members who later objected, per region,
   one line per setting (e.g. with and without retroactive removal).
@@ -29,14 +29,10 @@ import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
 
 from sim.analysis.aggregate import AGGREGATE_DIR, SEED, SERIES_FILE, aggregate  # noqa: E402
+from sim.model.metrics import CHOICE_CHANNELS  # noqa: E402
 from sim.model.regions import ALL, REGION_CODES  # noqa: E402
-from sim.reports.figures import DATASET_PANELS, TOL_MUTED, panel_grid, series_style  # noqa: E402
+from sim.reports.figures import DATASET_PANELS, GAP_PARTS, TOL_MUTED, panel_grid, series_style  # noqa: E402
 
-GAP_PARTS = {
-    "gap_unaware_share": "unaware",
-    "gap_intending_share": "aware, intending",
-    "gave_up_share": "aware, gave up or no route",
-}
 plt.rcParams.update({"font.size": 8, "axes.titlesize": 8, "legend.fontsize": 7})
 
 
@@ -167,7 +163,9 @@ def consent_gap_parts(reduced, varying, out_dir: Path, max_series: int = 8) -> l
             for metric in GAP_PARTS:
                 part = frame[(frame.metric == metric) & (frame.region == region)].sort_values("date")
                 parts.append(part["median"].to_numpy())
-            ax.stackplot(part.date, parts, colors=TOL_MUTED[:3], labels=list(GAP_PARTS.values()), alpha=0.9)
+            ax.stackplot(
+                part.date, parts, colors=TOL_MUTED[: len(GAP_PARTS)], labels=list(GAP_PARTS.values()), alpha=0.9
+            )
             ax.set_title(region)
             _dates_axis(ax)
         for ax in axes[:, 0]:
@@ -177,6 +175,24 @@ def consent_gap_parts(reduced, varying, out_dir: Path, max_series: int = 8) -> l
         fig.suptitle(f"Consent gap and its parts ({label}; medians over replicates)")
         paths += _save(fig, out_dir, f"consent_gap_{slug(label)}")
     return paths
+
+
+def choices_by_channel(reduced, varying, out_dir: Path) -> list[Path]:
+    """Opt-outs and opt-ins of the whole membership by channel (prompt, settings, form, one-click)."""
+    fig, axes = plt.subplots(
+        2, len(CHOICE_CHANNELS), figsize=(7.2, 4.2), sharex=True, sharey="row", layout="constrained"
+    )
+    for row, direction in zip(axes, ("opted_out", "opted_in"), strict=True):
+        for ax, channel in zip(row, CHOICE_CHANNELS, strict=True):
+            for i, (label, frame) in enumerate(_series(reduced, varying)):
+                _draw(ax, frame, f"{direction}_via_{channel}_share", ALL, 1.0, label, series_style(i))
+            ax.set_title(f"{direction.replace('_', ' ')} via {channel.replace('_', '-')}")
+            _dates_axis(ax)
+        row[0].set_ylabel("share of eligible members")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=3, frameon=False)
+    fig.suptitle("Choices by channel, all members (median, 10-90% band)")
+    return _save(fig, out_dir, "choices_by_channel")
 
 
 def single_panel(reduced, varying, metric, region, ylabel, title, out_dir: Path, name: str) -> list[Path]:
@@ -204,6 +220,8 @@ def plot(path: Path, out_dir: Path | None = None) -> list[Path]:
         )
     paths += dataset_by_type(reduced, varying, out_dir)
     paths += consent_gap_parts(reduced, varying, out_dir)
+    if reduced.metric.str.contains("_via_").any():  # sweeps of older runs have no channels
+        paths += choices_by_channel(reduced, varying, out_dir)
     paths += single_panel(
         reduced,
         varying,
