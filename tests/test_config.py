@@ -97,7 +97,7 @@ BAD = [
     ("population.object_share.default", 0.9, ["object_share + accept_share", "> 1"]),
     ("population.graph.same_region_share", -0.1, ["population.graph.same_region_share", "-0.1"]),
     ("awareness.media.reach", 2, ["awareness.media.reach", "2", "less than or equal to 1"]),
-    ("consent.default_acquiescence", "often", ["consent.default_acquiescence", "often", "number"]),
+    ("consent.prompt_answer.preset_yes_shift", "often", ["consent.prompt_answer.preset_yes_shift", "often", "number"]),
     ("feed.initial_face_share", 0.9, ["min_face_share <= initial_face_share <= max_face_share"]),
     ("training.ingest_every_days", 0, ["training.ingest_every_days", "greater than or equal to 1"]),
     ("training.retroactive_removal", "maybe", ["training.retroactive_removal", "maybe", "bool"]),

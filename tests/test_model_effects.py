@@ -202,7 +202,7 @@ def test_a_submitted_objection_form_is_not_submitted_again_while_it_waits():
     while model.running:
         day = model.day
         model.step()
-        submissions += [done for done, _ in model.pending_choices.get(day + wait, [])]  # only today's
+        submissions += [done for done, *_ in model.pending_choices.get(day + wait, [])]  # only today's
     submitted = np.concatenate(submissions)
     assert submitted.size > 0
     assert np.unique(submitted).size == submitted.size  # nobody submits twice

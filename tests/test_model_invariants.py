@@ -76,10 +76,13 @@ def test_opted_out_in_and_undecided_add_up_to_all_eligible(policy):
 def test_consent_gap_is_the_sum_of_its_parts(policy):
     r = _policy_run(policy).records
     parts = (
-        r[:, :, INDEX["gap_unaware_share"]] + r[:, :, INDEX["gap_intending_share"]] + r[:, :, INDEX["gave_up_share"]]
+        r[:, :, INDEX["gap_unaware_share"]]
+        + r[:, :, INDEX["gap_intending_share"]]
+        + r[:, :, INDEX["gap_gave_up_share"]]
+        + r[:, :, INDEX["gap_not_trying_share"]]
     )
     np.testing.assert_allclose(r[:, :, INDEX["consent_gap_share"]], parts, atol=1e-12)
-    assert r[:, :, INDEX["gave_up_share"]].min() >= 0
+    assert r[:, :, INDEX["gap_gave_up_share"]].min() >= 0 and r[:, :, INDEX["gap_not_trying_share"]].min() >= 0
     # the gap is objectors who are enrolled: never more than the enrolled
     assert np.all(r[:, :, INDEX["consent_gap_share"]] <= r[:, :, INDEX["enrolled_share"]] + 1e-12)
 

@@ -349,13 +349,21 @@ class PolicyConfig(Strict):
             if design.like not in BY_NAME:
                 raise ValueError(f"designs.{name}.like={design.like!r}: not a preset; allowed: {list(BY_NAME)}")
         allowed = [*BY_NAME, *self.designs]
-        used = [("initial.regime", self.initial.regime)]
-        used += [(f"events[{i}].regime", e.regime) for i, e in enumerate(self.events) if e.regime != "unchanged"]
+        used = [("policy.initial.regime", self.initial.regime)]
+        used += [(f"policy.events.{i}.regime", e.regime) for i, e in enumerate(self.events) if e.regime != "unchanged"]
         for i, sub in enumerate(self.substitutions):
-            used += [(f"substitutions[{i}].regime", r) for r in (*sub.regime, *sub.regime.values())]
+            used += [(f"policy.substitutions.{i}.regime", r) for r in (*sub.regime, *sub.regime.values())]
         bad = [f"{where}={name!r}" for where, name in used if name not in allowed]
         if bad:
             raise ValueError(f"unknown regime(s) {bad}; allowed: {allowed} (presets and this policy's designs)")
+        for i, e in enumerate(self.events):
+            trains = BY_NAME[e.regime].trains if e.regime in BY_NAME else True
+            if e.regime in self.designs:
+                trains = (
+                    self.designs[e.regime].enrolment or BY_NAME[self.designs[e.regime].like].enrolment
+                ) != "nobody"
+            if e.training and not trains:
+                raise ValueError(f"policy.events.{i}: an {e.regime} phase cannot train (it enrols nobody)")
         return self
 
     @field_validator("unchanged_regions")

@@ -187,7 +187,7 @@ def _mask(routes: tuple[str, ...], route_index: dict[str, int]) -> int:
 def compile_policy(policy: PolicyConfig, start: dt.date, n_days: int, route_names: list[str]) -> PolicyTable:
     """Per-day tables over the horizon; phases that began before `start` are in force at day 0."""
     never = regions_never_named(policy)
-    if never and len(never) < len(REGION_CODES):
+    if never and len(never) + len(policy.unchanged_regions) < len(REGION_CODES):  # a regional policy
         warnings.warn(
             f"policy {policy.name!r}: no event names region(s) {never}; they keep the initial phase "
             f"({policy.initial.regime}) throughout. Add their phases, or list them in policy.unchanged_regions.",

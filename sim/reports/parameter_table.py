@@ -85,6 +85,9 @@ SUFFIX_UNITS: tuple[tuple[str, str], ...] = (
     ("_share", "share"),
     ("share", "share"),
     ("_tokens", "tokens"),
+    ("_logit", "log-odds"),
+    ("_shift", "log-odds"),
+    ("_logit_per_unit", "log-odds per unit"),
 )
 _SKIPPED_PARTS = {"default", "EU_EEA", "UK", "CH", "CA", "HK", "CN", "US", "IN", "BR", "ROW"}
 
