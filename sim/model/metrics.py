@@ -148,6 +148,72 @@ REGISTRY: tuple[Metric, ...] = (
         "count",
         "removed_text_tokens",
     ),  # fmt: skip
+    # behaviour beyond the toggle and a changing membership (docs/ODD.md §7.10-7.15)
+    Metric(
+        "members",
+        "the model's horizon population: members joined and not closed, minors included",
+        "members",
+        "count",
+        "members",
+    ),  # fmt: skip
+    Metric("new_members", "members who joined today", "members per day", "flow", "joined_today"),
+    Metric("members_joined", "members who joined since the start (cumulative)", "members", "count", "joined_total"),
+    Metric("accounts_closed_today", "accounts closed today", "members per day", "flow", "closed_today"),
+    Metric("accounts_closed", "accounts closed since the start (cumulative)", "members", "count", "closed_total"),
+    Metric("new_opt_outs", "opt-outs that took effect today", "members per day", "flow", "opt_outs_today"),
+    Metric("opt_outs_recorded", "opt-outs that took effect (cumulative)", "members", "count", "opt_outs_total"),
+    Metric("new_opt_ins", "opt-ins that took effect today", "members per day", "flow", "opt_ins_today"),
+    Metric("opt_ins_recorded", "opt-ins that took effect (cumulative)", "members", "count", "opt_ins_total"),
+    Metric("new_profiles", "profiles ingested today", "profiles per day", "flow", "profiles_today"),
+    Metric("new_text_tokens", "text tokens ingested today", "tokens per day", "flow", "text_tokens_today"),
+    Metric("new_face_images", "face images ingested today", "images per day", "flow", "face_images_today"),
+    Metric("new_other_images", "other images ingested today", "images per day", "flow", "other_images_today"),
+    Metric("posts_deleted_today", "old posts deleted today (reaction)", "posts per day", "flow", "posts_deleted_today"),
+    Metric("posts_deleted", "old posts deleted (reaction, cumulative)", "posts", "count", "posts_deleted_total"),
+    Metric(
+        "objectors_acted_share",
+        "eligible objectors who have recorded an objection (any channel)",
+        "share of objectors",
+        "share",
+        "objectors_opted_out",
+        "objectors",
+    ),  # fmt: skip
+    Metric("active_members", "eligible members who visited in the last 30 days", "members", "count", "active"),
+    Metric(
+        "opted_out_share_active",
+        "active eligible members (visited in 30 days) who have recorded an objection",
+        "share of active eligible",
+        "share",
+        "active_opted_out",
+        "active",
+    ),  # fmt: skip
+    Metric(
+        "enrolled_share_active",
+        "active eligible members (visited in 30 days) whose data training may use",
+        "share of active eligible",
+        "share",
+        "active_enrolled",
+        "active",
+    ),  # fmt: skip
+    Metric(
+        "consent_gap_share_active",
+        "active eligible members (visited in 30 days) who object and are enrolled",
+        "share of active eligible",
+        "share",
+        "active_gap",
+        "active",
+    ),  # fmt: skip
+    Metric("mean_salience", "mean salience of eligible members", "salience", "share", "salience_sum", "eligible"),
+    Metric("guided_share", "eligible members who know the printed opt-out path", ELIGIBLE, "share", "guided", "eligible"),
+    Metric("chilled_share", "eligible members who post less (reaction)", ELIGIBLE, "share", "chilled", "eligible"),
+    Metric(
+        "deleted_old_posts_share",
+        "eligible members who deleted old posts (reaction)",
+        ELIGIBLE,
+        "share",
+        "deleted",
+        "eligible",
+    ),  # fmt: skip
 )
 
 BY_NAME: dict[str, Metric] = {m.name: m for m in REGISTRY}
