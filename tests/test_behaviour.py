@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import make_config, run_cached
 
 from sim.model.engine import ConsentModel
 from sim.model.metrics import INDEX
 from sim.model.random_streams import NEVER
 from sim.model.rules import concern, guidance, membership, reactions, salience
 from sim.model.rules.consent import INDIFFERENT, OBJECT
-from conftest import make_config, run_cached
 
 ALL_ON = (
     "salience.enabled=true",
@@ -98,7 +98,8 @@ def test_a_guided_campaign_converts_more_than_an_unguided_one_of_the_same_reach(
     unguided = run_cached(*common, _event(0.0))
     after = _day(guided, EVENT_DAY)
     # the same reach: the same exposures (awareness differs later only by word of mouth from those who acted)
-    np.testing.assert_array_equal(_series(guided, "aware_share")[: after + 1], _series(unguided, "aware_share")[: after + 1])
+    until = slice(0, after + 1)
+    np.testing.assert_array_equal(_series(guided, "aware_share")[until], _series(unguided, "aware_share")[until])
     np.testing.assert_allclose(_series(guided, "aware_share"), _series(unguided, "aware_share"), atol=0.005)
     assert _series(guided, "guided_share").max() > 0.05
     assert _series(unguided, "guided_share").max() == 0
@@ -203,9 +204,11 @@ def test_joiners_and_members_turning_18_change_eligible_counts_by_the_configured
     weight = pop.weight_by_region
     eligible_start = np.array([np.count_nonzero((s.join_day[sl] == 0) & (s.adult_day[sl] == 0)) for sl in pop.slices])
     eligible_end = np.array([np.count_nonzero(pop.eligible[sl]) for sl in pop.slices])
-    expected_end = eligible_start + np.array(
-        [np.count_nonzero(minors_at_start[sl]) for sl in pop.slices]
-    ) + np.array([np.count_nonzero((s.join_day[sl] > 0) & (s.adult_day[sl] < days)) for sl in pop.slices])
+    expected_end = (
+        eligible_start
+        + np.array([np.count_nonzero(minors_at_start[sl]) for sl in pop.slices])
+        + np.array([np.count_nonzero((s.join_day[sl] > 0) & (s.adult_day[sl] < days)) for sl in pop.slices])
+    )
     np.testing.assert_array_equal(eligible_end, expected_end)
     assert model.records[0, -1, INDEX["eligible_members"]] == pytest.approx((eligible_start * weight).sum())
     assert model.records[-1, -1, INDEX["eligible_members"]] == pytest.approx((eligible_end * weight).sum())

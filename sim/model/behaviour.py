@@ -48,6 +48,7 @@ class BehaviourEngine:
         self._closing: dict[int, list[np.ndarray]] = {}  # day -> members whose account closes that day
         self._closed_by_choice: list[np.ndarray] = []  # objectors who closed (their data leaves under removal)
         self._members_count = np.array([s.stop - s.start for s in pop.slices], np.int64)
+        self._salience_total = np.zeros(N_REGIONS)  # sum of eligible members' salience today (decays daily)
         self._schedule = None
         if self._guidance_cfg or self._return_cfg or self._concern_cfg:
             media = cfg.awareness.media
@@ -120,6 +121,8 @@ class BehaviourEngine:
     # ------------------------------------------------------------------ 0. start of the day
     def _start_of_day(self, t: int) -> None:
         """Membership changes (joiners, members turning 18, closed accounts) and today's concern shift."""
+        if self._salience_cfg is not None and t > 0:
+            self._salience_total *= 0.5 ** (1.0 / self._salience_cfg.half_life_days)
         if self._schedule is not None or self._closing:
             self._membership_changes(t)
         if self._concern_cfg is not None:
@@ -159,6 +162,10 @@ class BehaviourEngine:
         if agents.size == 0:
             return
         pop, sign = self.pop, 1 if value else -1
+        if self._salience_cfg is not None and not value:  # a leaving member's salience leaves the total
+            self._salience_total -= np.bincount(
+                pop.region[agents], weights=self._salience_now(agents, self.day), minlength=N_REGIONS
+            )
         pop.eligible[agents] = value
         self._eligible_count += sign * np.bincount(pop.region[agents], minlength=N_REGIONS)
         objectors = agents[pop.preference[agents] == OBJECT]
@@ -235,8 +242,11 @@ class BehaviourEngine:
 
     def _raise_salience(self, members: np.ndarray, boost, t: int) -> None:
         s, sc = self.state, self._salience_cfg
-        s.salience[members] = salience.raised(self._salience_now(members, t), boost, sc.max_salience)
+        before = self._salience_now(members, t)
+        s.salience[members] = salience.raised(before, boost, sc.max_salience)
         s.salience_day[members] = t
+        change = s.salience[members].astype(np.float64) - before
+        self._salience_total += np.bincount(self.pop.region[members], weights=change, minlength=N_REGIONS)
 
     def _salience_scaled(self, p, members: np.ndarray, t: int, kind: str):
         """A chance of `kind` ("intent" or "try") raised by the members' salience; unchanged when off."""
@@ -348,25 +358,25 @@ class BehaviourEngine:
             act, out_r, in_r, objector = active[sl], opted_out[sl], opted_in[sl], self._objector_eligible[sl]
             enrolled_if = consent.is_enrolled(self.regime_today[r], choices, True).astype(float)
             obj_act = act & objector
-            n = np.array([np.count_nonzero(act), np.count_nonzero(act & out_r), np.count_nonzero(act & in_r)])
-            g = np.array([np.count_nonzero(obj_act), np.count_nonzero(obj_act & out_r), np.count_nonzero(obj_act & in_r)])
-            by_choice, gap_by_choice = np.array([n[0] - n[1] - n[2], n[1], n[2]]), np.array([g[0] - g[1] - g[2], g[1], g[2]])
+            n = np.array([np.count_nonzero(m) for m in (act, act & out_r, act & in_r)])
+            g = np.array([np.count_nonzero(m) for m in (obj_act, obj_act & out_r, obj_act & in_r)])
+            by_choice = np.array([n[0] - n[1] - n[2], n[1], n[2]])
+            gap_by_choice = np.array([g[0] - g[1] - g[2], g[1], g[2]])
             counts["active"][r] = n[0]
             counts["active_opted_out"][r] = n[1]
             counts["active_enrolled"][r] = enrolled_if @ by_choice
             counts["active_gap"][r] = enrolled_if @ gap_by_choice
             counts["objectors_opted_out"][r] = np.count_nonzero(objector & out_r)
         out.update({name: value * weight for name, value in counts.items()})
-        zero = np.zeros(N_REGIONS)
-        guided = (s.guided_until >= t) & pop.eligible if self._guidance_cfg else None
-        out["guided"] = self._weighted(np.flatnonzero(guided)) if self._guidance_cfg else zero
-        if self._salience_cfg:
-            recent = np.flatnonzero(s.salience_day > max(t - 20 * self._salience_cfg.half_life_days, -1))
-            recent = recent[pop.eligible[recent]]
-            out["salience_sum"] = self._weighted(recent, self._salience_now(recent, t))
-        else:
-            out["salience_sum"] = zero
-        out["chilled"] = self._weighted(np.flatnonzero(s.chilled & pop.eligible)) if self._post_less_cfg else zero
-        deleted = s.backlog_kept < reactions.KEPT_ALL
-        out["deleted"] = self._weighted(np.flatnonzero(deleted & pop.eligible)) if self._delete_cfg else zero
+        out["salience_sum"] = self._salience_total * weight
+        for name, on, mask in (
+            ("guided", self._guidance_cfg, lambda: s.guided_until >= t),
+            ("chilled", self._post_less_cfg, lambda: s.chilled),
+            ("deleted", self._delete_cfg, lambda: s.backlog_kept < reactions.KEPT_ALL),
+        ):
+            if on is None:
+                out[name] = np.zeros(N_REGIONS)
+                continue
+            m = mask() & pop.eligible
+            out[name] = np.array([np.count_nonzero(m[sl]) for sl in pop.slices]) * weight
         return out

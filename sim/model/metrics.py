@@ -204,7 +204,9 @@ REGISTRY: tuple[Metric, ...] = (
         "active",
     ),  # fmt: skip
     Metric("mean_salience", "mean salience of eligible members", "salience", "share", "salience_sum", "eligible"),
-    Metric("guided_share", "eligible members who know the printed opt-out path", ELIGIBLE, "share", "guided", "eligible"),
+    Metric(
+        "guided_share", "eligible members who know the printed opt-out path", ELIGIBLE, "share", "guided", "eligible"
+    ),  # noqa: E501
     Metric("chilled_share", "eligible members who post less (reaction)", ELIGIBLE, "share", "chilled", "eligible"),
     Metric(
         "deleted_old_posts_share",
