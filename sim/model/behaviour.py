@@ -340,8 +340,8 @@ class BehaviourEngine:
         out: dict[str, np.ndarray] = {"members": self._members_count * weight}
         cumulative = {name: value.copy() for name, value in self._cumulative.items()}
         ledger_in = self.ledger.total + self.ledger.removed
-        for k, name in enumerate(DATA_TYPES):
-            cumulative[name] = ledger_in[:, k].copy()
+        for k, name in enumerate(DATA_TYPES):  # ingested so far (removal moves data, it does not un-ingest it)
+            cumulative[name] = np.maximum(self._previous.get(name, 0.0), ledger_in[:, k])
         for name, value in cumulative.items():
             out[f"{name}_total"] = value
             out[f"{name}_today"] = value - self._previous.get(name, 0.0)
