@@ -13,9 +13,11 @@ from conftest import make_config, run_cached
 
 from sim.model.engine import ConsentModel
 from sim.model.metrics import INDEX, METRIC_NAMES
-from sim.model.policy import AFFIRMATIVE, EXCLUDED
+from sim.model.regimes import CODE
 from sim.model.regions import REGION_CODES
 from sim.run.folder import execute, run_model
+
+AFFIRMATIVE, EXCLUDED = CODE["affirmative"], CODE["excluded"]
 
 
 def _at_horizon(model, metric, region=-1):
