@@ -16,7 +16,7 @@ from sim.run.compose import CONF_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["population.agents=1500", "population.min_agents_per_region=100", "end=2024-10-31", "progress=false"]
-EXPERIMENTS = ("regimes", "friction", "attention", "retroactive")
+EXPERIMENTS = ("regimes", "friction", "attention", "retroactive", "publicity")
 
 
 def _sweep(tmp_path: Path, *overrides: str, name: str = "sweep") -> tuple[subprocess.CompletedProcess, Path]:

@@ -45,12 +45,26 @@ DEFAULT_AGENTS = 20_000  # steps in a few milliseconds a day, so play stays resp
 logging.getLogger("MESA").setLevel(logging.WARNING)
 
 
+# Every behaviour mechanism of docs/ODD.md §7.10-7.15 (they ship switched off).
+BEHAVIOUR_ON = [
+    "salience.enabled=true",
+    "guidance.enabled=true",
+    "return_visits.enabled=true",
+    "concern.enabled=true",
+    "reactions.delete_old_posts.enabled=true",
+    "reactions.post_less.enabled=true",
+    "reactions.close_account.enabled=true",
+    "membership.enabled=true",
+]
+
+
 def explorer_config(
     policy, route, notice, face_boost, retroactive_removal, agents, seed,
-    framing=AS_POLICY, blocking=AS_POLICY, one_click=False,
+    framing=AS_POLICY, blocking=AS_POLICY, one_click=False, behaviour=False,
 ):  # fmt: skip
-    """The shipped config with the explorer's settings."""
+    """The shipped config with the explorer's settings (`behaviour`: every behaviour mechanism on)."""
     overrides = [
+        *(BEHAVIOUR_ON if behaviour else []),
         f"policy={policy}",
         f"feed.face_boost={face_boost}",
         f"training.retroactive_removal={bool(retroactive_removal)}",
@@ -86,11 +100,22 @@ class ExplorerModel(ConsentModel):
         framing: str = AS_POLICY,
         blocking: str = AS_POLICY,
         one_click: bool = False,
+        behaviour: bool = False,
     ):
         super().__init__(
             explorer_config(
-                policy, route, notice, face_boost, retroactive_removal, agents, seed, framing, blocking, one_click
-            )
+                policy,
+                route,
+                notice,
+                face_boost,
+                retroactive_removal,
+                agents,
+                seed,
+                framing,
+                blocking,
+                one_click,
+                behaviour,
+            )  # fmt: skip
         )
 
 
@@ -119,6 +144,7 @@ MODEL_PARAMS = {
         "label": "Agents",
     },
     "seed": {"type": "SliderInt", "value": 0, "min": 0, "max": 99, "step": 1, "label": "Seed"},
+    "behaviour": {"type": "Checkbox", "value": False, "label": "Salience, guidance, reactions, membership"},
 }
 
 
@@ -228,9 +254,31 @@ def FaceShare(model: ConsentModel):
     _show(fig, model)
 
 
+@solara.component
+def Behaviour(model: ConsentModel):
+    """Salience and guidance, daily opt-outs, and the reactions beyond the toggle (all regions)."""
+    update_counter.get()
+    dates, rec = _recorded(model)
+    fig, axes = plt.subplots(2, 2, figsize=(6.5, 5), layout="constrained")
+    panels = (
+        ("mean_salience", "mean salience", 1.0),
+        ("new_opt_outs", "opt-outs per day (thousands)", 1e3),
+        ("posts_deleted", "old posts deleted (millions)", 1e6),
+        ("accounts_closed", "accounts closed (millions)", 1e6),
+    )
+    for ax, (metric, label, scale) in zip(axes.flat, panels, strict=True):
+        ax.plot(dates, rec[:, -1, INDEX[metric]] / scale, color=TOL_MUTED[2], lw=1.5)
+        ax.set_title(label, fontsize=9)
+        _date_axis(ax)
+    axes.flat[0].plot(dates, rec[:, -1, INDEX["guided_share"]], color=TOL_MUTED[4], lw=1.2, label="guided share")
+    axes.flat[0].legend(fontsize=7)
+    fig.suptitle("Salience and reactions (switch them on with the checkbox)", fontsize=10)
+    _show(fig, model)
+
+
 page = SolaraViz(
     ExplorerModel(),
-    components=[(Status, 0), (ConsentCurves, 0), (ConsentGap, 0), (FaceShare, 0), (Dataset, 0)],
+    components=[(Status, 0), (ConsentCurves, 0), (ConsentGap, 0), (FaceShare, 0), (Dataset, 0), (Behaviour, 0)],
     model_params=MODEL_PARAMS,
     name="Consent design explorer",
     play_interval=50,

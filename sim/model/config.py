@@ -141,6 +141,7 @@ class MediaEvent(Strict):
     regions: list[str]
     level: MediaLevel
     label: str = ""
+    guidance: Probability | None = None  # share of its coverage printing the opt-out steps; None: guidance's default
 
     @field_validator("regions")
     @classmethod
@@ -372,6 +373,82 @@ class PolicyConfig(Strict):
         return _check_event_regions(v) if v else v
 
 
+# ---------------------------------------------------------------- behaviour beyond the toggle (issue 14)
+Strength = Annotated[float, Field(ge=0.0, le=10.0)]
+ByRegionRate = Annotated[dict[str, Annotated[float, Field(ge=0.0, le=1.0)]], AfterValidator(_regions_with_default)]
+
+
+class SalienceConfig(Strict):
+    """A per-member, decaying salience raised by exposures (docs/ODD.md §7.10)."""
+
+    enabled: bool
+    half_life_days: PositiveFloat
+    exposure_boost: Strength
+    notice_boost: Strength
+    contact_boost: Strength
+    max_salience: Annotated[float, Field(gt=0.0, le=100.0)]
+    intent_gain: Strength
+    try_gain: Strength
+
+
+class GuidanceConfig(Strict):
+    """Coverage (and word of mouth) that prints the opt-out path (docs/ODD.md §7.11)."""
+
+    enabled: bool
+    coverage_share: Probability
+    difficulty_reduction: Annotated[float, Field(ge=0.0, le=20.0)]
+    hidden_above: Annotated[float, Field(ge=-20.0, le=20.0)]
+    memory_days: Annotated[int, Field(ge=1, le=3650)]
+    word_of_mouth_share: Probability
+
+
+class ReturnVisitsConfig(Strict):
+    """A major story brings members back to check their settings (docs/ODD.md §7.12)."""
+
+    enabled: bool
+    response_prob: Probability
+
+
+class ConcernShiftConfig(Strict):
+    """Sustained coverage moves some indifferent members to object, and back (docs/ODD.md §7.13)."""
+
+    enabled: bool
+    sensitivity: Annotated[float, Field(ge=0.0, le=100.0)]
+    max_share: Probability
+    memory_days: PositiveFloat
+
+
+class Reaction(Strict):
+    enabled: bool
+    share: Probability
+
+
+class DeleteReaction(Reaction):
+    kept_share: Probability
+
+
+class PostLessReaction(Reaction):
+    post_factor: Probability
+
+
+class ReactionsConfig(Strict):
+    """What objectors do besides the toggle (docs/ODD.md §7.14)."""
+
+    delete_old_posts: DeleteReaction
+    post_less: PostLessReaction
+    close_account: Reaction
+
+
+class MembershipConfig(Strict):
+    """Joiners, members turning 18, closed dormant accounts (docs/ODD.md §7.15)."""
+
+    enabled: bool
+    growth_per_year: ByRegionRate
+    age_in_days: Annotated[int, Field(ge=1, le=3650)]
+    dormant_close_per_year: Probability
+    dormant_below_visits_per_day: Annotated[float, Field(ge=0.0, le=1.0)]
+
+
 class SimConfig(Strict):
     # Field order matters: a field validator sees the fields above it (policy routes need friction).
     seed: Annotated[int, Field(ge=0, le=2**63 - 1)]
@@ -386,6 +463,12 @@ class SimConfig(Strict):
     feed: FeedConfig
     training: TrainingConfig
     policy: PolicyConfig
+    salience: SalienceConfig
+    guidance: GuidanceConfig
+    return_visits: ReturnVisitsConfig
+    concern: ConcernShiftConfig
+    reactions: ReactionsConfig
+    membership: MembershipConfig
 
     @field_validator("end")
     @classmethod

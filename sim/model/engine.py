@@ -13,6 +13,7 @@ import mesa
 import numpy as np
 
 from sim.model import metrics
+from sim.model.behaviour import BehaviourEngine
 from sim.model.config import SimConfig
 from sim.model.metrics import INDEX, METRIC_NAMES
 from sim.model.random_streams import NEVER
@@ -27,7 +28,7 @@ PROFILES, TEXT, FACES, OTHER = range(len(DATA_TYPES))
 MAX_FAILURES = 100  # int8 counter cap
 
 
-class ConsentModel(mesa.Model):
+class ConsentModel(BehaviourEngine, mesa.Model):
     """Members of a professional network under region consent policies, one day per step."""
 
     def __init__(self, config: SimConfig):
@@ -60,6 +61,7 @@ class ConsentModel(mesa.Model):
         self.datacollector = mesa.DataCollector(
             model_reporters={name: (lambda m, k=INDEX[name]: m.records[m.day - 1, -1, k]) for name in METRIC_NAMES}
         )
+        self._init_behaviour()
 
     # ----------------------------------------------------------------- the day
     def step(self) -> None:
@@ -67,9 +69,12 @@ class ConsentModel(mesa.Model):
         self.regime_today = self.policy.regime[t]
         self.routes_out_today, self.routes_in_today = self.policy.routes_out[t], self.policy.routes_in[t]
         self.choices_today[:] = 0
+        self._start_of_day(t)
         exposed_by_notice = self._apply_policy(t)
         visitors = self._visits(t)
+        self._note_visits(t, visitors)
         exposed = self._awareness(t, visitors, exposed_by_notice)
+        self._after_exposure(t, exposed, exposed_by_notice)
         self._form_intent(t, exposed)
         self._answer_prompts(t, visitors)
         self._attempt_routes(t, visitors)
@@ -143,6 +148,7 @@ class ConsentModel(mesa.Model):
             told, telling = awareness.contacts_told(self.graph.indptr, self.graph.indices, sharers)
             p = awareness.daily_exposure_probability(0.0, 0.0, 0.0, wom.strength, telling, self.contacts[told])
             s.exposure_level[told] -= awareness.hazard(p).astype(np.float32)
+            self._told(t, told, telling, p)
 
         level_today = self.media_hazard_cum[t]
         for r, sl in enumerate(self.pop.slices):
@@ -171,6 +177,7 @@ class ConsentModel(mesa.Model):
             cfg.object_intent_scale,
             cfg.accept_intent_prob,
         )
+        p = self._salience_scaled(p, who, t, "intent")
         forms = who[self.streams.uniform("intent", who, t) < p]
         fade = consent.intent_fade_probability(cfg.intent_half_life_days)
         duration = self.streams.geometric_days("intent_duration", forms, t, fade)
@@ -207,6 +214,7 @@ class ConsentModel(mesa.Model):
         keep = (routes != 0) & (desired != NO_CHOICE)
         who, routes, desired = who[keep], routes[keep], desired[keep]
         p_try = friction.try_probability(fr.try_prob, fr.frustration_factor, s.failures[who])
+        p_try = self._salience_scaled(p_try, who, t, "try")
         tries = self.streams.uniform("try", who, t) < p_try
         who, routes, desired = who[tries], routes[tries], desired[tries]
 
@@ -260,7 +268,8 @@ class ConsentModel(mesa.Model):
 
     def _passes_route(self, members: np.ndarray, steps, stream: str, t: int) -> np.ndarray:
         skill, weight = self.pop.skill[members], self.config.friction.skill_weight
-        p = np.stack([friction.step_success_probability(skill, st.difficulty, weight) for st in steps])
+        difficulty = [self._step_difficulty(members, st, t) for st in steps]
+        p = np.stack([friction.step_success_probability(skill, d, weight) for d in difficulty])
         u = np.stack([self.streams.uniform(f"{stream}_{i}", members, t) for i in range(len(steps))])
         return friction.attempt_succeeds(u, p)
 
@@ -277,6 +286,7 @@ class ConsentModel(mesa.Model):
         objectors now counts as theirs."""
         s = self.state
         new_out = members[(choice == OPTED_OUT) & (s.choice[members] != OPTED_OUT)]
+        self._note_choices(members, choice)
         s.choice[members] = choice
         s.choice_channel[members] = channel
         for d, direction in enumerate((OPTED_OUT, OPTED_IN)):
@@ -291,7 +301,7 @@ class ConsentModel(mesa.Model):
     # 6. content: posts, their type, and the face share's drift toward what the feed rewards
     def _post(self, t: int) -> None:
         s, pop, feed = self.state, self.pop, self.config.feed
-        due = np.flatnonzero(s.next_post == t)
+        due = self._posts_made(np.flatnonzero(s.next_post == t), t)
         agents = pop.poster[due]
         kind = content.post_type(
             self.streams.uniform("post_type", agents, t), s.face_share[due], feed.other_image_share
@@ -330,6 +340,7 @@ class ConsentModel(mesa.Model):
         is_poster = (at < pop.poster.size) & (pop.poster[np.minimum(at, pop.poster.size - 1)] == first)
         backlog = np.zeros(first.size)
         backlog[is_poster] = pop.poster_rate_per_day[at[is_poster]] * pop.tenure_days[first[is_poster]]
+        backlog = self._backlog_after_deletions(first, backlog)
         feed = self.config.feed
         first_data = first_pull_data(
             pop.has_photo[first],
@@ -357,7 +368,7 @@ class ConsentModel(mesa.Model):
 
     def _remove_objectors_data(self) -> None:
         s = self.state
-        gone = np.flatnonzero((s.choice == OPTED_OUT) & s.profile_ingested)
+        gone = self._with_closed(np.flatnonzero((s.choice == OPTED_OUT) & s.profile_ingested))
         for r in np.unique(self.pop.region[gone]):
             group = gone[self.pop.region[gone] == r]
             self.ledger.remove(r, s.ingested[group].sum(axis=0, dtype=np.float64), self.pop.weight_by_region[r])
@@ -428,4 +439,5 @@ class ConsentModel(mesa.Model):
                 for i, d in enumerate(("opted_out", "opted_in"))
                 for k, c in enumerate(CHANNELS)
             },
+            **self._behaviour_quantities(t),
         }

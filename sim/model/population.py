@@ -39,6 +39,7 @@ class Population:
     poster_post_prob: np.ndarray  # float32 daily chance of a post
     poster_rate_per_day: np.ndarray  # float32 posts per day (for the backlog at the first pull)
     poster_slices: list[slice]  # each region's posters, as slices of the poster arrays
+    start_agents: np.ndarray | None = None  # agents per region at the start; the rest join later (membership)
 
     @property
     def n(self) -> int:
@@ -82,11 +83,19 @@ def _segment_values(rng, segments: dict, size: int, field: str) -> np.ndarray:
     return values[rng.choice(len(names), size=size, p=shares / shares.sum())]
 
 
-def sample_population(cfg: PopulationConfig, reach_cost_belief_share: float, streams: Streams) -> Population:
-    """Draw every fixed attribute; the same config and seed give the same population."""
+def sample_population(
+    cfg: PopulationConfig, reach_cost_belief_share: float, streams: Streams, joiner_share: np.ndarray | None = None
+) -> Population:
+    """Draw every fixed attribute; the same config and seed give the same population.
+
+    With `joiner_share` (per region, a share of the agents at the start), extra agents are drawn
+    the same way and placed last in their region's slice: the joiners of `sim.model.rules.membership`.
+    """
     members_m = np.array([r.members_millions for r in REGIONS])
     region_members = cfg.members * members_m / members_m.sum()
-    counts = allocate_agents(region_members, cfg.agents, cfg.agents_floor)
+    counts = start_counts = allocate_agents(region_members, cfg.agents, cfg.agents_floor)
+    if joiner_share is not None:
+        counts = start_counts + np.round(start_counts * np.asarray(joiner_share)).astype(np.int64)
     n = int(counts.sum())
     region = np.repeat(np.arange(len(REGIONS), dtype=np.int8), counts)
     bounds = np.concatenate([[0], np.cumsum(counts)])
@@ -136,7 +145,7 @@ def sample_population(cfg: PopulationConfig, reach_cost_belief_share: float, str
     return Population(
         region=region,
         slices=slices,
-        weight_by_region=region_members / counts,
+        weight_by_region=region_members / start_counts,
         eligible=eligible,
         visit_prob=visit_prob.astype(np.float32),
         tenure_days=tenure,
@@ -150,4 +159,5 @@ def sample_population(cfg: PopulationConfig, reach_cost_belief_share: float, str
         poster_post_prob=daily_probability(rate[poster]).astype(np.float32),
         poster_rate_per_day=rate[poster].astype(np.float32),
         poster_slices=[slice(int(a), int(b)) for a, b in zip(poster_bounds[:-1], poster_bounds[1:], strict=True)],
+        start_agents=start_counts if joiner_share is not None else None,
     )

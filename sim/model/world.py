@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.model.config import SimConfig
+from sim.model.config import SimConfig, for_region
 from sim.model.graph import Graph, sample_graph
 from sim.model.policy import Notice, PolicyTable, compile_policy, media_events
 from sim.model.population import Population, sample_population
@@ -85,10 +85,19 @@ class World:
         return next_visit, next_post, self.streams.exponential("exposure", everyone, -1)
 
 
+def joiner_share(config: SimConfig) -> np.ndarray | None:
+    """Per region, the joiners over the horizon as a share of the agents at the start (membership)."""
+    m = config.membership
+    if not m.enabled:
+        return None
+    growth = np.array([for_region(m.growth_per_year, code) for code in REGION_CODES])
+    return growth * config.horizon_days / 365.25
+
+
 def build_world(config: SimConfig) -> World:
     streams = Streams(config.seed)
     n_days = config.horizon_days
-    pop = sample_population(config.population, config.feed.reach_cost_belief_share, streams)
+    pop = sample_population(config.population, config.feed.reach_cost_belief_share, streams, joiner_share(config))
     graph = sample_graph(config.population.graph, pop.slices, pop.n, streams)
     route_names = list(config.friction.routes)
     attention = awareness.media_attention(config.awareness.media, config.start, n_days, media_events(config.policy))

@@ -76,6 +76,19 @@ UNITS: dict[str, str] = {
     "retroactive_removal": "switch",
     "profile_tokens": "tokens per profile",
     "tokens_per_post": "tokens per post",
+    "enabled": "switch",
+    "exposure_boost": "salience",
+    "notice_boost": "salience",
+    "contact_boost": "salience per share of contacts telling",
+    "max_salience": "salience",
+    "intent_gain": "chances per unit of salience",
+    "try_gain": "chances per unit of salience",
+    "difficulty_reduction": "log-odds",
+    "hidden_above": "log-odds",
+    "sensitivity": "share per unit of accumulated coverage",
+    "post_factor": "share of posts",
+    "growth_per_year": "share of members per year",
+    "dormant_close_per_year": "probability per year",
 }
 # Units a key's name says (checked after UNITS), by suffix.
 SUFFIX_UNITS: tuple[tuple[str, str], ...] = (

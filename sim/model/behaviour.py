@@ -1,0 +1,382 @@
+"""Behaviour beyond the toggle, wired into the array engine (docs/ODD.md §7.10-7.15).
+
+Salience, coverage that teaches the path, coverage that brings members back, concern that moves,
+reactions (deleting old posts, posting less, closing the account) and a changing membership. The
+rules are functions of arrays in `sim.model.rules` (salience, guidance, concern, reactions,
+membership); this mixin holds the engine's side: the per-day schedules built at set-up, the calls
+from `ConsentModel.step`, and the quantities of the metrics they add. Every mechanism is switched by
+its config group's `enabled` (the reactions one by one); switched off, its method returns before
+any draw or write, so the model's results are those without it (keyed draws: a new stream never
+shifts an existing one). No Python loop runs over agents.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.model.policy import media_events
+from sim.model.random_streams import NEVER
+from sim.model.regions import REGION_CODES
+from sim.model.rules import awareness, consent, guidance, membership, reactions, salience
+from sim.model.rules import concern as concern_rules
+from sim.model.rules.consent import INDIFFERENT, NO_CHOICE, OBJECT, OPTED_IN, OPTED_OUT
+from sim.model.rules.ledger import DATA_TYPES
+from sim.model.state import NOT_YET
+
+N_REGIONS = len(REGION_CODES)
+ACTIVE_DAYS = 30  # "active": visited in the last 30 days (ANCHORS 6: monthly active members)
+COUNTERS = ("opt_outs", "opt_ins", "joined", "closed", "posts_deleted")
+
+
+class BehaviourEngine:
+    """Mixin of `sim.model.engine.ConsentModel`: the mechanisms of docs/ODD.md §7.10-7.15."""
+
+    # ------------------------------------------------------------------ set-up
+    def _init_behaviour(self) -> None:
+        cfg, pop = self.config, self.pop
+        self._salience_cfg = cfg.salience if cfg.salience.enabled else None
+        self._guidance_cfg = cfg.guidance if cfg.guidance.enabled else None
+        self._return_cfg = cfg.return_visits if cfg.return_visits.enabled else None
+        self._concern_cfg = cfg.concern if cfg.concern.enabled else None
+        rx = cfg.reactions
+        self._delete_cfg = rx.delete_old_posts if rx.delete_old_posts.enabled else None
+        self._post_less_cfg = rx.post_less if rx.post_less.enabled else None
+        self._close_cfg = rx.close_account if rx.close_account.enabled else None
+        self._membership_cfg = cfg.membership if cfg.membership.enabled else None
+        self._cumulative = {name: np.zeros(N_REGIONS) for name in COUNTERS}
+        self._previous: dict[str, np.ndarray] = {}
+        self._closing: dict[int, list[np.ndarray]] = {}  # day -> members whose account closes that day
+        self._closed_by_choice: list[np.ndarray] = []  # objectors who closed (their data leaves under removal)
+        self._members_count = np.array([s.stop - s.start for s in pop.slices], np.int64)
+        self._salience_total = np.zeros(N_REGIONS)  # sum of eligible members' salience today (decays daily)
+        self._schedule = None
+        if self._guidance_cfg or self._return_cfg or self._concern_cfg:
+            media = cfg.awareness.media
+            events = media_events(cfg.policy)
+            attention = awareness.media_attention(media, cfg.start, self.n_days, events)
+            shocks, guided = guidance.event_attention(
+                media, cfg.start, self.n_days, events, cfg.guidance.coverage_share
+            )
+            self._guided_prob = guidance.share_of_attention(guided, attention)
+            self._event_prob = guidance.share_of_attention(shocks, attention)
+            if self._concern_cfg:
+                self._init_concern(shocks)
+        if self._membership_cfg:
+            self._init_membership()
+
+    def _init_concern(self, shocks: np.ndarray) -> None:
+        c, pop = self._concern_cfg, self.pop
+        self._concern_share = concern_rules.objecting_share(
+            concern_rules.pressure(shocks, c.memory_days), c.sensitivity, c.max_share
+        )
+        self._concern_applied = np.zeros(N_REGIONS)
+        # per region: the indifferent members sorted by their fixed threshold (keyed draw on day -1)
+        self._indifferent, self._thresholds = [], []
+        for sl in pop.slices:
+            members = np.flatnonzero(pop.preference[sl] == INDIFFERENT) + sl.start
+            u = self.streams.uniform("concern_threshold", members, -1)
+            order = np.argsort(u, kind="stable")
+            self._indifferent.append(members[order])
+            self._thresholds.append(u[order])
+
+    def _init_membership(self) -> None:
+        m, pop, s, n_days = self._membership_cfg, self.pop, self.state, self.n_days
+        rng = self.streams.generator("membership")
+        joiners = np.concatenate(
+            [np.arange(sl.start + int(k), sl.stop) for sl, k in zip(pop.slices, pop.start_agents, strict=True)]
+        )
+        join = membership.uniform_days(rng, joiners.size, 1, n_days)
+        s.join_day[joiners] = join
+        pop.tenure_days[joiners] = 0  # no backlog before the horizon
+        minors = np.flatnonzero(~pop.eligible)
+        adult = s.join_day[minors] + membership.uniform_days(rng, minors.size, 1, m.age_in_days + 1)
+        s.adult_day[minors] = np.minimum(adult, NEVER)
+        dormant = np.flatnonzero(pop.visit_prob < m.dormant_below_visits_per_day)
+        s.closed_day[dormant] = membership.closing_days(rng, s.join_day[dormant], m.dormant_close_per_year)
+        # joiners: first visit on the join day (sign-up), first post after it
+        s.next_visit[joiners] = join
+        at = np.searchsorted(pop.poster, joiners)
+        is_poster = (at < pop.poster.size) & (pop.poster[np.minimum(at, pop.poster.size - 1)] == joiners)
+        s.next_post[at[is_poster]] = np.minimum(join[is_poster] + s.next_post[at[is_poster]] + 1, NEVER)
+        # eligibility on day 0, and the days it may change
+        self._members_count -= np.bincount(pop.region[joiners], minlength=N_REGIONS)
+        pop.eligible[:] = membership.is_eligible(0, s.join_day, s.adult_day, s.closed_day)
+        self._recount_eligible()
+        agents = np.concatenate([joiners, minors, dormant])
+        days = np.concatenate([s.join_day[joiners], s.adult_day[minors], s.closed_day[dormant]]).astype(np.int64)
+        keep = (days > 0) & (days < n_days)
+        order = np.argsort(days[keep], kind="stable")
+        self._schedule = (agents[keep][order], np.searchsorted(days[keep][order], np.arange(n_days + 1)))
+
+    def _recount_eligible(self) -> None:
+        pop = self.pop
+        self._objector_eligible = pop.eligible & (pop.preference == OBJECT)
+        self._eligible_count = np.array([np.count_nonzero(pop.eligible[sl]) for sl in pop.slices])
+        self._objector_count = np.array([np.count_nonzero(self._objector_eligible[sl]) for sl in pop.slices])
+
+    def _weighted(self, members: np.ndarray, weights=None) -> np.ndarray:
+        counts = np.bincount(self.pop.region[members], weights=weights, minlength=N_REGIONS)
+        return counts * self.pop.weight_by_region
+
+    # ------------------------------------------------------------------ 0. start of the day
+    def _start_of_day(self, t: int) -> None:
+        """Membership changes (joiners, members turning 18, closed accounts) and today's concern shift."""
+        if self._salience_cfg is not None and t > 0:
+            self._salience_total *= 0.5 ** (1.0 / self._salience_cfg.half_life_days)
+        if self._schedule is not None or self._closing:
+            self._membership_changes(t)
+        if self._concern_cfg is not None:
+            self._concern_today(t)
+
+    def _membership_changes(self, t: int) -> None:
+        s, pop = self.state, self.pop
+        parts = self._closing.pop(t, [])
+        if self._schedule is not None:
+            agents, bounds = self._schedule
+            parts.append(agents[bounds[t] : bounds[t + 1]])
+        if not parts:
+            return
+        changing = np.unique(np.concatenate(parts))
+        joined = changing[s.join_day[changing] == t]
+        if joined.size:  # a joiner starts unaware, with no intent and no notice seen before joining
+            s.aware_since[joined] = NOT_YET
+            s.intent_until[joined] = NOT_YET
+            s.in_app_pending[joined] = False
+            level = self.media_hazard_cum[t - 1, pop.region[joined]]
+            s.exposure_level[joined] = (level + self.streams.exponential("exposure", joined, t)).astype(np.float32)
+            self._members_count += np.bincount(pop.region[joined], minlength=N_REGIONS)
+            self._cumulative["joined"] += self._weighted(joined)
+        closed = changing[s.closed_day[changing] == t]
+        if closed.size:
+            s.next_visit[closed] = NEVER
+            at = np.searchsorted(pop.poster, closed)
+            is_poster = (at < pop.poster.size) & (pop.poster[np.minimum(at, pop.poster.size - 1)] == closed)
+            s.next_post[at[is_poster]] = NEVER
+            self._members_count -= np.bincount(pop.region[closed], minlength=N_REGIONS)
+            self._cumulative["closed"] += self._weighted(closed)
+        now = membership.is_eligible(t, s.join_day[changing], s.adult_day[changing], s.closed_day[changing])
+        self._set_eligible(changing[now & ~pop.eligible[changing]], True)
+        self._set_eligible(changing[~now & pop.eligible[changing]], False)
+
+    def _set_eligible(self, agents: np.ndarray, value: bool) -> None:
+        if agents.size == 0:
+            return
+        pop, sign = self.pop, 1 if value else -1
+        if self._salience_cfg is not None and not value:  # a leaving member's salience leaves the total
+            self._salience_total -= np.bincount(
+                pop.region[agents], weights=self._salience_now(agents, self.day), minlength=N_REGIONS
+            )
+        pop.eligible[agents] = value
+        self._eligible_count += sign * np.bincount(pop.region[agents], minlength=N_REGIONS)
+        objectors = agents[pop.preference[agents] == OBJECT]
+        self._objector_eligible[objectors] = value
+        self._objector_count += sign * np.bincount(pop.region[objectors], minlength=N_REGIONS)
+
+    def _concern_today(self, t: int) -> None:
+        """Indifferent members whose threshold lies between yesterday's and today's share switch."""
+        pop, share = self.pop, self._concern_share[t]
+        for r in range(N_REGIONS):
+            old, new = self._concern_applied[r], share[r]
+            if old == new:
+                continue
+            lo, hi = np.searchsorted(self._thresholds[r], [min(old, new), max(old, new)])
+            members = self._indifferent[r][lo:hi]
+            pop.preference[members] = OBJECT if new > old else INDIFFERENT
+            self._concern_applied[r] = new
+            eligible = members[pop.eligible[members]]
+            self._objector_eligible[eligible] = new > old
+            self._objector_count[r] += (1 if new > old else -1) * eligible.size
+
+    # ------------------------------------------------------------------ 2. visits
+    def _note_visits(self, t: int, visitors: np.ndarray) -> None:
+        self.state.last_visit[visitors] = t
+
+    # ------------------------------------------------------------------ 3. after today's exposures
+    def _after_exposure(self, t: int, exposed: np.ndarray, by_notice: np.ndarray) -> None:
+        """Salience, guidance, return visits and reactions of the members exposed today."""
+        if not (self._salience_cfg or self._guidance_cfg or self._return_cfg or self._reactions_on):
+            return
+        s, pop = self.state, self.pop
+        exposed = exposed[pop.eligible[exposed]]
+        from_notice = np.isin(exposed, by_notice)
+        if self._salience_cfg:
+            sc = self._salience_cfg
+            self._raise_salience(exposed, np.where(from_notice, sc.notice_boost, sc.exposure_boost), t)
+        if self._guidance_cfg:
+            news = exposed[~from_notice]
+            self._guide(news, self._guided_prob[t, pop.region[news]], "guided", t)
+        if self._return_cfg:
+            p = self._return_cfg.response_prob * self._event_prob[t, pop.region[exposed]]
+            hit = p > 0
+            back = exposed[hit][self.streams.uniform("return_visit", exposed[hit], t) < p[hit]]
+            s.next_visit[back] = np.minimum(s.next_visit[back], t + 1)
+        if self._reactions_on:
+            self._react(t, exposed)
+
+    @property
+    def _reactions_on(self) -> bool:
+        return bool(self._delete_cfg or self._post_less_cfg or self._close_cfg)
+
+    def _guide(self, members: np.ndarray, p: np.ndarray, stream: str, t: int) -> None:
+        hit = p > 0
+        guided = members[hit][self.streams.uniform(stream, members[hit], t) < p[hit]]
+        self.state.guided_until[guided] = min(t + self._guidance_cfg.memory_days - 1, NEVER)
+
+    def _told(self, t: int, told: np.ndarray, telling: np.ndarray, p: np.ndarray) -> None:
+        """Contacts of members who acted: salience from them, and the path they pass on."""
+        if not (self._salience_cfg or self._guidance_cfg):
+            return
+        keep = self.pop.eligible[told]
+        told, telling, p = told[keep], telling[keep], p[keep]
+        if self._salience_cfg:
+            share = telling / np.maximum(self.contacts[told], 1)
+            self._raise_salience(told, self._salience_cfg.contact_boost * share, t)
+        if self._guidance_cfg:
+            self._guide(told, self._guidance_cfg.word_of_mouth_share * p, "guided_by_contact", t)
+
+    # ------------------------------------------------------------------ salience
+    def _salience_now(self, members: np.ndarray, t: int) -> np.ndarray:
+        s = self.state
+        since = t - s.salience_day[members].astype(np.int64)
+        return salience.decayed(s.salience[members], since, self._salience_cfg.half_life_days)
+
+    def _raise_salience(self, members: np.ndarray, boost, t: int) -> None:
+        s, sc = self.state, self._salience_cfg
+        before = self._salience_now(members, t)
+        s.salience[members] = salience.raised(before, boost, sc.max_salience)
+        s.salience_day[members] = t
+        change = s.salience[members].astype(np.float64) - before
+        self._salience_total += np.bincount(self.pop.region[members], weights=change, minlength=N_REGIONS)
+
+    def _salience_scaled(self, p, members: np.ndarray, t: int, kind: str):
+        """A chance of `kind` ("intent" or "try") raised by the members' salience; unchanged when off."""
+        if self._salience_cfg is None:
+            return p
+        gain = self._salience_cfg.intent_gain if kind == "intent" else self._salience_cfg.try_gain
+        return salience.scaled_probability(p, self._salience_now(members, t), gain)
+
+    # ------------------------------------------------------------------ friction: the printed path
+    def _step_difficulty(self, members: np.ndarray, step, t: int):
+        """A route step's difficulty for these members: eased for those who know the printed path."""
+        g = self._guidance_cfg
+        if g is None:
+            return step.difficulty
+        known = self.state.guided_until[members] >= t
+        return guidance.eased_difficulty(step.difficulty, known, g.difficulty_reduction, g.hidden_above)
+
+    # ------------------------------------------------------------------ reactions
+    def _react(self, t: int, exposed: np.ndarray) -> None:
+        s, pop = self.state, self.pop
+        objectors = exposed[pop.preference[exposed] == OBJECT]
+        if objectors.size == 0:
+            return
+        gain = self._salience_cfg.intent_gain if self._salience_cfg else 0.0
+        level = self._salience_now(objectors, t) if self._salience_cfg else np.zeros(objectors.size)
+
+        def draw(reaction, stream: str, can: np.ndarray) -> np.ndarray:
+            p = salience.scaled_probability(reaction.share, level[can], gain)
+            return objectors[can][self.streams.uniform(stream, objectors[can], t) < p]
+
+        if self._delete_cfg:
+            deleting = draw(self._delete_cfg, "delete_old_posts", s.backlog_kept[objectors] == reactions.KEPT_ALL)
+            s.backlog_kept[deleting] = reactions.kept_code(self._delete_cfg.kept_share)
+            at = np.searchsorted(pop.poster, deleting)
+            is_poster = (at < pop.poster.size) & (pop.poster[np.minimum(at, pop.poster.size - 1)] == deleting)
+            posters = deleting[is_poster]
+            old_posts = pop.poster_rate_per_day[at[is_poster]] * pop.tenure_days[posters]
+            deleted = old_posts * (1.0 - reactions.backlog_after_deletion(1.0, s.backlog_kept[posters]))
+            self._cumulative["posts_deleted"] += self._weighted(posters, deleted)
+        if self._post_less_cfg:
+            s.chilled[draw(self._post_less_cfg, "post_less", ~s.chilled[objectors])] = True
+        if self._close_cfg:
+            closing = draw(self._close_cfg, "close_account", s.closed_day[objectors] == NEVER)
+            if closing.size and t + 1 < self.n_days:
+                s.closed_day[closing] = t + 1
+                self._closing.setdefault(t + 1, []).append(closing)
+                self._closed_by_choice.append(closing)
+                ingested = closing[s.profile_ingested[closing] & (s.choice[closing] != OPTED_OUT)]
+                for r in np.unique(pop.region[ingested]):  # leaving is an objection: their data now counts as such
+                    group = ingested[pop.region[ingested] == r]
+                    self.ledger.objected(r, s.ingested[group].sum(axis=0, dtype=np.float64), pop.weight_by_region[r])
+
+    def _posts_made(self, due: np.ndarray, t: int) -> np.ndarray:
+        """Of the posters due today (indices into the poster arrays), those who post: a chilled member
+        skips a post with probability 1 - post_factor (and is rescheduled as after a post)."""
+        if self._post_less_cfg is None:
+            return due
+        s, pop = self.state, self.pop
+        agents = pop.poster[due]
+        chilled = s.chilled[agents]
+        u = np.ones(due.size)
+        u[chilled] = self.streams.uniform("post_less_skip", agents[chilled], t)
+        made = reactions.post_kept(u, chilled, self._post_less_cfg.post_factor)
+        skipped = due[~made]
+        gaps = self.streams.geometric_days("post", pop.poster[skipped], t, pop.poster_post_prob[skipped])
+        s.next_post[skipped] = np.minimum(t + gaps, NEVER)
+        return due[made]
+
+    def _backlog_after_deletions(self, first: np.ndarray, backlog: np.ndarray) -> np.ndarray:
+        if self._delete_cfg is None:
+            return backlog
+        return reactions.backlog_after_deletion(backlog, self.state.backlog_kept[first])
+
+    def _with_closed(self, gone: np.ndarray) -> np.ndarray:
+        """Members whose data retroactive removal takes: opted out, and objectors who closed their account."""
+        if not self._closed_by_choice:
+            return gone
+        closed = np.concatenate(self._closed_by_choice)
+        closed = closed[(self.state.closed_day[closed] <= self.day) & self.state.profile_ingested[closed]]
+        return np.union1d(gone, closed)
+
+    def _note_choices(self, members: np.ndarray, choice: np.ndarray) -> None:
+        """Count today's recorded opt-outs and opt-ins (before the state takes them)."""
+        before = self.state.choice[members]
+        self._cumulative["opt_outs"] += self._weighted(members[(choice == OPTED_OUT) & (before != OPTED_OUT)])
+        self._cumulative["opt_ins"] += self._weighted(members[(choice == OPTED_IN) & (before != OPTED_IN)])
+
+    # ------------------------------------------------------------------ 8. quantities of the new metrics
+    def _behaviour_quantities(self, t: int) -> dict[str, np.ndarray]:
+        s, pop, weight = self.state, self.pop, self.pop.weight_by_region
+        out: dict[str, np.ndarray] = {"members": self._members_count * weight}
+        cumulative = {name: value.copy() for name, value in self._cumulative.items()}
+        ledger_in = self.ledger.total + self.ledger.removed
+        for k, name in enumerate(DATA_TYPES):  # ingested so far (removal moves data, it does not un-ingest it)
+            cumulative[name] = np.maximum(self._previous.get(name, 0.0), ledger_in[:, k])
+        for name, value in cumulative.items():
+            out[f"{name}_total"] = value
+            out[f"{name}_today"] = value - self._previous.get(name, 0.0)
+        self._previous = cumulative
+
+        # shares among members active in the last 30 days: slice-wise boolean counts by choice (whether a
+        # choice is enrolled depends on the region's regime only: three entries per region)
+        active = (s.last_visit >= t - (ACTIVE_DAYS - 1)) & pop.eligible
+        opted_out, opted_in = s.choice == OPTED_OUT, s.choice == OPTED_IN
+        names = ("active", "active_opted_out", "active_enrolled", "active_gap", "objectors_opted_out")
+        counts = {name: np.zeros(N_REGIONS) for name in names}
+        choices = np.array([NO_CHOICE, OPTED_OUT, OPTED_IN])
+        for r, sl in enumerate(pop.slices):
+            act, out_r, in_r, objector = active[sl], opted_out[sl], opted_in[sl], self._objector_eligible[sl]
+            enrolled_if = consent.is_enrolled(self.regime_today[r], choices, True, self.designs).astype(float)
+            obj_act = act & objector
+            n = np.array([np.count_nonzero(m) for m in (act, act & out_r, act & in_r)])
+            g = np.array([np.count_nonzero(m) for m in (obj_act, obj_act & out_r, obj_act & in_r)])
+            by_choice = np.array([n[0] - n[1] - n[2], n[1], n[2]])
+            gap_by_choice = np.array([g[0] - g[1] - g[2], g[1], g[2]])
+            counts["active"][r] = n[0]
+            counts["active_opted_out"][r] = n[1]
+            counts["active_enrolled"][r] = enrolled_if @ by_choice
+            counts["active_gap"][r] = enrolled_if @ gap_by_choice
+            counts["objectors_opted_out"][r] = np.count_nonzero(objector & out_r)
+        out.update({name: value * weight for name, value in counts.items()})
+        out["salience_sum"] = self._salience_total * weight
+        for name, on, mask in (
+            ("guided", self._guidance_cfg, lambda: s.guided_until >= t),
+            ("chilled", self._post_less_cfg, lambda: s.chilled),
+            ("deleted", self._delete_cfg, lambda: s.backlog_kept < reactions.KEPT_ALL),
+        ):
+            if on is None:
+                out[name] = np.zeros(N_REGIONS)
+                continue
+            m = mask() & pop.eligible
+            out[name] = np.array([np.count_nonzero(m[sl]) for sl in pop.slices]) * weight
+        return out

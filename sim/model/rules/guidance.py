@@ -1,0 +1,58 @@
+"""Coverage that teaches the path, and coverage that brings members back (docs/ODD.md §7.11, §7.12).
+
+Media attention in a region is a background level plus decaying shocks, one per dated event
+(`sim.model.rules.awareness.media_attention`). This module splits off the event part (the shocks)
+and the part of it that prints the opt-out steps (each event's `guidance` share, or the default
+`coverage_share`). A member exposed on a day is reached by how-to content with probability
+guided(t) / attention(t) (the share of today's coverage that prints the steps) and then finds every
+hidden step (difficulty above `hidden_above`) easier by `difficulty_reduction` log-odds, never
+easier than `hidden_above`, for `memory_days`. A member exposed while event coverage runs comes
+back to the site the next day with probability `response_prob * event(t) / attention(t)`.
+Every function here works on scalars and on arrays alike.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+
+from sim.model.config import MediaConfig
+from sim.model.regions import REGION_CODES
+
+
+def event_attention(
+    media: MediaConfig, start: dt.date, n_days: int, events: list[tuple[dt.date, str, str]], coverage_share: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(event shocks, their how-to part) per day and region, on the daily-probability scale of
+    `media_attention` (policy events carry `coverage_share`; extra events their own `guidance`)."""
+    days = np.arange(n_days, dtype=np.float64)
+    shocks, guided = np.zeros((n_days, len(REGION_CODES))), np.zeros((n_days, len(REGION_CODES)))
+    all_events = [(date, code, level, coverage_share) for date, code, level in events] + [
+        (e.date, code, e.level, coverage_share if e.guidance is None else e.guidance)
+        for e in media.extra_events
+        for code in (REGION_CODES if "all" in e.regions else e.regions)
+    ]
+    for date, code, level, share in all_events:
+        if level == "none":
+            continue
+        since = days - (date - start).days
+        shock = np.where(since >= 0, media.shock_per_day[level] * np.exp(-np.maximum(since, 0) / media.decay_days), 0.0)
+        r = REGION_CODES.index(code)
+        shocks[:, r] += shock
+        guided[:, r] += share * shock
+    return shocks, guided
+
+
+def share_of_attention(part, attention):
+    """part / attention, 0 where there is no attention."""
+    part, attention = np.asarray(part, np.float64), np.asarray(attention, np.float64)
+    return np.where(attention > 0, np.minimum(part / np.where(attention > 0, attention, 1.0), 1.0), 0.0)
+
+
+def eased_difficulty(difficulty, guided, reduction, hidden_above):
+    """A step's difficulty for members who know the path: hidden steps lose `reduction`, floored at
+    `hidden_above`; steps at or below `hidden_above` (the visible ones) are unchanged."""
+    d = np.asarray(difficulty, np.float64)
+    eased = np.where(d > hidden_above, np.maximum(d - reduction, hidden_above), d)
+    return np.where(guided, eased, d)
