@@ -5,7 +5,7 @@
 
 Runs every target of conf/calibration/targets.yaml at the shipped defaults over several seeds,
 and writes the table (target, tolerance, model mean and spread over seeds), a figure
-(docs/calibration/targets.png), the fitted values (from docs/calibration/calibration.json, the
+(docs/calibration/targets.png), the fitted values (from sim/data/calibration/calibration.json, the
 output of experiments/calibrate.py), and what remains assumption rather than data (every default
 in conf/ whose source says so). No number in the report is typed by hand.
 """
@@ -73,7 +73,7 @@ def report(targets, results, fitted: dict | None, agents: int, seeds: list[int],
     lines += ["", "## Fitted values", ""]
     if fitted:
         lines.append(
-            f"From `docs/calibration/calibration.json`: {fitted['evaluations']} evaluations at "
+            f"From `sim/data/calibration/calibration.json`: {fitted['evaluations']} evaluations at "
             f"{fitted['agents']:,} agents, seeds {fitted['seeds']}, loss {fitted['loss']:.3g}."
         )
         lines += ["", "| parameter | fitted value | kind |", "|---|---|---|"]
