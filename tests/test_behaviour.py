@@ -245,3 +245,53 @@ def test_every_mechanism_on_moves_people_and_keeps_state_small():
     assert last["accounts_closed"][0] > 0 and last["posts_deleted"][0] > 0
     assert 0 < last["active_members"][0] < last["eligible_members"][0]
     assert on.state.nbytes / on.pop.n <= 64
+
+
+def _counts_from_state(model) -> dict[str, np.ndarray]:
+    """The running counts of the engine, recomputed from the state by brute force."""
+    s, pop, t = model.state, model.pop, model.day - 1
+    active = pop.eligible & (s.last_visit >= t - 29)
+    objector = pop.preference == OBJECT
+
+    def per_region(mask):
+        return np.array([np.count_nonzero(mask[sl]) for sl in pop.slices])
+
+    by = np.zeros((len(pop.slices), 3, 2), np.int64)
+    for c in range(3):
+        for o in (0, 1):
+            by[:, c, o] = per_region(active & (s.choice == c) & (objector == bool(o)))
+    return {
+        "active": by,
+        "objectors_out": per_region(pop.eligible & objector & (s.choice == 1)),
+        "guided": per_region(pop.eligible & (s.guided_until >= t)),
+        "chilled": per_region(pop.eligible & s.chilled),
+        "deleted": per_region(pop.eligible & (s.backlog_kept < reactions.KEPT_ALL)),
+        "eligible": per_region(pop.eligible),
+        "objectors": per_region(pop.eligible & objector),
+    }
+
+
+@pytest.mark.parametrize("mechanisms", ["off", "on"])
+def test_running_counts_match_the_state(mechanisms):
+    overrides = ALL_ON + ("concern.sensitivity=5",) if mechanisms == "on" else ()
+    config = make_config(*overrides, "end=2025-11-30")
+    checked = []
+
+    def check(model):
+        if model.day % 97 and model.day != model.n_days:
+            return
+        want = _counts_from_state(model)
+        np.testing.assert_array_equal(model._active, want["active"])
+        np.testing.assert_array_equal(model._objectors_out, want["objectors_out"])
+        np.testing.assert_array_equal(model._eligible_count, want["eligible"])
+        np.testing.assert_array_equal(model._objector_count, want["objectors"])
+        if mechanisms == "on":
+            np.testing.assert_array_equal(model._guided_count, want["guided"])
+            np.testing.assert_array_equal(model._chilled_count, want["chilled"])
+            np.testing.assert_array_equal(model._deleted_count, want["deleted"])
+        checked.append(model.day)
+
+    model = _step_tracking(config, check)
+    assert len(checked) >= 4
+    if mechanisms == "on":
+        assert model._guided_count.sum() >= 0 and model._chilled_count.sum() > 0

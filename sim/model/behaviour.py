@@ -49,6 +49,16 @@ class BehaviourEngine:
         self._closed_by_choice: list[np.ndarray] = []  # objectors who closed (their data leaves under removal)
         self._members_count = np.array([s.stop - s.start for s in pop.slices], np.int64)
         self._salience_total = np.zeros(N_REGIONS)  # sum of eligible members' salience today (decays daily)
+        # Counts kept up to date as members change (no pass over all agents a day): active eligible members
+        # by region, choice and objector (0/1); eligible objectors opted out; eligible members guided,
+        # chilled, who deleted old posts; and per day the guided whose guidance ends then.
+        self._active = np.zeros((N_REGIONS, 3, 2), np.int64)
+        self._active_from = -ACTIVE_DAYS  # the earliest last visit counted as active now
+        self._objectors_out = np.zeros(N_REGIONS, np.int64)
+        self._guided_count = np.zeros(N_REGIONS, np.int64)
+        self._guided_ends = np.zeros((self.n_days + 2, N_REGIONS), np.int64)
+        self._chilled_count = np.zeros(N_REGIONS, np.int64)
+        self._deleted_count = np.zeros(N_REGIONS, np.int64)
         self._schedule = None
         if self._guidance_cfg or self._return_cfg or self._concern_cfg:
             media = cfg.awareness.media
@@ -123,6 +133,8 @@ class BehaviourEngine:
         """Membership changes (joiners, members turning 18, closed accounts) and today's concern shift."""
         if self._salience_cfg is not None and t > 0:
             self._salience_total *= 0.5 ** (1.0 / self._salience_cfg.half_life_days)
+        if self._guidance_cfg is not None:
+            self._guided_count -= self._guided_ends[t]
         if self._schedule is not None or self._closing:
             self._membership_changes(t)
         if self._concern_cfg is not None:
@@ -161,11 +173,24 @@ class BehaviourEngine:
     def _set_eligible(self, agents: np.ndarray, value: bool) -> None:
         if agents.size == 0:
             return
-        pop, sign = self.pop, 1 if value else -1
-        if self._salience_cfg is not None and not value:  # a leaving member's salience leaves the total
-            self._salience_total -= np.bincount(
-                pop.region[agents], weights=self._salience_now(agents, self.day), minlength=N_REGIONS
-            )
+        pop, s, sign = self.pop, self.state, 1 if value else -1
+        if not value:  # what a leaving member added to the running counts leaves with them
+            region = pop.region[agents]
+            if self._salience_cfg is not None:
+                self._salience_total -= np.bincount(
+                    region, weights=self._salience_now(agents, self.day), minlength=N_REGIONS
+                )
+            if self._guidance_cfg is not None:
+                until = s.guided_until[agents].astype(np.int64)
+                guided = until >= self.day
+                self._guided_count -= np.bincount(region[guided], minlength=N_REGIONS)
+                np.subtract.at(self._guided_ends, (np.minimum(until[guided] + 1, self.n_days + 1), region[guided]), 1)
+            self._chilled_count -= np.bincount(region[s.chilled[agents]], minlength=N_REGIONS)
+            deleted = s.backlog_kept[agents] < reactions.KEPT_ALL
+            self._deleted_count -= np.bincount(region[deleted], minlength=N_REGIONS)
+        self._count_active(agents[s.last_visit[agents] >= self._active_from], sign)
+        objector_out = agents[(pop.preference[agents] == OBJECT) & (s.choice[agents] == OPTED_OUT)]
+        self._objectors_out += sign * np.bincount(pop.region[objector_out], minlength=N_REGIONS)
         pop.eligible[agents] = value
         self._eligible_count += sign * np.bincount(pop.region[agents], minlength=N_REGIONS)
         objectors = agents[pop.preference[agents] == OBJECT]
@@ -184,12 +209,36 @@ class BehaviourEngine:
             pop.preference[members] = OBJECT if new > old else INDIFFERENT
             self._concern_applied[r] = new
             eligible = members[pop.eligible[members]]
+            active = eligible[self.state.last_visit[eligible] >= self._active_from]
+            self._count_active(active, -1, objector=new < old)  # counted under the old preference
+            self._count_active(active, 1, objector=new > old)
+            self._objectors_out[r] += (1 if new > old else -1) * np.count_nonzero(
+                self.state.choice[eligible] == OPTED_OUT
+            )
             self._objector_eligible[eligible] = new > old
             self._objector_count[r] += (1 if new > old else -1) * eligible.size
 
     # ------------------------------------------------------------------ 2. visits
     def _note_visits(self, t: int, visitors: np.ndarray) -> None:
-        self.state.last_visit[visitors] = t
+        """Today's visitors are active for 30 days; those whose last visit was 30 days ago no longer."""
+        s, pop = self.state, self.pop
+        lapsed = np.flatnonzero(s.last_visit == t - ACTIVE_DAYS)
+        self._count_active(lapsed[pop.eligible[lapsed]], -1)
+        self._active_from = t - (ACTIVE_DAYS - 1)
+        returning = visitors[(s.last_visit[visitors] < self._active_from) & pop.eligible[visitors]]
+        self._count_active(returning, 1)
+        s.last_visit[visitors] = t
+
+    def _count_active(self, members: np.ndarray, sign: int, choice=None, objector=None) -> None:
+        """Add (sign 1) or remove (-1) eligible active members from the active counts, by their region,
+        choice and objection (or the given ones)."""
+        if members.size == 0:
+            return
+        pop = self.pop
+        choice = self.state.choice[members] if choice is None else choice
+        objector = (pop.preference[members] == OBJECT) if objector is None else objector
+        code = (pop.region[members].astype(np.int64) * 3 + choice) * 2 + objector
+        self._active += sign * np.bincount(code, minlength=N_REGIONS * 6).reshape(N_REGIONS, 3, 2)
 
     # ------------------------------------------------------------------ 3. after today's exposures
     def _after_exposure(self, t: int, exposed: np.ndarray, by_notice: np.ndarray) -> None:
@@ -198,7 +247,7 @@ class BehaviourEngine:
             return
         s, pop = self.state, self.pop
         exposed = exposed[pop.eligible[exposed]]
-        from_notice = np.isin(exposed, by_notice)
+        from_notice = np.isin(exposed, by_notice) if by_notice.size else np.zeros(exposed.size, bool)
         if self._salience_cfg:
             sc = self._salience_cfg
             self._raise_salience(exposed, np.where(from_notice, sc.notice_boost, sc.exposure_boost), t)
@@ -220,7 +269,14 @@ class BehaviourEngine:
     def _guide(self, members: np.ndarray, p: np.ndarray, stream: str, t: int) -> None:
         hit = p > 0
         guided = members[hit][self.streams.uniform(stream, members[hit], t) < p[hit]]
-        self.state.guided_until[guided] = min(t + self._guidance_cfg.memory_days - 1, NEVER)
+        s, region = self.state, self.pop.region[guided]
+        until = s.guided_until[guided].astype(np.int64)
+        already = until >= t
+        self._guided_count += np.bincount(region[~already], minlength=N_REGIONS)
+        np.subtract.at(self._guided_ends, (np.minimum(until[already] + 1, self.n_days + 1), region[already]), 1)
+        new_until = min(t + self._guidance_cfg.memory_days - 1, NEVER)
+        s.guided_until[guided] = new_until
+        self._guided_ends[min(new_until + 1, self.n_days + 1)] += np.bincount(region, minlength=N_REGIONS)
 
     def _told(self, t: int, told: np.ndarray, telling: np.ndarray, p: np.ndarray) -> None:
         """Contacts of members who acted: salience from them, and the path they pass on."""
@@ -280,6 +336,7 @@ class BehaviourEngine:
         if self._delete_cfg:
             deleting = draw(self._delete_cfg, "delete_old_posts", s.backlog_kept[objectors] == reactions.KEPT_ALL)
             s.backlog_kept[deleting] = reactions.kept_code(self._delete_cfg.kept_share)
+            self._deleted_count += np.bincount(pop.region[deleting], minlength=N_REGIONS)
             at = np.searchsorted(pop.poster, deleting)
             is_poster = (at < pop.poster.size) & (pop.poster[np.minimum(at, pop.poster.size - 1)] == deleting)
             posters = deleting[is_poster]
@@ -287,7 +344,9 @@ class BehaviourEngine:
             deleted = old_posts * (1.0 - reactions.backlog_after_deletion(1.0, s.backlog_kept[posters]))
             self._cumulative["posts_deleted"] += self._weighted(posters, deleted)
         if self._post_less_cfg:
-            s.chilled[draw(self._post_less_cfg, "post_less", ~s.chilled[objectors])] = True
+            chilling = draw(self._post_less_cfg, "post_less", ~s.chilled[objectors])
+            s.chilled[chilling] = True
+            self._chilled_count += np.bincount(pop.region[chilling], minlength=N_REGIONS)
         if self._close_cfg:
             closing = draw(self._close_cfg, "close_account", s.closed_day[objectors] == NEVER)
             if closing.size and t + 1 < self.n_days:
@@ -330,13 +389,23 @@ class BehaviourEngine:
 
     def _note_choices(self, members: np.ndarray, choice: np.ndarray) -> None:
         """Count today's recorded opt-outs and opt-ins (before the state takes them)."""
-        before = self.state.choice[members]
+        s, pop = self.state, self.pop
+        before = s.choice[members]
         self._cumulative["opt_outs"] += self._weighted(members[(choice == OPTED_OUT) & (before != OPTED_OUT)])
         self._cumulative["opt_ins"] += self._weighted(members[(choice == OPTED_IN) & (before != OPTED_IN)])
+        changed = (choice != before) & pop.eligible[members]
+        members, choice, before = members[changed], choice[changed], before[changed]
+        active = s.last_visit[members] >= self._active_from
+        self._count_active(members[active], -1, choice=before[active])
+        self._count_active(members[active], 1, choice=choice[active])
+        objector = pop.preference[members] == OBJECT
+        now_out, was_out = objector & (choice == OPTED_OUT), objector & (before == OPTED_OUT)
+        self._objectors_out += np.bincount(pop.region[members[now_out]], minlength=N_REGIONS)
+        self._objectors_out -= np.bincount(pop.region[members[was_out]], minlength=N_REGIONS)
 
     # ------------------------------------------------------------------ 8. quantities of the new metrics
     def _behaviour_quantities(self, t: int) -> dict[str, np.ndarray]:
-        s, pop, weight = self.state, self.pop, self.pop.weight_by_region
+        weight = self.pop.weight_by_region
         out: dict[str, np.ndarray] = {"members": self._members_count * weight}
         cumulative = {name: value.copy() for name, value in self._cumulative.items()}
         ledger_in = self.ledger.total + self.ledger.removed
@@ -347,36 +416,20 @@ class BehaviourEngine:
             out[f"{name}_today"] = value - self._previous.get(name, 0.0)
         self._previous = cumulative
 
-        # shares among members active in the last 30 days: slice-wise boolean counts by choice (whether a
+        # shares among members active in the last 30 days, from the running counts by choice (whether a
         # choice is enrolled depends on the region's regime only: three entries per region)
-        active = (s.last_visit >= t - (ACTIVE_DAYS - 1)) & pop.eligible
-        opted_out, opted_in = s.choice == OPTED_OUT, s.choice == OPTED_IN
-        names = ("active", "active_opted_out", "active_enrolled", "active_gap", "objectors_opted_out")
-        counts = {name: np.zeros(N_REGIONS) for name in names}
         choices = np.array([NO_CHOICE, OPTED_OUT, OPTED_IN])
-        for r, sl in enumerate(pop.slices):
-            act, out_r, in_r, objector = active[sl], opted_out[sl], opted_in[sl], self._objector_eligible[sl]
-            enrolled_if = consent.is_enrolled(self.regime_today[r], choices, True, self.designs).astype(float)
-            obj_act = act & objector
-            n = np.array([np.count_nonzero(m) for m in (act, act & out_r, act & in_r)])
-            g = np.array([np.count_nonzero(m) for m in (obj_act, obj_act & out_r, obj_act & in_r)])
-            by_choice = np.array([n[0] - n[1] - n[2], n[1], n[2]])
-            gap_by_choice = np.array([g[0] - g[1] - g[2], g[1], g[2]])
-            counts["active"][r] = n[0]
-            counts["active_opted_out"][r] = n[1]
-            counts["active_enrolled"][r] = enrolled_if @ by_choice
-            counts["active_gap"][r] = enrolled_if @ gap_by_choice
-            counts["objectors_opted_out"][r] = np.count_nonzero(objector & out_r)
+        enrolled_if = np.stack([consent.is_enrolled(self.regime_today[r], choices, True, self.designs) for r in range(N_REGIONS)])
+        counts = {
+            "active": self._active.sum(axis=(1, 2)),
+            "active_opted_out": self._active[:, OPTED_OUT, :].sum(axis=1),
+            "active_enrolled": (enrolled_if * self._active.sum(axis=2)).sum(axis=1),
+            "active_gap": (enrolled_if * self._active[:, :, 1]).sum(axis=1),
+            "objectors_opted_out": self._objectors_out,
+        }
         out.update({name: value * weight for name, value in counts.items()})
         out["salience_sum"] = self._salience_total * weight
-        for name, on, mask in (
-            ("guided", self._guidance_cfg, lambda: s.guided_until >= t),
-            ("chilled", self._post_less_cfg, lambda: s.chilled),
-            ("deleted", self._delete_cfg, lambda: s.backlog_kept < reactions.KEPT_ALL),
-        ):
-            if on is None:
-                out[name] = np.zeros(N_REGIONS)
-                continue
-            m = mask() & pop.eligible
-            out[name] = np.array([np.count_nonzero(m[sl]) for sl in pop.slices]) * weight
+        out["guided"] = self._guided_count * weight
+        out["chilled"] = self._chilled_count * weight
+        out["deleted"] = self._deleted_count * weight
         return out
