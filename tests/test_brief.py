@@ -290,11 +290,11 @@ def test_a_brief_from_one_sweep_says_what_is_missing_instead_of_failing(sweeps, 
 
 
 def test_a_sweep_without_the_baseline_or_with_one_policy_gives_a_brief_that_says_so(sweeps, tmp_path):
-    out = tmp_path / "no-baseline"
+    out = tmp_path / "no-baseline"  # a baseline given that no sweep ran: an error, before anything is written
     done = _brief(sweeps["root"], str(sweeps["regimes"]), "--baseline", "eu_affirmative", "--out", str(out),
                   "--formats", "md")  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "--baseline" in _section((out / "brief.md").read_text(), "Key findings")
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "--baseline eu_affirmative" in done.stderr and not out.exists()
     one = tmp_path / "one-policy"
     done = _brief(sweeps["root"], str(sweeps["retroactive"]), "--out", str(one), "--formats", "md")
     assert done.returncode == 0, done.stderr[-2000:]

@@ -1,24 +1,30 @@
 """A sweep's runs as one table: `python -m sim.analysis.aggregate SWEEP_DIR`, and at the end of every multirun.
 
-Finds every run folder under SWEEP_DIR (a folder with series.parquet, or with failure.json for a
-job that failed), and writes SWEEP_DIR/aggregate/:
+Finds every run folder under SWEEP_DIR (a folder with a run's files, or with failure.json for a
+job that failed) and every job the sweep planned (from SWEEP_DIR/multirun.yaml), and writes
+SWEEP_DIR/aggregate/:
 
-- runs.parquet: every run's series (date, region, metric, value) with the run's settings as
-  columns: every key the sweep overrode, plus the settings the plots use (policy, seed,
+- runs.parquet: every complete run's series (date, region, metric, value) with the run's settings
+  as columns: every key the sweep overrode, plus the settings the plots use (policy, seed,
   feed.face_boost, training.retroactive_removal, policy.route_override, policy.notice_override);
+  `policy` is the `policy=` choice (the file in conf/policy/), not the policy's free `name`;
 - reduced.parquet: replicates reduced, per setting combination other than the seed, to the median
   and the 10% and 90% quantiles (`median`, `q10`, `q90`, `replicates`);
-- runs.csv: one row per run: its folder, settings, status (ok or failed) and error;
-- summary.json: every metric per region on the last day, per setting combination, with its
-  median and 10% and 90% quantiles over replicates.
+- runs.csv: one row per run or planned job: its folder, settings, status and error. Status is
+  `ok` (complete), `failed` (failure.json, or result files that cannot be read), `missing` (planned
+  or started but never finished: no result and no failure.json, e.g. a killed worker or an
+  interrupted sweep) or `duplicate` (the same settings and seed as another run: never merged);
+- summary.json: every metric per region on each setting combination's last day (so a sweep over
+  `end` keeps every horizon), with its median and 10% and 90% quantiles over replicates.
 
-A failed job leaves failure.json (settings and error) in its folder; aggregation lists it, and the
-end-of-sweep callback then exits non-zero so a sweep with a failure never looks clean.
+Only `ok` runs enter runs.parquet, reduced.parquet and summary.json. The end-of-sweep callback,
+and this command, exit non-zero when any run is not `ok`, so a sweep with a problem never looks clean.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -36,6 +42,11 @@ except ImportError:  # pragma: no cover
 
 FAILURE_FILE = "failure.json"
 SERIES_FILE = "series.parquet"
+SUMMARY_FILE = "summary.json"
+RUN_INFO_FILE = "run.json"
+MULTIRUN_FILE = "multirun.yaml"
+DEFAULT_SUBDIR = "${hydra.job.num}"
+PROBLEMS = ("failed", "missing", "duplicate")
 AGGREGATE_DIR = "aggregate"
 SEED = "seed"
 # Settings every run reports (from its config), whether swept or not: the plots use them.
@@ -50,11 +61,14 @@ KEY_SETTINGS = {
 NOT_SETTINGS = ("hydra", "progress", "figures", "experiment")
 
 
-def record_failure(run_dir: Path, overrides: list[str], err: BaseException) -> None:
+def record_failure(run_dir: Path, overrides: list[str], err: BaseException, info: dict | None = None) -> None:
     """Write failure.json for a job that failed (its settings and its error), atomically."""
     run_dir.mkdir(parents=True, exist_ok=True)
+    info = info or {}
     record = {
         "overrides": overrides,
+        "choices": info.get("choices", {}),
+        "job": info.get("job"),
         "error": f"{type(err).__name__}: {err}",
         "traceback": "".join(traceback.format_exception(err)),
     }
@@ -82,28 +96,107 @@ def _setting_value(value):
     return value
 
 
-def run_settings(run_dir: Path) -> dict:
-    """The run's settings: the plots' key settings and every key the sweep overrode."""
-    config_file = run_dir / "config.yaml"
-    if not config_file.exists():
-        config_file = run_dir / ".hydra" / "config.yaml"
-    config = yaml.safe_load(config_file.read_text()) if config_file.exists() else {}
+def _read_yaml(path: Path):
+    try:
+        return yaml.safe_load(path.read_text()) if path.exists() else None
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        return None
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text()) if path.exists() else None
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _policy_hash(policy: dict) -> str:
+    """As sim.run.folder.policy_hash, from a config.yaml's policy section."""
+    return hashlib.sha256(json.dumps(policy, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+def run_settings(run_dir: Path, overrides: list[str] | None = None, choices: dict | None = None) -> dict:
+    """The run's settings: the plots' key settings and every key the sweep overrode.
+
+    `policy` is the run's `policy=` choice (from run.json or failure.json), or, for a run that
+    recorded none, its policy's name with a hash of the policy's content."""
+    config = _read_yaml(run_dir / "config.yaml") or _read_yaml(run_dir / ".hydra" / "config.yaml") or {}
+    if not isinstance(config, dict):
+        config = {}
+    info = _read_json(run_dir / RUN_INFO_FILE) or _read_json(run_dir / FAILURE_FILE) or {}
     settings = {name: _setting_value(_lookup(config, path)) for name, path in KEY_SETTINGS.items()}
-    overrides_file = run_dir / ".hydra" / "overrides.yaml"
-    overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.exists() else []
+    if overrides is None:
+        overrides = info.get("overrides")
+    if overrides is None:
+        overrides = _read_yaml(run_dir / ".hydra" / "overrides.yaml") or []
+    overridden = {}
     for item in overrides or []:
-        key, _, raw = item.lstrip("+~").partition("=")
-        if key.split(".")[0] in NOT_SETTINGS or key in settings:
+        key, _, raw = str(item).lstrip("+~").partition("=")
+        overridden[key] = raw
+    policy_section = config.get("policy")
+    policy = info.get("policy") or (info.get("choices") or {}).get("policy") or overridden.get("policy")
+    if not policy and (choices or {}).get("policy") and (not config or "name" not in (policy_section or {})):
+        policy = choices["policy"]
+    if not policy and isinstance(policy_section, dict):
+        policy = f"{policy_section.get('name')}~{_policy_hash(policy_section)}"
+    settings["policy"] = policy or settings["policy"]
+    for key, raw in overridden.items():
+        if key.split(".")[0] in NOT_SETTINGS or key == "replace" or key == "policy":
+            continue
+        if key in settings and settings[key] is not None:
             continue
         found = _lookup(config, tuple(key.split(".")))
-        settings[key] = _setting_value(found if found is not None else yaml.safe_load(raw))
+        try:
+            parsed = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            parsed = raw
+        settings[key] = _setting_value(found if found is not None else parsed)
     return settings
 
 
 def find_runs(sweep_dir: Path) -> list[Path]:
-    """Run folders under the sweep, in a stable order."""
-    found = {p.parent for p in sweep_dir.rglob(SERIES_FILE)} | {p.parent for p in sweep_dir.rglob(FAILURE_FILE)}
-    return sorted((p for p in found if AGGREGATE_DIR not in p.relative_to(sweep_dir).parts), key=str)
+    """Run folders under the sweep (complete, failed or unfinished), in a stable order."""
+    found = set()
+    for name in (SERIES_FILE, SUMMARY_FILE, FAILURE_FILE, RUN_INFO_FILE):
+        found |= {p.parent for p in sweep_dir.rglob(name)}
+    found |= {p.parent for p in sweep_dir.rglob(".staging-*") if p.is_dir()}
+    found |= {p.parent for p in sweep_dir.rglob(".hydra") if p.is_dir()}
+    keep = [p for p in found if not {AGGREGATE_DIR, "figures", "brief"} & set(p.relative_to(sweep_dir).parts)]
+    return sorted(keep, key=str)
+
+
+def planned_jobs(sweep_dir: Path) -> tuple[dict[int, list[str]], dict]:
+    """The jobs a Hydra sweep planned, by job number (each with its overrides), from multirun.yaml,
+    and the sweep's config-group choices; empty if the sweep's plan cannot be read."""
+    plan = _read_yaml(Path(sweep_dir) / MULTIRUN_FILE)
+    if not isinstance(plan, dict):
+        return {}, {}
+    hydra_cfg = plan.get("hydra") or {}
+    choices = {k: v for k, v in ((hydra_cfg.get("runtime") or {}).get("choices") or {}).items() if "hydra/" not in k}
+    if (hydra_cfg.get("sweep") or {}).get("subdir") != DEFAULT_SUBDIR:
+        return {}, choices
+    params = (hydra_cfg.get("sweeper") or {}).get("params") or {}
+    arguments = [f"{k}={v}" for k, v in params.items()]
+    arguments += list((hydra_cfg.get("overrides") or {}).get("task") or [])
+    try:
+        from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        parsed = OverridesParser.create().parse_overrides(arguments)
+        batches = BasicSweeper.split_arguments(parsed, None)
+    except Exception:  # an unusual sweeper or override: fall back on the folders found
+        return {}, choices
+    jobs = [job for batch in batches for job in batch]
+    return dict(enumerate(jobs)), choices
+
+
+def _read_series(run_dir: Path) -> pd.DataFrame:
+    frame = pd.read_parquet(run_dir / SERIES_FILE)
+    missing = {"date", "region", "metric", "value"} - set(frame.columns)
+    if missing:
+        raise ValueError(f"no column(s) {sorted(missing)}")
+    return frame
 
 
 @dataclass
@@ -117,33 +210,78 @@ class Aggregate:
     def failures(self) -> pd.DataFrame:
         return self.index[self.index.status == "failed"]
 
+    @property
+    def problems(self) -> pd.DataFrame:
+        """Every run or planned job that is not a complete, unique run."""
+        return self.index[self.index.status != "ok"]
+
+
+def _status(run_dir: Path) -> tuple[str, str, pd.DataFrame | None]:
+    """(status, error, series) of one run folder."""
+    if (run_dir / FAILURE_FILE).exists():  # a failure wins over any file an earlier run left
+        failure = _read_json(run_dir / FAILURE_FILE)
+        return "failed", (failure or {}).get("error", f"unreadable {FAILURE_FILE}"), None
+    if not (run_dir / SERIES_FILE).exists() or not (run_dir / SUMMARY_FILE).exists():
+        return "missing", "no result: the run did not finish (interrupted or killed)", None
+    try:
+        frame = _read_series(run_dir)
+    except Exception as err:  # a corrupt or truncated file: a failed run, not a crash
+        return "failed", f"unreadable {SERIES_FILE}: {type(err).__name__}: {err}", None
+    if _read_json(run_dir / SUMMARY_FILE) is None:
+        return "failed", f"unreadable {SUMMARY_FILE}", None
+    return "ok", "", frame
+
 
 def aggregate(sweep_dir: Path, write: bool = True) -> Aggregate:
     """Aggregate every run under sweep_dir; write the tables into sweep_dir/aggregate."""
     sweep_dir = Path(sweep_dir)
     run_dirs = find_runs(sweep_dir)
-    if not run_dirs:
+    planned, choices = planned_jobs(sweep_dir)
+    if not run_dirs and not planned:
         raise FileNotFoundError(f"no run folders (with {SERIES_FILE} or {FAILURE_FILE}) under {sweep_dir}")
-    rows, frames = [], []
+    rows, frames = [], {}
+    seen = set()
     for run_dir in run_dirs:
-        settings = run_settings(run_dir)
-        row = {"run": str(run_dir.relative_to(sweep_dir)) or ".", **settings}
-        if (run_dir / SERIES_FILE).exists():
-            frame = pd.read_parquet(run_dir / SERIES_FILE)
-            frames.append(frame.assign(**{k: v for k, v in row.items()}))
-            row.update(status="ok", error="")
-        else:
-            failure = json.loads((run_dir / FAILURE_FILE).read_text())
-            row.update(status="failed", error=failure["error"])
-        rows.append(row)
+        rel = str(run_dir.relative_to(sweep_dir)) or "."
+        job = int(rel) if rel.isdigit() and int(rel) in planned else None
+        settings = run_settings(run_dir, planned[job] if job is not None else None, choices)
+        status, error, frame = _status(run_dir)
+        rows.append({"run": rel, **settings, "status": status, "error": error})
+        if frame is not None:
+            frames[rel] = frame
+        seen.add(rel)
+    for job, overrides in planned.items():
+        if str(job) not in seen:  # planned, never started (or its folder is gone)
+            settings = run_settings(sweep_dir / str(job), overrides, choices)
+            rows.append({"run": str(job), **settings, "status": "missing", "error": "no result: the job never ran"})
     index = pd.DataFrame(rows)
     setting_columns = [c for c in index.columns if c not in ("run", "status", "error")]
-    runs = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    reduced = reduce_replicates(runs, setting_columns) if frames else pd.DataFrame()
+    index = _mark_duplicates(index, setting_columns)
+    index = index[["run", *setting_columns, "status", "error"]]
+    ok = index[index.status == "ok"]
+    parts = [frames[row["run"]].assign(**{k: row[k] for k in ["run", *setting_columns]}) for _, row in ok.iterrows()]
+    runs = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    reduced = reduce_replicates(runs, setting_columns) if parts else pd.DataFrame()
     result = Aggregate(runs, reduced, index, setting_columns)
     if write:
         _write(result, sweep_dir / AGGREGATE_DIR)
     return result
+
+
+def _mark_duplicates(index: pd.DataFrame, setting_columns: list[str]) -> pd.DataFrame:
+    """Runs with identical settings and seed are never replicates of each other: mark them."""
+    index = index.copy()
+    ok = index[index.status == "ok"]
+    if ok.empty:
+        return index
+    key = ok[setting_columns].map(str).agg("|".join, axis=1)
+    for _, group in ok.groupby(key):
+        if len(group) > 1:
+            for i in group.index:
+                others = ", ".join(str(r) for r in group.run if r != index.at[i, "run"])
+                index.at[i, "status"] = "duplicate"
+                index.at[i, "error"] = f"same settings and seed as run(s) {others}: not merged"
+    return index
 
 
 def reduce_replicates(runs: pd.DataFrame, setting_columns: list[str]) -> pd.DataFrame:
@@ -180,8 +318,12 @@ def _write(result: Aggregate, out_dir: Path) -> None:
 def horizon_summary(reduced: pd.DataFrame) -> list[dict]:
     """Every metric per region on the last day, per setting combination, with its interval over
     replicates (median, q10, q90): the sweep's headline numbers."""
-    last = reduced[reduced.date == reduced.date.max()]
-    keys = [c for c in last.columns if c not in ("date", "region", "metric", "median", "q10", "q90", "replicates")]
+    keys = [c for c in reduced.columns if c not in ("date", "region", "metric", "median", "q10", "q90", "replicates")]
+    if keys:  # each setting combination's own last day (a sweep over `end` keeps every horizon)
+        combo_key = reduced[keys].map(str).agg("|".join, axis=1)
+        last = reduced[reduced.date == reduced.groupby(combo_key).date.transform("max")]
+    else:
+        last = reduced[reduced.date == reduced.date.max()]
     out = []
     for combo, part in last.groupby(keys, sort=True, dropna=False) if keys else [((), last)]:
         combo = combo if isinstance(combo, tuple) else (combo,)
@@ -209,26 +351,42 @@ def _plain_columns(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def report(result: Aggregate, sweep_dir: Path) -> str:
-    ok = (result.index.status == "ok").sum()
+    counts = result.index.status.value_counts()
+    ok = int(counts.get("ok", 0))
     lines = [f"aggregated {ok} run(s) of {len(result.index)} into {Path(sweep_dir) / AGGREGATE_DIR}"]
+    problems = ", ".join(f"{int(counts[s])} {s}" for s in PROBLEMS if counts.get(s, 0))
+    if problems:
+        lines[0] += f" ({problems})"
     lines.append(f"settings: {', '.join(result.setting_columns)}")
-    for _, row in result.failures.iterrows():
+    for _, row in result.problems.iterrows():
         settings = ", ".join(f"{k}={row[k]}" for k in result.setting_columns)
-        lines.append(f"FAILED {row['run']} ({settings}): {row['error']}")
+        lines.append(f"{row['status'].upper()} {row['run']} ({settings}): {row['error']}")
     return "\n".join(lines)
 
 
+def problem_line(result: Aggregate) -> str | None:
+    """One line on the runs that are not ok (None when every run is): for the command's exit."""
+    counts = result.index.status.value_counts()
+    parts = [f"{int(counts[s])} {'job(s) failed' if s == 'failed' else s}" for s in PROBLEMS if counts.get(s, 0)]
+    return "; ".join(parts) if parts else None
+
+
 class AggregateOnMultirunEnd(Callback):
-    """Hydra callback: aggregate the sweep when it ends; fail the command if a job failed."""
+    """Hydra callback: aggregate the sweep when it ends; fail the command if any job failed, is
+    missing or duplicates another, or if the aggregation itself fails."""
 
     def on_multirun_end(self, config, **kwargs) -> None:
+        # Hydra turns a callback's exception into a warning; SystemExit is how the sweep's command
+        # exits non-zero (everything else of the sweep is done by now).
         sweep_dir = Path(config.hydra.sweep.dir)
-        result = aggregate(sweep_dir)
+        try:
+            result = aggregate(sweep_dir)
+        except Exception as err:
+            raise SystemExit(f"aggregation of {sweep_dir} failed: {type(err).__name__}: {err}") from err
         print(report(result, sweep_dir))
-        if len(result.failures):
-            # Hydra turns a callback's exception into a warning; SystemExit is how the sweep's
-            # command exits non-zero (everything else of the sweep is done by now).
-            raise SystemExit(f"{len(result.failures)} job(s) failed; see {sweep_dir / AGGREGATE_DIR / 'runs.csv'}")
+        problems = problem_line(result)
+        if problems:
+            raise SystemExit(f"{problems}; see {sweep_dir / AGGREGATE_DIR / 'runs.csv'}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -241,7 +399,11 @@ def main(argv: list[str] | None = None) -> int:
         print(err, file=sys.stderr)
         return 2
     print(report(result, args.sweep_dir))
-    return 1 if len(result.failures) else 0
+    problems = problem_line(result)
+    if problems:
+        print(f"{problems}; see {args.sweep_dir / AGGREGATE_DIR / 'runs.csv'}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

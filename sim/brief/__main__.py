@@ -20,7 +20,7 @@ from pathlib import Path
 
 import jinja2
 
-from sim.brief.build import DEFAULT_BASELINE, DEFAULT_TITLE, FORMATS, build_brief
+from sim.brief.build import DEFAULT_BASELINE, DEFAULT_TITLE, FORMATS, BadArguments, build_brief
 from sim.brief.render import TEMPLATE_DIR, TEMPLATES
 from sim.brief.sources import MissingData
 from sim.run.compose import DATA_DIR
@@ -43,7 +43,7 @@ def parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument("sweeps", type=Path, nargs="*", help="sweep folders (or their aggregate tables)")
     p.add_argument("--out", type=Path, help="output folder (default: FIRST_SWEEP/brief)")
-    p.add_argument("--baseline", default=DEFAULT_BASELINE, help=f"policy others are compared with ({DEFAULT_BASELINE})")
+    p.add_argument("--baseline", help=f"policy others are compared with ({DEFAULT_BASELINE})")
     p.add_argument("--sensitivity", type=_optional_dir, default=DATA_DIR / "sensitivity",
                    help="folder of sobol.csv, morris.csv, sensitivity.json ('none' to leave out)")  # fmt: skip
     p.add_argument("--calibration", type=_optional_dir, default=DATA_DIR / "calibration",
@@ -73,9 +73,13 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     try:
         written = build_brief(
-            args.sweeps, args.out, args.baseline, args.sensitivity, args.calibration, args.templates,
-            args.formats, args.date, args.title, log=lambda m: print(m, file=sys.stderr),
+            args.sweeps, args.out, args.baseline or DEFAULT_BASELINE, args.sensitivity, args.calibration,
+            args.templates, args.formats, args.date, args.title, log=lambda m: print(m, file=sys.stderr),
+            require_baseline=args.baseline is not None,
         )  # fmt: skip
+    except BadArguments as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     except (FileNotFoundError, MissingData) as err:
         print(f"cannot build the brief: {err}", file=sys.stderr)
         return 2

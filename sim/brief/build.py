@@ -6,7 +6,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from sim.brief.context import build_context
+from sim.brief.context import build_context, incomplete
 from sim.brief.numbers import Register
 from sim.brief.render import write_brief, write_pdf
 from sim.brief.sources import load_sweep, resolve
@@ -16,6 +16,10 @@ DEFAULT_BASELINE = "linkedin_actual"  # the policy as it happened (conf/policy/l
 DEFAULT_TITLE = "Consent design and AI training on a professional network's member data"
 FORMATS = ("md", "html", "pdf")
 NUMBERS_FILE = "brief_numbers.csv"
+
+
+class BadArguments(ValueError):
+    """An argument the sweeps cannot serve (e.g. a baseline none of them ran)."""
 
 
 def shipped_defaults() -> dict[str, str]:
@@ -48,14 +52,25 @@ def build_brief(
     title: str = DEFAULT_TITLE,
     command: str | None = None,
     log=print,
+    require_baseline: bool = False,
 ) -> dict[str, Path]:
-    """Write the brief of the sweeps into out_dir (default: the first sweep's brief/)."""
+    """Write the brief of the sweeps into out_dir (default: the first sweep's brief/).
+
+    With `require_baseline`, a baseline that no sweep ran is an error (BadArguments) raised before
+    any file of the brief is written."""
     register = Register()
     defaults = shipped_defaults() | {"policy": baseline}
     sweeps = []
     for path in sweep_dirs:
         log(f"reading {path}")
         sweeps.append(load_sweep(path, register, defaults))
+    ran = sorted({str(p) for sweep in sweeps for p in sweep.values("policy")})
+    if require_baseline and baseline not in ran:
+        raise BadArguments(f"--baseline {baseline} is not a policy of the sweeps given; they ran: {', '.join(ran)}")
+    for sweep in sweeps:
+        problem = incomplete(sweep)
+        if problem:
+            log(f"warning: {problem}")
     out_dir = Path(out_dir) if out_dir else resolve(sweep_dirs[0]) / "brief"
     command = command or " ".join(["python -m sim.brief", *sys.argv[1:]])
     log("gathering findings, tables and figures")

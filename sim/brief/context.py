@@ -266,8 +266,22 @@ def methods(sweeps: list[Sweep], calibration_dir: Path | None, register: Registe
         "replicates": min(s.replicates() for s in sweeps),
         "band": main.band_width("enrolled_share"),
         "calibration": _safe(calibration, calibration_dir, sweeps, register),
+        "problems": [text for text in (incomplete(sweep) for sweep in sweeps) if text],
     }
     return out
+
+
+def incomplete(sweep: Sweep) -> str | None:
+    """A sentence on a sweep's jobs that failed, never finished or duplicated another (runs.csv)."""
+    counts = sweep.index.status.value_counts()
+    parts = [f"{int(counts[s])} {s}" for s in ("failed", "missing", "duplicate") if counts.get(s, 0)]
+    if not parts:
+        return None
+    ok = int(counts.get("ok", 0))
+    return (
+        f"Sweep {sweep.name}: {', '.join(parts)} of {len(sweep.index)} jobs; its numbers come from the {ok} complete "
+        f"runs only (see {sweep.file('runs.csv')})."
+    )
 
 
 def _members(members: float) -> str:
@@ -397,6 +411,8 @@ def reproducibility(sweeps: list[Sweep], brief_command: str) -> dict:
                 "seeds": ", ".join(str(s) for s in sweep.seeds()),
                 "runs": int((sweep.index.status == "ok").sum()),
                 "failed": int((sweep.index.status == "failed").sum()),
+                "missing": int((sweep.index.status == "missing").sum()),
+                "duplicate": int((sweep.index.status == "duplicate").sum()),
                 "commits": commits,
                 "dirty": dirty,
                 "python": ", ".join(sorted({p.get("python", "?") for p in prov})),

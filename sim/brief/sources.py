@@ -206,11 +206,10 @@ def load_sweep(path: Path, register: Register, defaults: dict[str, str]) -> Swee
         horizon_runs = pd.read_parquet(runs_file, filters=[("date", "==", horizon)])
         horizon_runs = _settings_as_text(horizon_runs, [c for c in settings if c != SEED])
     configs, provenance = {}, []
-    for run in index[index.status == "ok"].run:
+    for run, policy in index.loc[index.status == "ok", ["run", "policy"]].itertuples(index=False):
         run_dir = path / run
         if (run_dir / "provenance.json").exists():
             provenance.append(json.loads((run_dir / "provenance.json").read_text()))
-        if (run_dir / "config.yaml").exists():
-            config = yaml.safe_load((run_dir / "config.yaml").read_text())
-            configs.setdefault(config["policy"]["name"], config)
+        if (run_dir / "config.yaml").exists():  # keyed by the aggregate's policy (the `policy=` choice)
+            configs.setdefault(str(policy), yaml.safe_load((run_dir / "config.yaml").read_text()))
     return Sweep(path, reduced, horizon_runs, index, settings, configs, provenance, register, dict(defaults))

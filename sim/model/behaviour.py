@@ -419,7 +419,9 @@ class BehaviourEngine:
         # shares among members active in the last 30 days, from the running counts by choice (whether a
         # choice is enrolled depends on the region's regime only: three entries per region)
         choices = np.array([NO_CHOICE, OPTED_OUT, OPTED_IN])
-        enrolled_if = np.stack([consent.is_enrolled(self.regime_today[r], choices, True, self.designs) for r in range(N_REGIONS)])
+        enrolled_if = np.stack(
+            [consent.is_enrolled(self.regime_today[r], choices, True, self.designs) for r in range(N_REGIONS)]
+        )
         counts = {
             "active": self._active.sum(axis=(1, 2)),
             "active_opted_out": self._active[:, OPTED_OUT, :].sum(axis=1),

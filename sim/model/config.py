@@ -8,6 +8,7 @@ the schema only states what is allowed.
 from __future__ import annotations
 
 import datetime as dt
+import types
 import typing
 from typing import Annotated, Literal
 
@@ -34,7 +35,33 @@ MAX_HORIZON_DAYS = 30_000  # day indices are int16 in the state arrays
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: every number finite (an infinite Beta shape would make every agent NaN).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _plain_input(cls, value, info: ValidationInfo):
+        """Booleans are not numbers (`seed=true` is not seed 1); dates say their format."""
+        field = cls.model_fields.get(info.field_name)
+        kinds = _scalar_kinds(field.annotation) if field is not None else set()
+        if isinstance(value, bool) and kinds & {int, float} and bool not in kinds:
+            raise ValueError("a boolean is not a number here")
+        if isinstance(value, str) and dt.date in kinds:
+            try:
+                dt.date.fromisoformat(value)
+            except ValueError:
+                raise ValueError("not a date: write YYYY-MM-DD, e.g. 2025-03-01") from None
+        return value
+
+
+def _scalar_kinds(annotation) -> set:
+    """The plain types a field accepts at its top level (through Annotated, Optional and unions)."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _scalar_kinds(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return set().union(*(_scalar_kinds(a) for a in typing.get_args(annotation)))
+    return {annotation} if isinstance(annotation, type) else set()
 
 
 def _check_region_keys(values: dict, *, need_default: bool) -> dict:
@@ -324,7 +351,7 @@ class Design(DesignParts):
 
 
 class PolicyConfig(Strict):
-    name: str
+    name: Annotated[str, Field(min_length=1, pattern=r"\S")]  # not empty: it labels the run
     description: str = ""
     initial: InitialPhase
     events: list[PolicyEvent]

@@ -34,14 +34,34 @@ from sim.model.regions import ALL, REGION_CODES  # noqa: E402
 from sim.reports.figures import DATASET_PANELS, GAP_PARTS, TOL_MUTED, panel_grid, series_style  # noqa: E402
 
 plt.rcParams.update({"font.size": 8, "axes.titlesize": 8, "legend.fontsize": 7})
+_CAPTION: list[str] = []  # a line every figure of the current plot() carries (jobs failed or missing)
+
+
+def jobs_note(path: Path) -> str | None:
+    """A line on the sweep's jobs that failed, never finished or duplicated another (from runs.csv),
+    or None when every job is complete."""
+    index_file = Path(path) / AGGREGATE_DIR / "runs.csv"
+    if not index_file.exists():
+        return None
+    status = pd.read_csv(index_file, dtype={"run": str}).status.value_counts()
+    parts = [f"{int(status[s])} {s}" for s in ("failed", "missing", "duplicate") if status.get(s, 0)]
+    if not parts:
+        return None
+    return (
+        f"{', '.join(parts)} of {int(status.sum())} jobs: the figures show the {int(status.get('ok', 0))} "
+        "complete runs only (aggregate/runs.csv lists the others)"
+    )
 
 
 def load(path: Path) -> tuple[pd.DataFrame, list[str], dict]:
     """Reduced table, the settings that vary between its series, and policy dates per region."""
     path = Path(path)
     if (path / SERIES_FILE).exists() and not (path / AGGREGATE_DIR).exists():
-        series = pd.read_parquet(path / SERIES_FILE)
-        config = yaml.safe_load((path / "config.yaml").read_text())
+        try:
+            series = pd.read_parquet(path / SERIES_FILE)
+            config = yaml.safe_load((path / "config.yaml").read_text())
+        except Exception as err:  # a corrupt run folder: say so, no traceback
+            raise ValueError(f"unreadable run folder {path}: {type(err).__name__}: {err}") from None
         reduced = series.rename(columns={"value": "median"}).assign(
             q10=lambda d: d["median"], q90=lambda d: d["median"], replicates=1, policy=config["policy"]["name"]
         )
@@ -102,6 +122,8 @@ def _dates_axis(ax) -> None:
 
 
 def _save(fig, out_dir: Path, name: str) -> list[Path]:
+    for line in _CAPTION:
+        fig.text(0.01, 0.002, f"Warning: {line}", fontsize=6, color="#882255", va="bottom")
     paths = [out_dir / f"{name}.png", out_dir / f"{name}.svg"]
     fig.savefig(paths[0], dpi=200)
     fig.savefig(paths[1])
@@ -207,10 +229,22 @@ def single_panel(reduced, varying, metric, region, ylabel, title, out_dir: Path,
 
 
 def plot(path: Path, out_dir: Path | None = None) -> list[Path]:
-    """Draw every figure for a sweep or run folder; return the files written."""
+    """Draw every figure for a sweep or run folder; return the files written. Figures of a sweep
+    with jobs that failed or never finished say so in a line at their foot."""
     reduced, varying, dates = load(path)
+    if reduced.empty:
+        raise ValueError(f"{path} has no complete run to draw (see {Path(path) / AGGREGATE_DIR / 'runs.csv'})")
     out_dir = Path(out_dir) if out_dir else Path(path) / "figures"
     out_dir.mkdir(parents=True, exist_ok=True)
+    note = jobs_note(path)
+    _CAPTION[:] = [note] if note else []
+    try:
+        return _plot_all(reduced, varying, dates, out_dir)
+    finally:
+        _CAPTION.clear()
+
+
+def _plot_all(reduced, varying, dates, out_dir: Path) -> list[Path]:
     paths = region_panels(
         reduced, varying, dates, "opted_out_share", "share of eligible members", "Opted out", out_dir, "opt_out_curves"
     )
@@ -253,8 +287,16 @@ def main(argv: list[str] | None = None) -> int:
     if not args.path.exists():
         print(f"no such folder: {args.path}", file=sys.stderr)
         return 2
-    for p in plot(args.path, args.out):
+    try:
+        paths = plot(args.path, args.out)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for p in paths:
         print(p)
+    note = jobs_note(args.path)
+    if note:
+        print(f"warning: {note}", file=sys.stderr)
     return 0
 
 

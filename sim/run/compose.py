@@ -8,11 +8,34 @@ outside `python -m sim.run` (tests, the explorer, calibration, experiments) uses
 
 from __future__ import annotations
 
+import os
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
 CONF_DIR = Path(str(resources.files("sim").joinpath("conf")))
 DATA_DIR = Path(str(resources.files("sim").joinpath("data")))
+UNIQUE_RESOLVER = "sim.unique"
+
+
+def unique_tag() -> str:
+    """Microseconds and process id: two runs started in the same second never share a folder."""
+    return f"{datetime.now():%f}-{os.getpid()}"
+
+
+def register_resolvers() -> None:
+    """`${sim.unique:}` in the default output folders (conf/config.yaml's hydra section). Cached per
+    config, so every use in one run (and Hydra's copy of the cache into each sweep job) agrees."""
+    from omegaconf import OmegaConf
+
+    if not OmegaConf.has_resolver(UNIQUE_RESOLVER):
+        OmegaConf.register_new_resolver(UNIQUE_RESOLVER, unique_tag, use_cache=True)
+
+
+try:  # registered on import: every process that composes the shipped config (sweep workers too)
+    register_resolvers()
+except ImportError:  # pragma: no cover - omegaconf absent: no Hydra composition either
+    pass
 
 
 def compose_raw(overrides: list[str] | tuple[str, ...] = ()) -> dict:

@@ -1,18 +1,26 @@
 """Running a validated config and writing its run folder, atomically.
 
-A run folder holds: config.yaml (the resolved, validated config), provenance.json (seed, versions,
+A run folder holds: config.yaml (the resolved, validated config), run.json (how it was asked for:
+overrides, Hydra's config-group choices, the policy's identity), provenance.json (seed, versions,
 commit, agents, wall time), series.parquet (tidy: date, region, metric, value) and summary.json
-(every metric per region at the horizon). Every file is written under a temporary name and renamed,
-so an interrupted run never leaves a file that looks complete. Only provenance.json holds anything
-that varies between two runs of the same config and seed (times, host).
+(every metric per region at the horizon). One folder holds one run: every file is written into a
+staging folder inside the run folder (`.staging-PID-...`) and moved into place only when the run is
+complete, summary.json last, after removing any earlier run's results; an interrupted run leaves no
+result file at all (its staging folder is removed by the next run there). Only provenance.json
+holds anything that varies between two runs of the same config and seed (times, host).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
+import uuid
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -28,6 +36,21 @@ from sim.model.regions import ALL, REGION_CODES
 from sim.run.files import atomic_write, write_json, write_text
 
 OUTPUT_REGIONS = (*REGION_CODES, ALL)
+RUN_INFO_FILE = "run.json"
+# Every file a run (or a failed job) leaves in its folder; an earlier run's are removed before a new
+# run's are moved in, so a folder never mixes two runs.
+RESULT_FILES = (
+    "config.yaml",
+    RUN_INFO_FILE,
+    "provenance.json",
+    "series.parquet",
+    "summary.json",
+    "failure.json",
+    "consent_curves.png",
+    "dataset_by_type.png",
+)
+COMPLETE_FILE = "summary.json"  # written last: a folder with it holds a complete run
+STAGING_PREFIX = ".staging-"
 PACKAGES = ("mesa", "numpy", "pandas", "pyarrow", "pydantic", "hydra-core", "matplotlib")
 
 
@@ -125,23 +148,96 @@ def _git_state() -> dict:
     return {"commit": commit, "dirty": bool(dirty) if dirty is not None else None}
 
 
-def execute(config: SimConfig, out_dir: Path) -> dict:
-    """Run one config and write its run folder; returns the summary."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_text(out_dir / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
-    started = datetime.now(UTC)
-    t0 = time.perf_counter()
-    model = run_model(config)
-    wall = time.perf_counter() - t0
-    frame = series_frame(model)
-    atomic_write(out_dir / "series.parquet", lambda p: frame.to_parquet(p, index=False))
-    result = summary(model)
-    write_json(out_dir / "summary.json", result)
-    write_json(out_dir / "provenance.json", provenance(config, model, wall, started))
-    if config.figures:
-        from sim.reports.figures import draw_headline_figures
+def policy_hash(config: SimConfig) -> str:
+    """A short hash of the policy section's content (the same policy, the same hash)."""
+    text = json.dumps(config.policy.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
 
-        draw_headline_figures(frame, model.policy.phases, out_dir, config.policy.name)
+
+def policy_identity(config: SimConfig, choice: str | None) -> str:
+    """What names the run's policy in aggregation: the `policy=` choice (the file in conf/policy/),
+    or, for a run without one (Python API), its name with the hash of its content, so two different
+    policies that carry the same free `name` are never taken for one."""
+    return choice if choice else f"{config.policy.name}~{policy_hash(config)}"
+
+
+def holds_results(out_dir: Path) -> bool:
+    """Whether a folder already holds a run's (or a failed job's) results."""
+    return any((Path(out_dir) / name).exists() for name in ("series.parquet", "summary.json", "failure.json"))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def clear_stale(out_dir: Path) -> None:
+    """Remove what interrupted runs left in a folder: staging folders and temporary files of
+    processes that no longer run."""
+    for path in Path(out_dir).glob(".*"):
+        name = path.name
+        if name.startswith(STAGING_PREFIX):
+            pid = name.removeprefix(STAGING_PREFIX).split("-")[0]
+        elif ".tmp" in name:
+            pid = name.rsplit("-", 1)[-1] if ".tmp-" in name else ""
+        else:
+            continue
+        if pid.isdigit() and _pid_alive(int(pid)):  # this process's own, or a run still going
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def clear_results(out_dir: Path) -> None:
+    """Remove an earlier run's results from a folder (before a new run's are moved in)."""
+    for name in RESULT_FILES:
+        (Path(out_dir) / name).unlink(missing_ok=True)
+
+
+def execute(config: SimConfig, out_dir: Path, run_info: dict | None = None) -> dict:
+    """Run one config and write its run folder; returns the summary.
+
+    The files are made in a staging folder and moved in only when the run is complete (any earlier
+    run's results in out_dir are removed first, summary.json comes last), so the folder holds either
+    one complete run or no result at all.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    clear_stale(out_dir)
+    stage = out_dir / f"{STAGING_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    stage.mkdir()
+    try:
+        info = dict(run_info or {})
+        info.setdefault("policy", policy_identity(config, (info.get("choices") or {}).get("policy")))
+        info["policy_name"] = config.policy.name
+        info["policy_hash"] = policy_hash(config)
+        write_text(stage / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+        write_json(stage / RUN_INFO_FILE, info)
+        started = datetime.now(UTC)
+        t0 = time.perf_counter()
+        model = run_model(config)
+        wall = time.perf_counter() - t0
+        frame = series_frame(model)
+        atomic_write(stage / "series.parquet", lambda p: frame.to_parquet(p, index=False))
+        result = summary(model)
+        write_json(stage / "provenance.json", provenance(config, model, wall, started))
+        if config.figures:
+            from sim.reports.figures import draw_headline_figures
+
+            draw_headline_figures(frame, model.policy.phases, stage, config.policy.name)
+        write_json(stage / COMPLETE_FILE, result)
+        clear_results(out_dir)
+        for path in sorted(stage.iterdir(), key=lambda p: p.name == COMPLETE_FILE):
+            os.replace(path, out_dir / path.name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
     print(summary_table(result))
     print(f"\nwrote {out_dir.resolve()}  ({model.pop.n:,} agents, {wall:.1f} s)")
     return result
