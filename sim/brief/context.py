@@ -425,7 +425,7 @@ def reproducibility(sweeps: list[Sweep], brief_command: str) -> dict:
 def _command(recorded: str) -> str:
     """A run's command line as typed (older run folders recorded the script name, run.py)."""
     parts = recorded.split(" ", 1)
-    if parts and parts[0] == "run.py":
+    if parts and parts[0] in ("run.py", "__main__.py"):  # sim/run/__main__.py (earlier: sim/run.py)
         return "python -m sim.run " + (parts[1] if len(parts) > 1 else "")
     return recorded
 

@@ -199,6 +199,7 @@ def clear_results(out_dir: Path) -> None:
     """Remove an earlier run's results from a folder (before a new run's are moved in)."""
     for name in RESULT_FILES:
         (Path(out_dir) / name).unlink(missing_ok=True)
+    shutil.rmtree(Path(out_dir) / "figures", ignore_errors=True)  # sim.reports.plot's figures of that run
 
 
 def execute(config: SimConfig, out_dir: Path, run_info: dict | None = None) -> dict:
