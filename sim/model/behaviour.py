@@ -12,6 +12,8 @@ shifts an existing one). No Python loop runs over agents.
 
 from __future__ import annotations
 
+from collections import deque
+
 import numpy as np
 
 from sim.model.policy import media_events
@@ -54,6 +56,7 @@ class BehaviourEngine:
         # chilled, who deleted old posts; and per day the guided whose guidance ends then.
         self._active = np.zeros((N_REGIONS, 3, 2), np.int64)
         self._active_from = -ACTIVE_DAYS  # the earliest last visit counted as active now
+        self._recent_visitors: deque[tuple[int, np.ndarray]] = deque()  # (day, visitors) of the last 30 days
         self._objectors_out = np.zeros(N_REGIONS, np.int64)
         self._guided_count = np.zeros(N_REGIONS, np.int64)
         self._guided_ends = np.zeros((self.n_days + 2, N_REGIONS), np.int64)
@@ -222,8 +225,11 @@ class BehaviourEngine:
     def _note_visits(self, t: int, visitors: np.ndarray) -> None:
         """Today's visitors are active for 30 days; those whose last visit was 30 days ago no longer."""
         s, pop = self.state, self.pop
-        lapsed = np.flatnonzero(s.last_visit == t - ACTIVE_DAYS)
-        self._count_active(lapsed[pop.eligible[lapsed]], -1)
+        if self._recent_visitors and self._recent_visitors[0][0] == t - ACTIVE_DAYS:
+            lapsed = self._recent_visitors.popleft()[1]  # the visitors of 30 days ago ...
+            lapsed = lapsed[(s.last_visit[lapsed] == t - ACTIVE_DAYS) & pop.eligible[lapsed]]  # ... not since
+            self._count_active(lapsed, -1)
+        self._recent_visitors.append((t, visitors.astype(np.int32)))
         self._active_from = t - (ACTIVE_DAYS - 1)
         returning = visitors[(s.last_visit[visitors] < self._active_from) & pop.eligible[visitors]]
         self._count_active(returning, 1)
