@@ -23,19 +23,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sim.run.compose import EVERY_MECHANISM_ON
+
 ROOT = Path(__file__).resolve().parent.parent
 FULL_SIZES = (100_000, 1_000_000, 10_000_000)
-# Every mechanism on, those that ship switched off included (docs/ODD.md §7.10-7.15).
-ALL_MECHANISMS_ON = [
-    "salience.enabled=true",
-    "guidance.enabled=true",
-    "return_visits.enabled=true",
-    "concern.enabled=true",
-    "reactions.delete_old_posts.enabled=true",
-    "reactions.post_less.enabled=true",
-    "reactions.close_account.enabled=true",
-    "membership.enabled=true",
-]
 QUICK_SIZES = (100_000,)
 
 
@@ -129,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     records = []
     for n in sizes:
         print(f"array engine, {n:,} agents ...", file=sys.stderr, flush=True)
-        records.append(_run_child(n, "array", ALL_MECHANISMS_ON))
+        records.append(_run_child(n, "array", EVERY_MECHANISM_ON))
     print(f"Mesa per-object reference, {ref_agents:,} agents ...", file=sys.stderr, flush=True)
     records.append(_run_child(ref_agents, "reference", ref_overrides))  # the reference has the mechanisms off
 

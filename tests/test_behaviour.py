@@ -17,17 +17,9 @@ from sim.model.metrics import INDEX
 from sim.model.random_streams import NEVER
 from sim.model.rules import concern, guidance, membership, reactions, salience
 from sim.model.rules.consent import INDIFFERENT, OBJECT
+from sim.run.compose import EVERY_MECHANISM_ON
 
-ALL_ON = (
-    "salience.enabled=true",
-    "guidance.enabled=true",
-    "return_visits.enabled=true",
-    "concern.enabled=true",
-    "reactions.delete_old_posts.enabled=true",
-    "reactions.post_less.enabled=true",
-    "reactions.close_account.enabled=true",
-    "membership.enabled=true",
-)
+ALL_ON = EVERY_MECHANISM_ON
 EVENT_DAY = "2025-05-01"  # a quiet stretch of the shipped timeline (no policy event from March to August 2025)
 
 

@@ -25,7 +25,7 @@ from sim.model.engine import ConsentModel  # noqa: E402
 from sim.model.metrics import INDEX  # noqa: E402
 from sim.model.regions import ALL, REGION_CODES  # noqa: E402
 from sim.reports.figures import DATASET_PANELS, GAP_PARTS, TOL_MUTED, series_style  # noqa: E402
-from sim.run.compose import CONF_DIR, compose_raw  # noqa: E402
+from sim.run.compose import CONF_DIR, EVERY_MECHANISM_ON, compose_raw  # noqa: E402
 
 AS_POLICY = "as in the policy"
 POLICIES = sorted(p.stem for p in (CONF_DIR / "policy").glob("*.yaml"))
@@ -45,26 +45,13 @@ DEFAULT_AGENTS = 20_000  # steps in a few milliseconds a day, so play stays resp
 logging.getLogger("MESA").setLevel(logging.WARNING)
 
 
-# Every behaviour mechanism of docs/ODD.md §7.10-7.15 (they ship switched off).
-BEHAVIOUR_ON = [
-    "salience.enabled=true",
-    "guidance.enabled=true",
-    "return_visits.enabled=true",
-    "concern.enabled=true",
-    "reactions.delete_old_posts.enabled=true",
-    "reactions.post_less.enabled=true",
-    "reactions.close_account.enabled=true",
-    "membership.enabled=true",
-]
-
-
 def explorer_config(
     policy, route, notice, face_boost, retroactive_removal, agents, seed,
     framing=AS_POLICY, blocking=AS_POLICY, one_click=False, behaviour=False,
 ):  # fmt: skip
     """The shipped config with the explorer's settings (`behaviour`: every behaviour mechanism on)."""
     overrides = [
-        *(BEHAVIOUR_ON if behaviour else []),
+        *(EVERY_MECHANISM_ON if behaviour else []),
         f"policy={policy}",
         f"feed.face_boost={face_boost}",
         f"training.retroactive_removal={bool(retroactive_removal)}",

@@ -15,6 +15,17 @@ from pathlib import Path
 
 CONF_DIR = Path(str(resources.files("sim").joinpath("conf")))
 DATA_DIR = Path(str(resources.files("sim").joinpath("data")))
+# Overrides that switch on every behaviour mechanism of docs/ODD.md §7.10-7.15 (they ship off).
+EVERY_MECHANISM_ON = (
+    "salience.enabled=true",
+    "guidance.enabled=true",
+    "return_visits.enabled=true",
+    "concern.enabled=true",
+    "reactions.delete_old_posts.enabled=true",
+    "reactions.post_less.enabled=true",
+    "reactions.close_account.enabled=true",
+    "membership.enabled=true",
+)
 UNIQUE_RESOLVER = "sim.unique"
 
 
