@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 import pandas as pd
+
+from sim.run.files import atomic_write
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADLINE_SHARES = ("enrolled_share", "opted_out_share", "consent_gap_share", "aware_share")
@@ -89,9 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         .reset_index()
         .assign(sd_points=lambda d: 100 * d["sd"])
     )
-    tmp = args.out / ".convergence.csv.tmp"
-    spread.to_csv(tmp, index=False)
-    os.replace(tmp, args.out / "convergence.csv")
+    atomic_write(args.out / "convergence.csv", lambda p: spread.to_csv(p, index=False))
     worst = spread.groupby(["agents", "metric"])["sd_points"].max().unstack("metric")
     summary = {
         "seeds": args.seeds,

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import sys
 import traceback
 from dataclasses import dataclass
@@ -34,6 +33,9 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
+
+from sim.run.compose import get_key
+from sim.run.files import atomic_write, write_json
 
 try:  # the callback needs Hydra; aggregation itself does not
     from hydra.experimental.callback import Callback
@@ -72,19 +74,12 @@ def record_failure(run_dir: Path, overrides: list[str], err: BaseException, info
         "error": f"{type(err).__name__}: {err}",
         "traceback": "".join(traceback.format_exception(err)),
     }
-    tmp = run_dir / f".{FAILURE_FILE}.tmp"
-    tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, run_dir / FAILURE_FILE)
+    write_json(run_dir / FAILURE_FILE, record)
     print(f"job failed, recorded in {run_dir / FAILURE_FILE}: {record['error']}", file=sys.stderr)
 
 
 def _lookup(config: dict, path: tuple[str, ...]):
-    node = config
-    for part in path:
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
+    return get_key(config, ".".join(path), default=None)
 
 
 def _setting_value(value):
@@ -306,13 +301,9 @@ def _write(result: Aggregate, out_dir: Path) -> None:
         ("reduced.parquet", result.reduced, lambda f, p: f.to_parquet(p, index=False)),
         ("runs.csv", result.index, lambda f, p: f.to_csv(p, index=False)),
     ):
-        tmp = out_dir / f".{name}.tmp"
-        writer(_plain_columns(frame), tmp)
-        os.replace(tmp, out_dir / name)
+        atomic_write(out_dir / name, lambda p, f=frame, w=writer: w(_plain_columns(f), p))
     if len(result.reduced):
-        tmp = out_dir / ".summary.json.tmp"
-        tmp.write_text(json.dumps(horizon_summary(result.reduced), indent=2, default=str) + "\n", encoding="utf-8")
-        os.replace(tmp, out_dir / "summary.json")
+        write_json(out_dir / "summary.json", horizon_summary(result.reduced), default=str)
 
 
 def horizon_summary(reduced: pd.DataFrame) -> list[dict]:
