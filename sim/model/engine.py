@@ -49,7 +49,7 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         self.choices_today = np.zeros((len(REGION_CODES), 2, len(CHANNELS)))
         self._one_click_readers = np.empty(0, np.int64)
         self.sharers: deque[tuple[int, np.ndarray]] = deque()  # (day, agents) who told their contacts
-        self.pending_choices: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}  # forms awaiting effect
+        self.pending_choices: dict[int, list[tuple]] = {}  # (members, choices, channel) of forms awaiting effect
         self.records = np.full((self.n_days, len(REGION_CODES) + 1, len(METRIC_NAMES)), np.nan)
         self._objector_eligible = self.pop.eligible & (self.pop.preference == OBJECT)
         self._eligible_count = np.array([np.count_nonzero(self.pop.eligible[s]) for s in self.pop.slices])
