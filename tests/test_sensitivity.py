@@ -40,5 +40,6 @@ def test_outputs_are_named_per_policy_group_and_metric():
 def test_sensitivity_runs_its_design_on_a_local_ray(tmp_path, monkeypatch):
     monkeypatch.setenv("RAY_ADDRESS", "local")
     args = ["--agents", "1000", "--trajectories", "1", "--sobol-n", "2", "--top", "2", "--jobs", "2"]
-    assert sensitivity.main([*args, "--backend", "ray", "--out", str(tmp_path)]) == 0
+    out = ["--out", str(tmp_path), "--data-out", str(tmp_path / "sensitivity")]  # nothing into the package
+    assert sensitivity.main([*args, "--backend", "ray", *out]) == 0
     assert (tmp_path / "sensitivity" / "sobol.csv").exists()
