@@ -21,6 +21,7 @@ import numpy as np
 
 from sim.analysis.calibration import evaluate, load_targets, shipped_raw
 from sim.reports.parameter_table import parameters
+from sim.run.compose import DATA_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -104,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     targets, _, nuisance = load_targets()
     calibration_dir = args.out.parent / "calibration"
     calibration_dir.mkdir(parents=True, exist_ok=True)
-    fitted_file = calibration_dir / "calibration.json"
+    fitted_file = DATA_DIR / "calibration" / "calibration.json"
     fitted = json.loads(fitted_file.read_text()) if fitted_file.exists() else None
     seeds = list(range(args.seeds))
     results = evaluate(shipped_raw(), targets, args.agents, seeds, nuisance, (fitted or {}).get("nuisance"))

@@ -63,8 +63,6 @@ UNITS: dict[str, str] = {
     "extra_events": "list of events",
     "strength": "probability per day",
     "object_intent_scale": "probability per unit of concern",
-    "default_acquiescence": "probability",
-    "neutral_acquiescence": "probability",
     "name": "label",
     "difficulty": "log-odds",
     "skill_weight": "log-odds per unit of skill",
