@@ -51,6 +51,9 @@ FIGURES = {
     },
     "faces": {"face_share": "Face-image share of new posts, per face boost and policy"},
     "retroactive": {"objector_data": "Share of the training set's text from later objectors, with and without removal"},
+    "publicity": {
+        "publicity_daily_opt_outs": "Opt-outs per day after a national story, with and without the steps printed"
+    },
 }
 # The sensitivity analysis's output behind each finding (docs/sensitivity/*.csv, "policy/group/metric").
 DRIVER_OUTPUTS = {

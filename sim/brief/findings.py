@@ -10,6 +10,8 @@ prints that message in the finding's place. The wording of the sentences is in t
 from __future__ import annotations
 
 from sim.brief.sources import MissingData, Sweep, norm
+from sim.reports.plot import GUIDANCE, story_of, strongest_story
+from sim.reports.plot import STORY as EXTRA_MEDIA
 
 POLICY = "policy"
 FACE_BOOST = "feed.face_boost"
@@ -136,11 +138,53 @@ def retroactive(sweeps: list[Sweep], baseline: str) -> dict:
     }
 
 
+def publicity(sweeps: list[Sweep], baseline: str) -> dict:
+    """What a national story changes, what printing the opt-out steps adds at the same reach, and the
+    reactions beyond the toggle it brings (old posts deleted, accounts closed)."""
+    sweep = sweep_varying(sweeps, EXTRA_MEDIA, "publicity")
+    values = sweep.values(EXTRA_MEDIA)
+    none = [v for v in values if story_of(v) is None]
+    strongest = strongest_story(values)
+    if not none or strongest is None:
+        raise MissingData(f"The sweep {sweep.name} does not compare a story of a known level with no story.")
+    level, story_date = story_of(strongest)
+    shares = sorted(sweep.values(GUIDANCE), key=float)
+    if len(shares) < 2:
+        raise MissingData(f"The sweep {sweep.name} does not vary {GUIDANCE}: run `+experiment=publicity`.")
+    unguided, guided = shares[0], shares[-1]
+    quiet = {EXTRA_MEDIA: none[0], GUIDANCE: unguided}
+    story = {EXTRA_MEDIA: strongest, GUIDANCE: unguided}
+    guided_story = {EXTRA_MEDIA: strongest, GUIDANCE: guided}
+    return {
+        "sweep": sweep.name,
+        "date": _date(sweep),
+        "policy": sweep.default_of(POLICY),
+        "route": sweep.default_of("policy.route_override") if "policy.route_override" in sweep.settings else None,
+        "level": level,
+        "story_date": story_date,
+        "unguided": f"{float(unguided):.0%}",
+        "guided": f"{float(guided):.0%}",
+        "opted_out_quiet": sweep.get("opted_out_share", **quiet),
+        "opted_out_story": sweep.get("opted_out_share", **story),
+        "opted_out_guided": sweep.get("opted_out_share", **guided_story),
+        "story_adds": sweep.compare("difference", "opted_out_share", kind="points", of=story, to=quiet),
+        "guidance_adds": sweep.compare("difference", "opted_out_share", kind="points", of=guided_story, to=story),
+        "gap_quiet": sweep.get("consent_gap_share", **quiet),
+        "gap_guided": sweep.get("consent_gap_share", **guided_story),
+        "posts_deleted_quiet": sweep.get("posts_deleted", kind="count", **quiet),
+        "posts_deleted_guided": sweep.get("posts_deleted", kind="count", **guided_story),
+        "closed_quiet": sweep.get("accounts_closed", kind="count", **quiet),
+        "closed_guided": sweep.get("accounts_closed", kind="count", **guided_story),
+        "closed_added": sweep.compare("difference", "accounts_closed", kind="count", of=guided_story, to=quiet),
+    }
+
+
 FINDINGS = {
     "training_set": training_set,
     "objectors": objectors,
     "faces": faces,
     "retroactive": retroactive,
+    "publicity": publicity,
 }
 
 

@@ -98,6 +98,11 @@ def share_range(median: float, q10: float, q90: float) -> str:
     return f"{share_text(median, digits)} ({q10 * 100:.{digits}f}{DASH}{share_text(q90, digits)})"
 
 
+def points_text(text: str) -> str:
+    """A difference of two shares, in percentage points: "0.81 (0.79–0.83) percentage points"."""
+    return text.replace("%", "") + " percentage points"
+
+
 def table_factor(values: list[float]) -> tuple[float, str]:
     """The scale of a table column of counts: the largest (million, billion, ...) in which the
     smallest non-zero value is still at least 0.1, so small regions do not round to 0."""
@@ -153,7 +158,8 @@ class Register:
 class Quantity:
     """One number from the outputs with its interval over replicates and its provenance.
 
-    kind: "share" (a fraction, shown as %), "count" (shown with million/billion), "index" (shown
+    kind: "share" (a fraction, shown as %), "points" (a difference of shares, in percentage points),
+    "count" (shown with million/billion), "index" (shown
     to two decimals). `str(q)` is the value with its interval when there are replicates.
     """
 
@@ -173,6 +179,8 @@ class Quantity:
             return self.value
         if self.kind == "share":
             text = share_range(self.median, self.q10, self.q90)
+        elif self.kind == "points":
+            text = points_text(share_range(self.median, self.q10, self.q90))
         elif self.kind == "count":
             text = count_range(self.median, self.q10, self.q90, self.unit)
         else:
@@ -183,8 +191,9 @@ class Quantity:
     @property
     def value(self) -> str:
         """The median alone (for a number whose interval is shown elsewhere, or a single run)."""
-        if self.kind == "share":
+        if self.kind in ("share", "points"):
             text = share_text(self.median)
+            text = points_text(text) if self.kind == "points" else text
         elif self.kind == "count":
             text = count_text(self.median, self.unit)
         else:

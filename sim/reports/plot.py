@@ -17,6 +17,7 @@ Colours are Paul Tol's muted palette (colour-blind safe); every axis says its un
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -96,7 +97,10 @@ def _phase_dates(configs: list[dict]) -> dict[str, list[pd.Timestamp]]:
 
 def series_label(varying: list[str], key: tuple) -> str:
     """A setting combination's label in legends and file names: "linkedin_actual, face_boost=2.0"."""
-    return ", ".join(f"{k.split('.')[-1]}={v}" if k != "policy" else str(v) for k, v in zip(varying, key, strict=True))
+    return ", ".join(
+        str(v) if k == "policy" else story_label(v) if k == STORY else f"{k.split('.')[-1]}={v}"
+        for k, v in zip(varying, key, strict=True)
+    )
 
 
 def slug(label: str) -> str:
@@ -228,6 +232,65 @@ def single_panel(reduced, varying, metric, region, ylabel, title, out_dir: Path,
     return _save(fig, out_dir, name)
 
 
+STORY = "awareness.media.extra_events"  # the publicity experiment's extra story (text in the aggregate)
+GUIDANCE = "guidance.coverage_share"
+STORY_LEVELS = ("high", "moderate", "low")  # strongest first (conf/awareness media levels)
+
+
+def story_of(value: str) -> tuple[str, str] | None:
+    """(media level, date) of an extra-events setting as the aggregate writes it (text); None if no story."""
+    level, date = re.search(r"'level': '(\w+)'", value), re.search(r"'date': '([\d-]+)'", value)
+    return (level.group(1), date.group(1)) if level and date else None
+
+
+def strongest_story(values: list[str]) -> str | None:
+    """Of extra-events settings, the one with the strongest story (STORY_LEVELS order); None if none has one."""
+    known = [v for v in values if story_of(v) and story_of(v)[0] in STORY_LEVELS]
+    return min(known, key=lambda v: STORY_LEVELS.index(story_of(v)[0])) if known else None
+
+
+def story_label(value: str) -> str:
+    story = story_of(value)
+    return f"{story[0]} story on {story[1]}" if story else "no story"
+
+
+def publicity_daily_opt_outs(reduced, varying, out_dir: Path) -> list[Path]:
+    """Opt-outs per day with no story, and with the strongest story without and with its coverage
+    printing the steps (other settings at their first value): the spike after a story and its decay
+    (docs/ODD.md §7.10)."""
+    others = [v for v in varying if v not in (STORY, GUIDANCE)]
+    part = reduced
+    for setting in others:
+        part = part[part[setting] == sorted(part[setting].unique())[0]]
+    stories = {value: story_of(value) for value in part[STORY].unique()} if STORY in varying else {}
+    levels = ("high", "moderate", "low")
+    strongest = (
+        min(
+            (v for v, s in stories.items() if s),
+            key=lambda v: levels.index(stories[v][0]) if stories[v][0] in levels else 9,
+        )
+        if any(stories.values())
+        else None
+    )
+    shares = sorted(part[GUIDANCE].unique(), key=float) if GUIDANCE in varying else [None]
+    lines = [(None, shares[0]), (strongest, shares[0]), (strongest, shares[-1])]
+    fig, ax = plt.subplots(figsize=(6.0, 3.6), layout="constrained")
+    for i, (story, share) in enumerate(dict.fromkeys(lines)):
+        frame = part
+        if STORY in varying:
+            frame = frame[frame[STORY].map(lambda v, story=story: v == story if story else stories[v] is None)]
+        if share is not None:
+            frame = frame[frame[GUIDANCE] == share]
+        label = story_label(story or "") + (f", {float(share):.0%} of coverage prints the steps" if share else "")
+        _draw(ax, frame, "new_opt_outs", ALL, 1e3, label, series_style(i))
+    ax.set_ylabel("opt-outs per day (thousands)")
+    _dates_axis(ax)
+    held = ", ".join(f"{k.split('.')[-1]}={sorted(part[k].unique())[0]}" for k in others)
+    ax.legend(frameon=False, fontsize=7, title=held or None, title_fontsize=7)
+    ax.set_title("Daily opt-outs by story and printed steps, all members (median, 10-90% band)")
+    return _save(fig, out_dir, "publicity_daily_opt_outs")
+
+
 def plot(path: Path, out_dir: Path | None = None) -> list[Path]:
     """Draw every figure for a sweep or run folder; return the files written. Figures of a sweep
     with jobs that failed or never finished say so in a line at their foot."""
@@ -276,6 +339,8 @@ def _plot_all(reduced, varying, dates, out_dir: Path) -> list[Path]:
         out_dir,
         "objector_data",
     )
+    if STORY in varying or GUIDANCE in varying:
+        paths += publicity_daily_opt_outs(reduced, varying, out_dir)
     return paths
 
 
