@@ -117,6 +117,7 @@ def test_explorer_loads_takes_a_control_steps_and_updates_its_plots(explorer, tm
         # change a control (the region policy) and apply it with Reset
         page.get_by_text("linkedin_actual").first.click()
         page.get_by_role("option", name="forced_choice_everywhere").click()
+        page.get_by_text("Salience, guidance, reactions, membership").first.click()  # every behaviour mechanism
         page.get_by_role("button", name="Reset").click()
 
         page.get_by_role("button", name="Step").click()
@@ -135,7 +136,7 @@ def test_explorer_loads_takes_a_control_steps_and_updates_its_plots(explorer, tm
         us = next(line for line in table.splitlines() if line.startswith("US"))
         shares = [float(x) for x in re.findall(r"([\d.]+)%", us)]
         assert any(s > 0 for s in shares[1:]), us
-        assert page.locator("img").count() >= 4  # the matplotlib figures
+        assert page.locator("img").count() >= 5  # the matplotlib figures, the behaviour panel among them
         shot = Path(os.environ.get("EXPLORER_SCREENSHOT", tmp_path / "explorer.png"))
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 10_000
