@@ -1,85 +1,166 @@
-"""Fit the behavioural parameters without a direct measurement to the calibration targets.
+"""Infer a posterior over the behavioural parameters without a direct measurement, by ABC-SMC.
 
-    python experiments/calibrate.py                 # fit, print, write sim/data/calibration/calibration.json
-    python experiments/calibrate.py --write-conf    # also make the fitted values the shipped defaults
+    python experiments/calibrate.py                      # run, write sim/data/calibration/posterior.{csv,json}
+    python experiments/calibrate.py --resume             # continue the last run in outputs/calibration/abc.db
+    python experiments/calibrate.py --write-conf         # also make the posterior medians the shipped defaults
+    python experiments/calibrate.py --redis HOST:PORT    # evaluate on a cluster (pyabc's Redis sampler)
 
-The targets, the parameters and their bounds are data: conf/calibration/targets.yaml. The loss is
-the sum over targets of ((model - target) / tolerance)^2 at fixed seeds (keyed random draws make
-it a deterministic function of the parameters); scipy's Nelder-Mead minimises it in the unit box
-of the bounds. With --write-conf each fitted value replaces the default in conf/ on its own line,
-with a comment saying it was calibrated and against which targets.
+The targets, the parameters and their priors (with reasons) are data: conf/calibration/targets.yaml.
+Approximate Bayesian computation by sequential Monte Carlo (pyabc, Klinger et al. 2018): each
+particle is a parameter set drawn from the prior, then from perturbed earlier particles; it is kept
+when the distance between the model and the targets, sqrt(sum(((model - value) / tolerance)^2)),
+falls below the generation's epsilon (the median of the last generation's distances). The
+tolerance is each target's measurement error, so the posterior says what else fits the evidence
+as well. Every parameter set is simulated at one seed drawn for it (the model is stochastic; its
+noise is part of the likelihood ABC approximates), all its scenarios through
+`sim.model.batch.simulate_many`. pyabc keeps every generation in an SQLite database
+(outputs/calibration/abc.db, never in the package), so an interrupted run resumes with --resume.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import datetime as dt
 import re
+import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import minimize
 
-from sim.analysis.calibration import evaluate, load_targets, loss, shipped_raw
-from sim.run.compose import DATA_DIR, get_key
+from sim.analysis.calibration import evaluate_seed, load_targets, shipped_raw, with_values
+from sim.analysis.posterior import POSTERIOR_DIR, write_posterior
 
 ROOT = Path(__file__).resolve().parent.parent
+DB = ROOT / "outputs" / "calibration" / "abc.db"
 
 
-def fit(agents: int, seeds: list[int], maxiter: int) -> dict:
+def prior_rv(prior: dict):
+    """A pyabc random variable from a prior spec ({uniform: [lo, hi]} or {loguniform: [lo, hi]})."""
+    import pyabc
+
+    ((kind, (low, high)),) = prior.items()
+    if kind == "uniform":
+        return pyabc.RV("uniform", low, high - low)
+    if kind == "loguniform":
+        return pyabc.RV("loguniform", low, high)
+    raise ValueError(f"unknown prior {prior}: use uniform or loguniform")
+
+
+def _draw_prior(prior: dict, rng: np.random.Generator) -> float:
+    low, high = prior_support(prior)
+    if "loguniform" in prior:
+        return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+    return float(rng.uniform(low, high))
+
+
+def prior_support(prior: dict) -> tuple[float, float]:
+    ((_, (low, high)),) = prior.items()
+    return float(low), float(high)
+
+
+class Simulator:
+    """The model as pyabc calls it: a parameter set in, every target's model value out."""
+
+    def __init__(self, agents: int, durations: list | None = None):
+        self.targets, self.params, self.nuisance = load_targets()
+        self.base, self.agents = shipped_raw(), agents
+        self.durations = durations
+
+    def __call__(self, values) -> dict[str, float]:
+        values = {k: float(v) for k, v in dict(values).items()}
+        # the seed is fixed by the parameter set, so a particle's simulation can be repeated exactly
+        seed = zlib.crc32(repr(sorted(values.items())).encode()) % 2**31
+        start = time.perf_counter()
+        out = evaluate_seed(
+            with_values(self.base, self.params, values), self.targets, self.agents, seed, self.nuisance, values
+        )
+        if self.durations is not None:
+            self.durations.append(time.perf_counter() - start)
+        return out
+
+
+def distance_between(targets):
+    tolerance = {t.id: t.tolerance for t in targets}
+
+    def distance(model: dict, observed: dict) -> float:
+        return float(np.sqrt(sum(((model[k] - observed[k]) / tolerance[k]) ** 2 for k in tolerance)))
+
+    return distance
+
+
+def _git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "unknown"
+
+
+def run_abc(args) -> tuple:
+    import pyabc
+
     targets, params, nuisance = load_targets()
-    base = shipped_raw()
     every = params + nuisance
-    lo = np.array([p["bounds"][0] for p in every], float)
-    hi = np.array([p["bounds"][1] for p in every], float)
-
-    def start_value(p):
-        value = get_key(base, p["keys"][0])
-        return value["default"] if isinstance(value, dict) else value
-
-    x0 = np.clip((np.array([start_value(p) for p in every], float) - lo) / (hi - lo), 0, 1)
-    evaluations = []
-
-    def values_of(u):
-        return {p["name"]: float(v) for p, v in zip(every, lo + np.clip(u, 0, 1) * (hi - lo), strict=True)}
-
-    def objective(u):
-        from sim.analysis.calibration import with_values
-
-        values = values_of(u)
-        results = evaluate(with_values(base, params, values), targets, agents, seeds, nuisance, values)
-        value = loss(results, targets) + 100.0 * float(np.sum(np.clip(-u, 0, None) + np.clip(u - 1, 0, None)))
-        evaluations.append(value)
-        if len(evaluations) % 20 == 0:
-            print(f"  evaluation {len(evaluations)}: loss {min(evaluations):.3f}", file=sys.stderr, flush=True)
-        return value
-
-    simplex = np.vstack(
-        [x0] + [np.clip(x0 + 0.25 * np.eye(len(x0))[i] * np.sign(0.5 - x0[i] + 1e-9), 0, 1) for i in range(len(x0))]
+    prior = pyabc.Distribution(**{p["name"]: prior_rv(p["prior"]) for p in every})
+    durations: list[float] = []
+    simulator = Simulator(args.agents, durations)
+    rng = np.random.default_rng(args.seed)  # the cost of one parameter set, measured here (workers time nothing)
+    for _ in range(args.timing_sets):
+        simulator({p["name"]: _draw_prior(p["prior"], rng) for p in every})
+    if args.redis:
+        host, _, port = args.redis.partition(":")
+        sampler = pyabc.sampler.RedisEvalParallelSampler(host=host, port=int(port or 6379))
+    else:
+        sampler = pyabc.sampler.MulticoreEvalParallelSampler(n_procs=args.cores)
+    np.random.seed(args.seed)  # pyabc draws from numpy's global generator
+    abc = pyabc.ABCSMC(
+        simulator,
+        prior,
+        distance_between(targets),
+        population_size=args.population,
+        sampler=sampler,
     )
-    t0 = time.perf_counter()
-    result = minimize(
-        objective,
-        x0,
-        method="Nelder-Mead",
-        options={"maxiter": maxiter, "initial_simplex": simplex, "xatol": 1e-3, "fatol": 1e-3},
+    db = Path(args.db)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    if args.resume:
+        history = abc.load(f"sqlite:///{db}")  # the last run in the database
+    else:
+        db.unlink(missing_ok=True)
+        history = abc.new(f"sqlite:///{db}", {t.id: t.value for t in targets})
+    start = time.perf_counter()
+    history = abc.run(
+        minimum_epsilon=args.min_epsilon,
+        max_nr_populations=args.generations,
+        max_total_nr_simulations=args.max_simulations,
+        max_walltime=dt.timedelta(minutes=args.max_minutes) if args.max_minutes else None,
     )
-    values = values_of(result.x)
-    from sim.analysis.calibration import with_values
-
-    final = evaluate(with_values(base, params, values), targets, agents, seeds, nuisance, values)
-    return {
-        "agents": agents,
-        "seeds": seeds,
-        "evaluations": len(evaluations),
-        "seconds": round(time.perf_counter() - t0, 1),
-        "loss": loss(final, targets),
-        "parameters": {p["name"]: values[p["name"]] for p in params},
-        "nuisance": {p["name"]: values[p["name"]] for p in nuisance},
-        "results": {t.id: float(np.mean(final[t.id])) for t in targets},
+    frame, weights = history.get_distribution(m=0, t=history.max_t)
+    populations = history.get_all_populations()
+    provenance = {
+        "method": "ABC-SMC (pyabc), distance sqrt(sum(((model - value) / tolerance)^2))",
+        "library": f"pyabc {pyabc.__version__}",
+        "agents": args.agents,
+        "population_size": args.population,
+        "generations": int(history.max_t + 1),
+        "epsilon_schedule": [float(e) for e in populations["epsilon"] if np.isfinite(e)],
+        "total_simulations": int(history.total_nr_simulations),
+        "median_seconds_per_parameter_set": float(np.median(durations)) if durations else None,
+        "timed_parameter_sets": len(durations),
+        "wall_seconds": round(time.perf_counter() - start, 1),
+        "seed": args.seed,
+        "cores": args.cores,
+        "git_commit": _git_commit(),
+        "date": dt.date.today().isoformat(),
+        "database": str(db.relative_to(ROOT)) if db.is_relative_to(ROOT) else str(db),
+        "command": "python experiments/calibrate.py " + " ".join(sys.argv[1:]),
+        "targets": {t.id: {"value": t.value, "tolerance": t.tolerance, "anchor": t.anchor} for t in targets},
+        "nuisance": [p["name"] for p in nuisance],
     }
+    parameters = [{k: p[k] for k in ("name", "keys", "prior", "reason")} for p in every]
+    values = frame[[p["name"] for p in every]].to_numpy(float)
+    return parameters, values, np.asarray(weights, float), provenance
 
 
 def _locate(lines: list[str], dotted: str) -> int:
@@ -115,12 +196,12 @@ def _locate(lines: list[str], dotted: str) -> int:
 CALIBRATED_SEP = "; before calibration:"
 
 
-def write_conf(fit_result: dict, note_targets: dict[str, list[str]]) -> list[str]:
-    """Replace each fitted default in conf/ on its line; return what changed."""
+def write_conf(medians: dict[str, float], note_targets: dict[str, list[str]]) -> list[str]:
+    """Replace each calibrated default in conf/ by its posterior median, on its line; return what changed."""
     _, params, _ = load_targets()
     changed = []
     for p in params:
-        value = fit_result["parameters"][p["name"]]
+        value = medians[p["name"]]
         shown = f"{value:.4g}"
         for key in p["keys"]:
             group, rest = key.split(".", 1)
@@ -132,7 +213,7 @@ def write_conf(fit_result: dict, note_targets: dict[str, list[str]]) -> list[str
             code = re.sub(rf"(\b{re.escape(leaf)}\s*:\s*)[-+0-9.eE]+", rf"\g<1>{shown}", code.rstrip(), count=1)
             meaning = comment.strip().split(CALIBRATED_SEP)[-1].strip()  # keep what the value means
             against = ", ".join(note_targets[p["name"]])
-            note = f"calibrated against {against} (experiments/calibrate.py, docs/CALIBRATION.md)"
+            note = f"posterior median, calibrated against {against} (experiments/calibrate.py, docs/CALIBRATION.md)"
             lines[k] = f"{code}  # {note}{CALIBRATED_SEP} {meaning}" if meaning else f"{code}  # {note}"
             path.write_text("\n".join(lines) + "\n", encoding="utf-8")
             changed.append(f"{key} = {shown}")
@@ -141,24 +222,37 @@ def write_conf(fit_result: dict, note_targets: dict[str, list[str]]) -> list[str
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--agents", type=int, default=20_000)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--maxiter", type=int, default=300)
-    parser.add_argument("--out", type=Path, default=DATA_DIR / "calibration" / "calibration.json")
-    parser.add_argument("--write-conf", action="store_true", help="make the fitted values the shipped defaults")
+    parser.add_argument("--agents", type=int, default=2_000, help="agents per scenario run (see docs/CALIBRATION.md)")
+    parser.add_argument("--population", type=int, default=500, help="particles per generation (the posterior's size)")
+    parser.add_argument("--generations", type=int, default=3)
+    parser.add_argument("--max-simulations", type=int, default=2_000, help="stop after this many parameter sets")
+    parser.add_argument("--max-minutes", type=float, default=None, help="stop starting generations after this")
+    parser.add_argument("--min-epsilon", type=float, default=1.0, help="stop when the distance threshold is this low")
+    parser.add_argument("--cores", type=int, default=None, help="local processes (default: all cores)")
+    parser.add_argument("--redis", help="HOST:PORT of a Redis server: evaluate on pyabc's Redis workers")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--timing-sets", type=int, default=4, help="parameter sets timed in the main process")
+    parser.add_argument("--db", type=Path, default=DB, help="pyabc's database (resumable)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --db")
+    parser.add_argument("--out", type=Path, default=POSTERIOR_DIR, help="where posterior.csv and .json go")
+    parser.add_argument("--write-conf", action="store_true", help="make the posterior medians the shipped defaults")
     args = parser.parse_args(argv)
-    result = fit(args.agents, args.seeds, args.maxiter)
-    targets, params, _ = load_targets()
-    print(f"loss {result['loss']:.3f} after {result['evaluations']} evaluations ({result['seconds']} s)")
-    for name, value in {**result["parameters"], **result["nuisance"]}.items():
-        print(f"  {name:26s} {value:.4g}")
-    for t in targets:
-        v = result["results"][t.id]
-        print(f"  {t.id:26s} model {v:.4f}  target {t.value} ± {t.tolerance}  {'ok' if t.within(v) else 'MISSED'}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    if args.cores is None:
+        import os
+
+        args.cores = len(os.sched_getaffinity(0))
+    parameters, values, weights, provenance = run_abc(args)
+    write_posterior(args.out, parameters, values, weights, provenance)
+    print(
+        f"posterior: {len(weights)} weighted parameter sets after {provenance['generations']} generations, "
+        f"{provenance['total_simulations']} simulations, {provenance['wall_seconds']} s -> {args.out}"
+    )
     if args.write_conf:
-        for line in write_conf(result, {p["name"]: p["targets"] for p in params}):
+        from sim.analysis.posterior import load_posterior
+
+        _, params, _ = load_targets()
+        medians = load_posterior(args.out).median()
+        for line in write_conf(medians, {p["name"]: p["targets"] for p in params}):
             print(f"  wrote {line}")
     return 0
 

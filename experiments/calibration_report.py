@@ -1,87 +1,176 @@
-"""Write docs/CALIBRATION.md: each calibration target next to the shipped model's value.
+"""Write docs/CALIBRATION.md from the shipped posterior: what the evidence pins and what it leaves open.
 
-    python experiments/calibration_report.py                # 5 seeds at 50,000 agents (about a minute)
-    python experiments/calibration_report.py --seeds 10 --agents 100000
+    python experiments/calibration_report.py                 # 30 posterior draws at the calibration's agents
+    python experiments/calibration_report.py --draws 60
 
-Runs every target of conf/calibration/targets.yaml at the shipped defaults over several seeds,
-and writes the table (target, tolerance, model mean and spread over seeds), a figure
-(docs/calibration/targets.png), the fitted values (from sim/data/calibration/calibration.json, the
-output of experiments/calibrate.py), and what remains assumption rather than data (every default
+Reads sim/data/calibration/posterior.{csv,json} (written by experiments/calibrate.py) and writes:
+prior against posterior per parameter (median and 90% interval, and whether the targets identify
+it: the posterior's 90% interval against the prior's), the pairwise posterior (a corner figure,
+docs/calibration/corner.png), a posterior predictive check per target (the target value and its
+measurement error against the model's values over posterior draws, each at its own seed: a table
+and docs/calibration/predictive.png), and what remains assumption rather than data (every default
 in conf/ whose source says so). No number in the report is typed by hand.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from sim.analysis.calibration import evaluate, load_targets, shipped_raw
+from sim.analysis.calibration import evaluate_seed, load_targets, shipped_raw, with_values
+from sim.analysis.posterior import POSTERIOR_DIR, Posterior, load_posterior, weighted_quantile
 from sim.reports.parameter_table import parameters
-from sim.run.compose import DATA_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
+IDENTIFIED, WEAKLY = 0.5, 0.85  # posterior 90% width / prior 90% width below these: identified, weakly
 
 
-def figure(targets, results, path: Path) -> None:
+def prior_interval(prior: dict, q: float) -> float:
+    ((kind, (low, high)),) = prior.items()
+    if kind == "loguniform":
+        return float(np.exp(np.log(low) + q * (np.log(high) - np.log(low))))
+    return float(low + q * (high - low))
+
+
+def identification(post: Posterior) -> list[dict]:
+    rows = []
+    for j, p in enumerate(post.parameters):
+        x, w = post.values[:, j], post.weights
+        q05, q50, q95 = (weighted_quantile(x, w, q) for q in (0.05, 0.5, 0.95))
+        p05, p50, p95 = (prior_interval(p["prior"], q) for q in (0.05, 0.5, 0.95))
+        if "loguniform" in p["prior"]:  # widths on the prior's own scale
+            ratio = (np.log(q95) - np.log(q05)) / (np.log(p95) - np.log(p05))
+        else:
+            ratio = (q95 - q05) / (p95 - p05)
+        verdict = "identified" if ratio < IDENTIFIED else "weakly identified" if ratio < WEAKLY else "not identified"
+        rows.append({"name": p["name"], "prior": (p05, p50, p95), "posterior": (q05, q50, q95), "ratio": ratio,
+                     "verdict": verdict, "reason": p["reason"]})  # fmt: skip
+    return rows
+
+
+def predictive(post: Posterior, draws: int, agents: int) -> dict[str, np.ndarray]:
+    targets, params, nuisance = load_targets()
+    base, runs = shipped_raw(), []
+    for k, values in enumerate(post.draws(draws, seed=2)):
+        runs.append(evaluate_seed(with_values(base, params, values), targets, agents, k, nuisance, values))
+        print(f"  predictive draw {k + 1}/{draws}", file=sys.stderr, flush=True)
+    return {t.id: np.array([r[t.id] for r in runs]) for t in targets}
+
+
+def _plt():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from sim.reports.figures import TOL_MUTED
+    return plt
 
+
+def corner(post: Posterior, path: Path) -> None:
+    plt = _plt()
+    n = len(post.names)
+    fig, axes = plt.subplots(n, n, figsize=(1.25 * n, 1.25 * n), layout="constrained")
+    for i in range(n):
+        for j in range(n):
+            ax = axes[i, j]
+            ax.set_xticks([]), ax.set_yticks([])
+            if j > i:
+                ax.axis("off")
+            elif i == j:
+                ax.hist(post.values[:, i], bins=20, weights=post.weights, color="#332288")
+            else:
+                ax.scatter(post.values[:, j], post.values[:, i], s=2, alpha=0.4, c="#332288", lw=0)
+            if i == n - 1:
+                ax.set_xlabel(post.names[j], fontsize=5, rotation=30)
+            if j == 0:
+                ax.set_ylabel(post.names[i], fontsize=5, rotation=30, ha="right")
+    fig.suptitle("Posterior: marginals (diagonal) and pairs (weighted particles, ABC-SMC)", fontsize=9)
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
+def predictive_figure(targets, values: dict, path: Path) -> None:
+    plt = _plt()
     fig, ax = plt.subplots(figsize=(6.5, 0.45 * len(targets) + 1.2), layout="constrained")
     for i, t in enumerate(targets):
-        z = (np.array(results[t.id]) - t.value) / t.tolerance
-        ax.barh(i, 2, left=-1, color="0.9", height=0.6)
-        ax.plot(z, np.full(z.size, i), "o", ms=4, color=TOL_MUTED[0], alpha=0.7)
+        z = (values[t.id] - t.value) / t.tolerance
+        ax.barh(i, 4, left=-2, color="0.9", height=0.6)
+        ax.plot(z, np.full(z.size, i), "o", ms=3, color="#332288", alpha=0.6)
     ax.axvline(0, color="0.4", lw=0.8)
     ax.set_yticks(range(len(targets)), [f"{t.id} ({t.anchor})" for t in targets], fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("(model - target) / tolerance\ngrey: within tolerance; dots: one per seed")
-    ax.set_title("Shipped defaults against the calibration targets", fontsize=10)
+    ax.set_xlabel("(model - target) / measurement error\ngrey: within 2 errors; dots: one per posterior draw")
+    ax.set_title("Posterior predictive check", fontsize=10)
     fig.savefig(path, dpi=150)
     plt.close(fig)
 
 
-def report(targets, results, fitted: dict | None, agents: int, seeds: list[int], figure_rel: str) -> str:
+def report(post: Posterior, rows: list[dict], targets, values: dict, draws: int, agents: int) -> str:
+    prov = post.provenance
     lines = [
-        "# Calibration and validation",
+        "# Calibration",
         "",
-        "Generated by `experiments/calibration_report.py`; do not edit by hand. The targets, their",
-        "scenarios and tolerances are data: `conf/calibration/targets.yaml`. The fit is",
-        "`experiments/calibrate.py` (scipy Nelder-Mead on the sum of squared misses in tolerances).",
+        "Generated by `experiments/calibration_report.py` from the shipped posterior; do not edit by hand.",
+        "The targets, their scenarios, measurement errors and the priors (with reasons) are data:",
+        "`conf/calibration/targets.yaml`. The posterior is `experiments/calibrate.py`:",
+        f"{prov['method']}; {prov['library']}; {prov['generations']} generation(s) of {len(post.weights)} "
+        f"particles, {prov['total_simulations']:,} simulated parameter sets in {prov['wall_seconds']:,.0f} s on "
+        f"{prov['cores']} cores at {prov['agents']:,} agents per scenario run (median "
+        f"{prov['median_seconds_per_parameter_set']:.2f} s per parameter set, all scenarios); epsilon schedule "
+        f"{', '.join(f'{e:.3g}' for e in prov['epsilon_schedule'])}; commit `{prov['git_commit'][:10]}`, "
+        f"{prov['date']}; command `{prov['command']}`.",
         "",
-        f"## The shipped defaults against the targets ({len(seeds)} seeds, {agents:,} agents each)",
+        "## Prior and posterior per parameter",
         "",
-        "| target | anchor | target value | tolerance | model mean | model sd over seeds | within |",
+        "Median and 90% interval. *Identified* when the posterior's 90% interval is under "
+        f"{IDENTIFIED:.0%} of the prior's (on the prior's scale), *weakly* under {WEAKLY:.0%}, else *not identified*.",
+        "The shipped defaults are the posterior medians (scenario-only parameters excepted).",
+        "",
+        "| parameter | prior median (90%) | posterior median (90%) | width ratio | the targets |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows:
+        (a, b, c), (d, e, f) = r["prior"], r["posterior"]
+        lines.append(
+            f"| {r['name']} | {b:.3g} ({a:.3g}-{c:.3g}) | {e:.3g} ({d:.3g}-{f:.3g}) "
+            f"| {r['ratio']:.2f} | {r['verdict']} |"
+        )
+    named = {v: [r["name"] for r in rows if r["verdict"] == v] for v in ("identified", "weakly identified")}
+    loose = [r["name"] for r in rows if r["verdict"] == "not identified"]
+    lines += [
+        "",
+        f"**What the evidence pins:** {', '.join(named['identified']) or 'no parameter'}"
+        f"{'; weakly: ' + ', '.join(named['weakly identified']) if named['weakly identified'] else ''}. "
+        f"**What it leaves open:** {', '.join(loose) or 'nothing'}: for these the posterior is close to the "
+        "prior, so their uncertainty is carried into every result by posterior ensembles "
+        "(`uncertainty=posterior`), not resolved. Pairs that trade off against each other show as ridges in the "
+        "corner figure.",
+        "",
+        "![corner](calibration/corner.png)",
+        "",
+        f"## Posterior predictive check ({draws} posterior draws, {agents:,} agents, each draw at its own seed)",
+        "",
+        "| target | anchor | value | measurement error | model median | model 5-95% over draws "
+        "| covered (within 2 errors) |",
         "|---|---|---|---|---|---|---|",
     ]
     for t in targets:
-        v = np.array(results[t.id])
-        ok = "yes" if t.within(v.mean()) else "**no**"
+        v = values[t.id]
+        lo, hi = np.quantile(v, [0.05, 0.95])
+        covered = v.min() - 2 * t.tolerance <= t.value <= v.max() + 2 * t.tolerance
         lines.append(
-            f"| {t.id} | {t.anchor} | {t.value:g} | ± {t.tolerance:g} | {v.mean():.4g} | {v.std(ddof=1):.2g} | {ok} |"
+            f"| {t.id} | {t.anchor} | {t.value:g} | {t.tolerance:g} | {np.median(v):.4g} | {lo:.4g}-{hi:.4g} | "
+            f"{'yes' if covered else '**no**'} |"
         )
-    lines += ["", f"![targets]({figure_rel})", "", "Sources and scenarios:", ""]
+    lines += ["", "![predictive](calibration/predictive.png)", "", "Sources and scenarios:", ""]
     for t in targets:
         setting = "sets " + ", ".join(f"`{k}`" for k in t.scenario) if t.scenario else "the shipped defaults"
         lines.append(f"- **{t.id}**: {t.source}. Scenario: {setting}; measures `{t.measure}`.")
-    lines += ["", "## Fitted values", ""]
-    if fitted:
-        lines.append(
-            f"From `sim/data/calibration/calibration.json`: {fitted['evaluations']} evaluations at "
-            f"{fitted['agents']:,} agents, seeds {fitted['seeds']}, loss {fitted['loss']:.3g}."
-        )
-        lines += ["", "| parameter | fitted value | kind |", "|---|---|---|"]
-        lines += [f"| {k} | {v:.4g} | shipped default |" for k, v in fitted["parameters"].items()]
-        lines += [f"| {k} | {v:.4g} | scenario only (the anchor's population) |" for k, v in fitted["nuisance"].items()]
-    else:
-        lines.append("No calibration.json found: run `experiments/calibrate.py`.")
+    lines += ["", "Priors and their reasons:", ""]
+    lines += [f"- **{r['name']}**: {r['reason']}." for r in rows]
     lines += [
         "",
         "## What is assumption rather than data",
@@ -91,28 +180,28 @@ def report(targets, results, fitted: dict | None, agents: int, seeds: list[int],
     ]
     for p in parameters():
         source = p.source.lower()
-        if "assumption" in source and "calibrated" not in source:
+        if "assumption" in source and "posterior median" not in source:
             lines.append(f"- `{p.key}` = {p.value}: {p.source}")
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--agents", type=int, default=50_000)
-    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--draws", type=int, default=30, help="posterior draws for the predictive check")
+    parser.add_argument("--agents", type=int, default=None, help="default: the calibration's own")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "CALIBRATION.md")
+    parser.add_argument("--posterior-dir", type=Path, default=POSTERIOR_DIR)
     args = parser.parse_args(argv)
-    targets, _, nuisance = load_targets()
-    calibration_dir = args.out.parent / "calibration"
-    calibration_dir.mkdir(parents=True, exist_ok=True)
-    fitted_file = DATA_DIR / "calibration" / "calibration.json"
-    fitted = json.loads(fitted_file.read_text()) if fitted_file.exists() else None
-    seeds = list(range(args.seeds))
-    results = evaluate(shipped_raw(), targets, args.agents, seeds, nuisance, (fitted or {}).get("nuisance"))
-    figure(targets, results, calibration_dir / "targets.png")
-    args.out.write_text(
-        report(targets, results, fitted, args.agents, seeds, "calibration/targets.png"), encoding="utf-8"
-    )
+    post = load_posterior(args.posterior_dir)
+    agents = args.agents or post.provenance["agents"]
+    targets, _, _ = load_targets()
+    figures = args.out.parent / "calibration"
+    figures.mkdir(parents=True, exist_ok=True)
+    rows = identification(post)
+    values = predictive(post, args.draws, agents)
+    corner(post, figures / "corner.png")
+    predictive_figure(targets, values, figures / "predictive.png")
+    args.out.write_text(report(post, rows, targets, values, args.draws, agents), encoding="utf-8")
     print(f"wrote {args.out}")
     return 0
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from sim.model.batch import simulate_many
 from sim.model.config import SimConfig, validate_config
 from sim.model.metrics import INDEX
 from sim.model.population import sample_population
@@ -73,12 +74,12 @@ def scenario_config(base: dict, target: Target, agents: int, seed: int) -> SimCo
     return validate_config(raw)
 
 
-def measure(target: Target, config: SimConfig) -> float:
-    """The model's value for the target in its scenario."""
+def measure(target: Target, config: SimConfig, records: np.ndarray | None = None) -> float:
+    """The model's value for the target in its scenario (`records`: the scenario's run, if done)."""
     m = target.measure
     if "series" in m:
-        model = run_model(config, progress=False)
-        return float(model.records[m["day"], OUTPUT_REGIONS.index(m["region"]), INDEX[m["series"]]])
+        records = run_model(config, progress=False).records if records is None else records
+        return float(records[m["day"], OUTPUT_REGIONS.index(m["region"]), INDEX[m["series"]]])
     pop = sample_population(config.population, config.feed.reach_cost_belief_share, Streams(config.seed))
     weight = pop.weight
     if "visited_within_days" in m:
@@ -94,16 +95,34 @@ def measure(target: Target, config: SimConfig) -> float:
     raise ValueError(f"target {target.id}: unknown measure {m}")
 
 
+def scenario_raw(base: dict, target: Target, nuisance=(), values=None) -> dict:
+    """The shipped config with the scenario-only parameters that apply to this target's scenario."""
+    raw = base
+    for p in nuisance:
+        if target.id in p["scenarios"] and values and p["name"] in values:
+            raw = with_values(raw, [p], values)
+    return raw
+
+
+def evaluate_seed(base: dict, targets: list[Target], agents: int, seed: int, nuisance=(), values=None):
+    """Model value per target at one seed. Targets that share a scenario share its one run, and every
+    run goes through `simulate_many` (the one place that decides how simulations are grouped)."""
+    configs = {t.id: scenario_config(scenario_raw(base, t, nuisance, values), t, agents, seed) for t in targets}
+    runs: dict[str, SimConfig] = {}  # one run per distinct scenario, keyed by its config
+    for t in targets:
+        if "series" in t.measure:
+            runs.setdefault(configs[t.id].model_dump_json(), configs[t.id])
+    records = dict(zip(runs, simulate_many(list(runs.values())), strict=True))
+    return {
+        t.id: measure(t, configs[t.id], records.get(configs[t.id].model_dump_json()) if "series" in t.measure else None)
+        for t in targets
+    }
+
+
 def evaluate(base: dict, targets: list[Target], agents: int, seeds: list[int], nuisance=(), values=None):
     """Model values per target (one per seed), with scenario-only parameters applied where named."""
-    out = {}
-    for target in targets:
-        raw = base
-        for p in nuisance:
-            if target.id in p["scenarios"] and values and p["name"] in values:
-                raw = with_values(raw, [p], values)
-        out[target.id] = [measure(target, scenario_config(raw, target, agents, s)) for s in seeds]
-    return out
+    per_seed = [evaluate_seed(base, targets, agents, s, nuisance, values) for s in seeds]
+    return {t.id: [r[t.id] for r in per_seed] for t in targets}
 
 
 def loss(results: dict[str, list[float]], targets: list[Target]) -> float:
