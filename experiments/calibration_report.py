@@ -21,11 +21,18 @@ from pathlib import Path
 import numpy as np
 
 from sim.analysis.calibration import evaluate_seed, load_targets, shipped_raw, with_values
-from sim.analysis.posterior import POSTERIOR_DIR, Posterior, load_posterior, weighted_quantile
+from sim.analysis.posterior import POSTERIOR_DIR, PREDICTIVE_FILE, Posterior, load_posterior, weighted_quantile
 from sim.reports.parameter_table import parameters
+from sim.run.files import write_json
 
 ROOT = Path(__file__).resolve().parent.parent
 IDENTIFIED, WEAKLY = 0.5, 0.85  # posterior 90% width / prior 90% width below these: identified, weakly
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def prior_interval(prior: dict, q: float) -> float:
@@ -199,6 +206,11 @@ def main(argv: list[str] | None = None) -> int:
     figures.mkdir(parents=True, exist_ok=True)
     rows = identification(post)
     values = predictive(post, args.draws, agents)
+    write_json(args.posterior_dir / PREDICTIVE_FILE, {  # the brief's calibration table reads it
+        "draws": args.draws, "agents": agents, "posterior_sha256": _sha256(args.posterior_dir / "posterior.csv"),
+        "not_identified": [r["name"] for r in rows if r["verdict"] == "not identified"],
+        "values": {k: v.tolist() for k, v in values.items()},
+    })  # fmt: skip
     corner(post, figures / "corner.png")
     predictive_figure(targets, values, figures / "predictive.png")
     args.out.write_text(report(post, rows, targets, values, args.draws, agents), encoding="utf-8")

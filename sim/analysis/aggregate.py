@@ -8,12 +8,16 @@ SWEEP_DIR/aggregate/:
   as columns: every key the sweep overrode, plus the settings the plots use (policy, seed,
   feed.face_boost, training.retroactive_removal, policy.route_override, policy.notice_override);
   `policy` is the `policy=` choice (the file in conf/policy/), not the policy's free `name`;
-- reduced.parquet: replicates reduced, per setting combination other than the seed, to the median
+- reduced.parquet: replicates (seeds, and posterior draws when runs have them) reduced, per setting
+  combination other than the seed, to the median
   and the 10% and 90% quantiles (`median`, `q10`, `q90`, `replicates`);
 - runs.csv: one row per run or planned job: its folder, settings, status and error. Status is
   `ok` (complete), `failed` (failure.json, or result files that cannot be read), `missing` (planned
   or started but never finished: no result and no failure.json, e.g. a killed worker or an
   interrupted sweep) or `duplicate` (the same settings and seed as another run: never merged);
+- uncertainty.parquet (posterior ensembles only): per headline number at the horizon, the 10-90%
+  width over all replicates (seeds x posterior draws), over seeds alone, and the behavioural share
+  of the variance (sim.analysis.uncertainty);
 - summary.json: every metric per region on each setting combination's last day (so a sweep over
   `end` keeps every horizon), with its median and 10% and 90% quantiles over replicates.
 
@@ -34,6 +38,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from sim.analysis.uncertainty import decompose, has_draws
 from sim.run.compose import get_key
 from sim.run.files import atomic_write, write_json
 
@@ -304,6 +309,9 @@ def _write(result: Aggregate, out_dir: Path) -> None:
         atomic_write(out_dir / name, lambda p, f=frame, w=writer: w(_plain_columns(f), p))
     if len(result.reduced):
         write_json(out_dir / "summary.json", horizon_summary(result.reduced), default=str)
+    if len(result.runs) and has_draws(result.runs):
+        split = decompose(result.runs, result.setting_columns)
+        atomic_write(out_dir / "uncertainty.parquet", lambda p: _plain_columns(split).to_parquet(p, index=False))
 
 
 def horizon_summary(reduced: pd.DataFrame) -> list[dict]:

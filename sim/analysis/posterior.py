@@ -4,9 +4,12 @@ Files (written by `experiments/calibrate.py`, shipped in the package):
 
 * `sim/data/calibration/posterior.csv`: one row per weighted parameter set; a `weight` column
   (non-negative, summing to 1) and one column per parameter name.
-* `sim/data/calibration/posterior.json`: the fit's provenance, and `parameters`: a list of
-  `{name, keys, prior}` saying which config keys each value is written to (as in
-  conf/calibration/targets.yaml).
+* `sim/data/calibration/posterior.json`: the fit's provenance, `parameters`: a list of
+  `{name, keys, prior, reason}` saying which config keys each value is written to (as in
+  conf/calibration/targets.yaml), and `nuisance`: the names of scenario-only parameters.
+
+Beside them, `predictive.json` holds the posterior predictive check: every target's model values over
+posterior draws (written by experiments/calibration_report.py; the brief reads it).
 
 A draw is a full parameter set (a row), never a mix of marginals: the posterior's correlations
 (e.g. "rarely aware, easy to act" against "widely aware, hard to act") are kept.
@@ -24,6 +27,7 @@ import pandas as pd
 from sim.run.compose import DATA_DIR
 
 POSTERIOR_DIR = DATA_DIR / "calibration"
+PREDICTIVE_FILE = "predictive.json"  # the posterior predictive check (experiments/calibration_report.py)
 
 
 @dataclass(frozen=True)
@@ -52,9 +56,15 @@ class Posterior:
         rows = rows[rng.permutation(n)]  # systematic resampling orders rows: shuffle so draw k is not sorted
         return [dict(zip(self.names, map(float, self.values[i]), strict=True)) for i in rows]
 
+    @property
+    def shipped_parameters(self) -> list[dict]:
+        """The parameters a run takes: scenario-only (nuisance) ones apply to their calibration scenario only."""
+        nuisance = set(self.provenance.get("nuisance", []))
+        return [p for p in self.parameters if p["name"] not in nuisance]
+
     def overrides(self, values: dict[str, float]) -> dict[str, float]:
-        """Dotted config keys and their values for one parameter set."""
-        return {key: values[p["name"]] for p in self.parameters for key in p["keys"]}
+        """Dotted config keys and their values for one parameter set (scenario-only parameters left out)."""
+        return {key: values[p["name"]] for p in self.shipped_parameters for key in p["keys"]}
 
 
 def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:

@@ -14,9 +14,11 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
+from sim.analysis.posterior import PREDICTIVE_FILE, load_posterior
 from sim.analysis.sensitivity import SPEC_FILE, load_spec
 from sim.brief.findings import POLICY, build_findings
 from sim.brief.numbers import Quantity, Register, table_factor
@@ -269,6 +271,7 @@ def methods(sweeps: list[Sweep], calibration_dir: Path | None, register: Registe
         "replicates": min(s.replicates() for s in sweeps),
         "band": main.band_width("enrolled_share"),
         "calibration": _safe(calibration, calibration_dir, sweeps, register),
+        "ensembles": ensembles(sweeps),
         "problems": [text for text in (incomplete(sweep) for sweep in sweeps) if text],
     }
     return out
@@ -292,56 +295,80 @@ def _members(members: float) -> str:
 
 
 def calibration(calibration_dir: Path | None, sweeps: list[Sweep], register: Register) -> dict:
+    """The posterior's provenance and its predictive check (experiments/calibrate.py and
+    experiments/calibration_report.py write them into the calibration folder)."""
     if calibration_dir is None:
         raise MissingData("No calibration results were given (--calibration DIR).")
-    result_file = Path(calibration_dir) / "calibration.json"
-    if not result_file.exists() or not TARGETS_FILE.exists():
-        raise MissingData(f"The calibration results are not there: {result_file}.")
-    result = json.loads(result_file.read_text())
+    try:
+        post = load_posterior(Path(calibration_dir))
+    except FileNotFoundError as why:
+        raise MissingData(f"The calibration results are not there: {why}.") from why
+    check_file = Path(calibration_dir) / PREDICTIVE_FILE
+    if not check_file.exists():
+        raise MissingData(f"No posterior predictive check in {calibration_dir}: run experiments/calibration_report.py.")
+    check = json.loads(check_file.read_text())
     spec = yaml.safe_load(TARGETS_FILE.read_text())
     targets = []
     for t in spec["targets"]:
-        if t["id"] not in result.get("results", {}):
+        if t["id"] not in check["values"]:
             continue
         kind = "index" if "layer_ratio" in t["measure"] else "share"
-        model = result["results"][t["id"]]
+        v = np.asarray(check["values"][t["id"]], float)
 
-        def point(value: float, source: Path, key: str, kind=kind, target=t["id"]) -> Quantity:
-            return Quantity(value, value, value, 1, kind, f"calibration {key} of {target}", str(source),
+        def point(value: float, key: str, kind=kind, target=t["id"]) -> Quantity:
+            return Quantity(value, value, value, 1, kind, f"calibration {key} of {target}", str(TARGETS_FILE),
                             {"target": target, "key": key}, register)  # fmt: skip
 
-        targets.append(
-            {
-                "id": t["id"],
-                "anchor": t["anchor"],
-                "source": t["source"],
-                "target": point(t["value"], TARGETS_FILE, "value"),
-                "tolerance": point(t["tolerance"], TARGETS_FILE, "tolerance"),
-                "model": point(model, result_file, "results"),
-                "within": abs(model - t["value"]) <= t["tolerance"],
-            }
-        )
-    # Do the runs use the calibrated values? (conf/ holds them rounded to 4 significant figures)
-    differing = []
-    for sweep in sweeps:
+        q10, median, q90 = (float(x) for x in np.quantile(v, [0.1, 0.5, 0.9]))
+        what = f"posterior predictive values of {t['id']}"
+        model = Quantity(median, q10, q90, v.size, kind, what, str(check_file), {"target": t["id"]}, register)
+        covered = v.min() - 2 * t["tolerance"] <= t["value"] <= v.max() + 2 * t["tolerance"]
+        targets.append({"id": t["id"], "anchor": t["anchor"], "source": t["source"], "model": model,
+                        "target": point(t["value"], "value"), "tolerance": point(t["tolerance"], "tolerance"),
+                        "within": covered})  # fmt: skip
+    # Do the runs use the shipped values (the posterior medians, 4 significant figures in conf/)?
+    medians, differing = post.median(), []
+    for sweep in (s for s in sweeps if s.uncertainty is None):  # an ensemble's runs use the draws, not medians
         for config in sweep.configs.values():
-            for p in spec["parameters"]:
-                fitted = result["parameters"].get(p["name"])
+            for p in post.shipped_parameters:
                 used = lookup(config, p["keys"][0])
-                if (
-                    fitted is not None
-                    and isinstance(used, int | float)
-                    and not math.isclose(used, fitted, rel_tol=1e-3)
-                ):
-                    differing.append(f"{p['keys'][0]} = {used} (calibrated {fitted:.4g}) in {sweep.name}")
+                used = used.get("default") if isinstance(used, dict) else used
+                if isinstance(used, int | float) and not math.isclose(used, medians[p["name"]], rel_tol=1e-3):
+                    differing.append(
+                        f"{p['keys'][0]} = {used} (posterior median {medians[p['name']]:.4g}) in {sweep.name}"
+                    )
+    prov = post.provenance
     return {
-        "agents": f"{result.get('agents', 0):,}",
-        "evaluations": result.get("evaluations"),
-        "fitted": [p["name"] for p in spec["parameters"]],
+        "agents": f"{prov['agents']:,}",
+        "evaluations": f"{prov['total_simulations']:,}",
+        "method": prov["method"],
+        "library": prov["library"],
+        "particles": len(post.weights),
+        "draws": check["draws"],
+        "fitted": [p["name"] for p in post.shipped_parameters],
+        "open": check.get("not_identified", []),
         "targets": targets,
         "all_within": all(t["within"] for t in targets),
         "differing": sorted(set(differing)),
-        "file": _shown(result_file),
+        "file": _shown(Path(calibration_dir) / "posterior.csv"),
+    }
+
+
+def ensembles(sweeps: list[Sweep]) -> dict:
+    """Where the intervals come from: posterior draws and seeds, or seeds only (said plainly)."""
+    with_draws = [s for s in sweeps if s.uncertainty is not None]
+    if not with_draws:
+        return {"posterior": False}
+    split = pd.concat([s.uncertainty for s in with_draws], ignore_index=True)
+    share = split["behavioural_share"].dropna()
+    ratio = (split["width_all"] / split["width_seeds_only"]).replace([np.inf, -np.inf], np.nan).dropna()
+    return {
+        "posterior": True,
+        "sweeps": [s.name for s in with_draws],
+        "draws": int(split["draws"].min()),
+        "seeds": int(split["seeds"].min()),
+        "behavioural_share": f"{share.median():.0%}" if len(share) else None,
+        "wider": f"{ratio.median():.1f}" if len(ratio) else None,
     }
 
 
@@ -373,9 +400,15 @@ def limitations(sweeps: list[Sweep], findings: dict, context_drivers: dict) -> l
     replicates = min(s.replicates() for s in sweeps)
     if replicates < 10:
         out.append(
-            f"The fewest replicates of a setting is {replicates}: an interval from {replicates} seed"
-            f"{'s' if replicates > 1 else ''} is a coarse estimate of the seed-to-seed spread, and no interval "
-            "includes parameter uncertainty (see the drivers section)."
+            f"The fewest replicates of a setting is {replicates}: an interval from {replicates} replicate"
+            f"{'s' if replicates > 1 else ''} is a coarse estimate of the spread."
+        )
+    seed_only = [s.name for s in sweeps if s.uncertainty is None]
+    if seed_only:
+        out.append(
+            f"The intervals of {', '.join(seed_only)} come from seed replicates only and leave out the "
+            "behavioural parameters' uncertainty (see the calibration and the drivers sections); "
+            "`uncertainty=posterior` runs add it."
         )
     agents = {s.agents() for s in sweeps}
     if any(a is not None and a < 100_000 for a in agents):

@@ -18,6 +18,7 @@ import pandas as pd
 import yaml
 
 from sim.analysis.aggregate import AGGREGATE_DIR, SEED, aggregate
+from sim.analysis.uncertainty import DRAW
 from sim.brief.numbers import Quantity, Register
 
 STATS = ("date", "region", "metric", "median", "q10", "q90", "replicates")
@@ -46,6 +47,7 @@ class Sweep:
     provenance: list[dict]  # every run's provenance.json
     register: Register
     defaults: dict[str, str] = field(default_factory=dict)  # value each varying setting is held at
+    uncertainty: pd.DataFrame | None = None  # aggregate/uncertainty.parquet: a posterior ensemble's width split
 
     @property
     def name(self) -> str:
@@ -109,7 +111,8 @@ class Sweep:
         rows = rows[(rows.region == region) & (rows.metric == metric)]
         if rows.empty:
             raise MissingData(f"{metric} for {region} at {_label(settings)} is not in {self.name}")
-        return rows.set_index(SEED)["value"].sort_index()
+        replicate = [SEED, DRAW] if DRAW in rows.columns and rows[DRAW].notna().any() else SEED
+        return rows.set_index(replicate)["value"].sort_index()  # posterior draws pair by (seed, draw)
 
     def compare(self, how: str, metric: str, region: str = "ALL", kind: str = "share", unit: str = "", *, of, to):
         """A per-seed comparison of one setting combination (`of`) with another (`to`), paired by seed
@@ -129,7 +132,7 @@ class Sweep:
         q10, median, q90 = (float(per_seed.quantile(q)) for q in QUANTILES)
         selector = {
             "date": str(self.horizon.date()), "region": region, "metric": metric, "how": how,
-            "of": a_settings, "to": b_settings, "seeds": [int(s) for s in a.index],
+            "of": a_settings, "to": b_settings, "replicates": [str(s) for s in a.index],
         }  # fmt: skip
         return Quantity(
             median, q10, q90, len(per_seed), kind, what=f"{how} of {metric}, {region}: {_label(a_settings)} "
@@ -212,4 +215,5 @@ def load_sweep(path: Path, register: Register, defaults: dict[str, str]) -> Swee
             provenance.append(json.loads((run_dir / "provenance.json").read_text()))
         if (run_dir / "config.yaml").exists():  # keyed by the aggregate's policy (the `policy=` choice)
             configs.setdefault(str(policy), yaml.safe_load((run_dir / "config.yaml").read_text()))
-    return Sweep(path, reduced, horizon_runs, index, settings, configs, provenance, register, dict(defaults))
+    split = pd.read_parquet(agg / "uncertainty.parquet") if (agg / "uncertainty.parquet").exists() else None
+    return Sweep(path, reduced, horizon_runs, index, settings, configs, provenance, register, dict(defaults), split)

@@ -476,6 +476,22 @@ class MembershipConfig(Strict):
     dormant_below_visits_per_day: Annotated[float, Field(ge=0.0, le=1.0)]
 
 
+class UncertaintyConfig(Strict):
+    """Posterior ensembles (docs/ODD.md §8): `mode: posterior` runs `draws` parameter sets from the
+    calibrated posterior; `none` runs the shipped defaults once."""
+
+    mode: Literal["none", "posterior"]
+    draws: Annotated[int, Field(ge=0)]
+    draw_seed: Annotated[int, Field(ge=0)]
+    posterior_dir: str | None = None
+
+    @model_validator(mode="after")
+    def _enough_draws(self) -> UncertaintyConfig:
+        if self.mode == "posterior" and self.draws < 2:
+            raise ValueError(f"uncertainty.draws={self.draws}: a posterior ensemble needs at least 2 draws")
+        return self
+
+
 class SimConfig(Strict):
     # Field order matters: a field validator sees the fields above it (policy routes need friction).
     seed: Annotated[int, Field(ge=0, le=2**63 - 1)]
@@ -496,6 +512,7 @@ class SimConfig(Strict):
     concern: ConcernShiftConfig
     reactions: ReactionsConfig
     membership: MembershipConfig
+    uncertainty: UncertaintyConfig = UncertaintyConfig(mode="none", draws=0, draw_seed=0)
 
     @field_validator("end")
     @classmethod

@@ -37,6 +37,7 @@ from sim.run.files import atomic_write, write_json, write_text
 
 OUTPUT_REGIONS = (*REGION_CODES, ALL)
 RUN_INFO_FILE = "run.json"
+DRAWS_FILE = "draws.csv"  # a posterior ensemble's parameter values, one row per draw (sim.run.ensemble)
 # Every file a run (or a failed job) leaves in its folder; an earlier run's are removed before a new
 # run's are moved in, so a folder never mixes two runs.
 RESULT_FILES = (
@@ -44,6 +45,7 @@ RESULT_FILES = (
     RUN_INFO_FILE,
     "provenance.json",
     "series.parquet",
+    DRAWS_FILE,
     "summary.json",
     "failure.json",
     "consent_curves.png",
@@ -223,12 +225,18 @@ def execute(config: SimConfig, out_dir: Path, run_info: dict | None = None) -> d
         write_json(stage / RUN_INFO_FILE, info)
         started = datetime.now(UTC)
         t0 = time.perf_counter()
-        model = run_model(config)
+        if config.uncertainty.mode == "posterior":
+            model, frame, ensemble = _run_ensemble(config, stage)
+        else:
+            model, ensemble = run_model(config), None
+            frame = series_frame(model)
         wall = time.perf_counter() - t0
-        frame = series_frame(model)
         atomic_write(stage / "series.parquet", lambda p: frame.to_parquet(p, index=False))
         result = summary(model)
-        write_json(stage / "provenance.json", provenance(config, model, wall, started))
+        record = provenance(config, model, wall, started)
+        if ensemble:
+            result["posterior_ensemble"] = record["posterior_ensemble"] = ensemble
+        write_json(stage / "provenance.json", record)
         if config.figures:
             from sim.reports.figures import draw_headline_figures
 
@@ -242,6 +250,24 @@ def execute(config: SimConfig, out_dir: Path, run_info: dict | None = None) -> d
     print(summary_table(result))
     print(f"\nwrote {out_dir.resolve()}  ({model.pop.n:,} agents, {wall:.1f} s)")
     return result
+
+
+def _run_ensemble(config: SimConfig, stage: Path) -> tuple[ConsentModel, pd.DataFrame, dict]:
+    """Every posterior draw of the run (sim.run.ensemble): the series of all draws with a `draw`
+    column, the draws' values in draws.csv, and a model whose records are the median over draws
+    for the run's summary (its population and calendar are those of every draw: the same seed)."""
+    from sim.run.ensemble import DRAW, simulate_draws
+
+    records, table, ensemble = simulate_draws(config)
+    atomic_write(stage / DRAWS_FILE, lambda p: table.to_csv(p, index=False, float_format="%.8g"))
+    model = ConsentModel(config)  # not stepped: its population and dates name the summary's rows
+    frames = []
+    for k, draw_records in enumerate(records):
+        model.records = draw_records
+        frames.append(series_frame(model).assign(**{DRAW: k}))
+    model.records, model.day = np.median(np.stack(records), axis=0), model.n_days
+    ensemble["summary"] = "median over the posterior draws"
+    return model, pd.concat(frames, ignore_index=True), ensemble
 
 
 def _readable(x: float) -> str:

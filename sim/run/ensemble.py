@@ -1,0 +1,51 @@
+"""Posterior ensembles (docs/ODD.md §8): one run, many parameter sets from the calibrated posterior.
+
+`uncertainty=posterior uncertainty.draws=N` makes a run simulate N parameter sets drawn from the
+shipped posterior (sim.analysis.posterior), each at the run's own seed, all through
+`sim.model.batch.simulate_many`. The draws depend only on (draws, draw_seed), so every policy of a
+sweep, and every seed, gets the same N parameter sets: draw k under one policy pairs with draw k
+under another, and a difference between policies keeps its pairing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sim.analysis.calibration import with_values
+from sim.analysis.posterior import POSTERIOR_DIR, Posterior, load_posterior
+from sim.model.batch import simulate_many
+from sim.model.config import SimConfig, validate_config
+
+DRAW = "draw"  # the series column that numbers a run's posterior draws
+
+
+def posterior_of(config: SimConfig) -> tuple[Posterior, Path]:
+    directory = Path(config.uncertainty.posterior_dir) if config.uncertainty.posterior_dir else POSTERIOR_DIR
+    return load_posterior(directory), directory
+
+
+def draw_configs(config: SimConfig) -> tuple[list[SimConfig], pd.DataFrame, dict]:
+    """The run's config with each posterior draw's values; the draws as a table; the posterior's identity."""
+    post, directory = posterior_of(config)
+    draws = post.draws(config.uncertainty.draws, config.uncertainty.draw_seed)
+    raw = config.model_dump(mode="json")
+    configs = [validate_config(with_values(raw, post.shipped_parameters, values)) for values in draws]
+    table = pd.DataFrame(draws)[[p["name"] for p in post.shipped_parameters]]
+    table.insert(0, DRAW, np.arange(len(draws)))
+    identity = {
+        "posterior_dir": str(directory),
+        "posterior_sha256": hashlib.sha256((directory / "posterior.csv").read_bytes()).hexdigest(),
+        "draws": config.uncertainty.draws,
+        "draw_seed": config.uncertainty.draw_seed,
+    }
+    return configs, table, identity
+
+
+def simulate_draws(config: SimConfig) -> tuple[list[np.ndarray], pd.DataFrame, dict]:
+    """Records per posterior draw (in draw order), the draws' parameter values and the posterior's identity."""
+    configs, table, identity = draw_configs(config)
+    return simulate_many(configs), table, identity
