@@ -157,6 +157,7 @@ class BehaviourEngine:
             s.aware_since[joined] = NOT_YET
             s.intent_until[joined] = NOT_YET
             s.in_app_pending[joined] = False
+            self.tally.touch(joined)
             level = self.media_hazard_cum[t - 1, pop.region[joined]]
             s.exposure_level[joined] = (level + self.streams.exponential("exposure", joined, t)).astype(np.float32)
             self._members_count += np.bincount(pop.region[joined], minlength=N_REGIONS)
@@ -177,6 +178,7 @@ class BehaviourEngine:
         if agents.size == 0:
             return
         pop, s, sign = self.pop, self.state, 1 if value else -1
+        self.tally.touch(agents)
         if not value:  # what a leaving member added to the running counts leaves with them
             region = pop.region[agents]
             if self._salience_cfg is not None:
@@ -210,6 +212,7 @@ class BehaviourEngine:
             lo, hi = np.searchsorted(self._thresholds[r], [min(old, new), max(old, new)])
             members = self._indifferent[r][lo:hi]
             pop.preference[members] = OBJECT if new > old else INDIFFERENT
+            self.tally.touch(members)
             self._concern_applied[r] = new
             eligible = members[pop.eligible[members]]
             active = eligible[self.state.last_visit[eligible] >= self._active_from]

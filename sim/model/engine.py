@@ -15,13 +15,14 @@ import numpy as np
 from sim.model import metrics
 from sim.model.behaviour import BehaviourEngine
 from sim.model.config import SimConfig
-from sim.model.metrics import INDEX, METRIC_NAMES
+from sim.model.metrics import METRIC_NAMES
 from sim.model.random_streams import NEVER
 from sim.model.regions import REGION_CODES
 from sim.model.rules import awareness, consent, content, friction
 from sim.model.rules.consent import CHANNELS, NO_CHOICE, OBJECT, OPTED_IN, OPTED_OUT
 from sim.model.rules.ledger import DATA_TYPES, first_pull_data, new_posts_data
 from sim.model.state import NOT_YET, AgentState
+from sim.model.tally import Tally, counts_from_codes, enrolled_by_choice
 from sim.model.world import build_world
 
 PROFILES, TEXT, FACES, OTHER = range(len(DATA_TYPES))
@@ -57,11 +58,19 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         self._post_rate_sum = np.array(
             [self.pop.poster_post_prob[self.pop.poster_slice(r)].sum() for r in range(len(REGION_CODES))]
         )
-        self.state.next_visit[:], self.state.next_post[:], self.state.exposure_level[:] = world.first_event_times()
-        self.datacollector = mesa.DataCollector(
-            model_reporters={name: (lambda m, k=INDEX[name]: m.records[m.day - 1, -1, k]) for name in METRIC_NAMES}
+        self._poster_region = self.pop.region[self.pop.poster]
+        # sum over posters of post probability x face share, per region (updated where a face share moves)
+        self._face_rate = np.bincount(
+            self._poster_region,
+            weights=self.pop.poster_post_prob.astype(np.float64) * self.state.face_share,
+            minlength=len(REGION_CODES),
         )
+        self.state.next_visit[:], self.state.next_post[:], self.state.exposure_level[:] = world.first_event_times()
+        self.datacollector = RecordsCollector()
         self._init_behaviour()
+        self.tally = Tally(self.pop.region, self.n_days)  # counts by status, touched where state changes
+        self.tally.everyone()
+        self._enrolled_if = (None, None)  # (regime row, [region, choice] enrolled) cached across days
 
     # ----------------------------------------------------------------- the day
     def step(self) -> None:
@@ -157,6 +166,7 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         exposed = np.unique(np.concatenate(parts))
         newly = exposed[s.aware_since[exposed] == NOT_YET]
         s.aware_since[newly] = t
+        self.tally.touch(newly)
         s.exposure_level[exposed] = (
             level_today[self.pop.region[exposed]] + self.streams.exponential("exposure", exposed, t)
         ).astype(np.float32)
@@ -182,6 +192,7 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         fade = consent.intent_fade_probability(cfg.intent_half_life_days)
         duration = self.streams.geometric_days("intent_duration", forms, t, fade)
         s.intent_until[forms] = np.minimum(t + duration - 1, NEVER)
+        self.tally.touch(forms)
 
     # 5a. consent requests are answered on the spot: a blocking one always, a dismissible one
     # through the `prompt` route's steps (or dismissed); the answer follows the member's lean
@@ -195,6 +206,7 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         if asked.size == 0:
             return
         s.aware_since[asked[s.aware_since[asked] == NOT_YET]] = t
+        self.tally.touch(asked)
         blocking = designs.blocking[self._agent_regime(asked)]
         passes = self._passes_route(asked, self.config.friction.routes["prompt"].steps, "prompt_step", t)
         answered = asked[blocking | passes]
@@ -243,6 +255,7 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         s, spec = self.state, self.config.friction.routes[route]
         channel = CHANNELS.index(spec.channel)
         s.intent_until[done] = NOT_YET
+        self.tally.touch(done)
         if spec.wait_days:
             s.awaiting_decision[done] = True
             self.pending_choices.setdefault(t + spec.wait_days, []).append((done, choice, channel))
@@ -279,6 +292,7 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         quits = failed[self.streams.uniform("give_up", failed, t) < self.config.friction.give_up_prob]
         s.gave_up[quits] = True
         s.intent_until[quits] = NOT_YET
+        self.tally.touch(quits)
         self.failed_attempts += np.bincount(self.pop.region[failed], minlength=len(REGION_CODES))
 
     def _record_choice(self, members: np.ndarray, choice: np.ndarray, channel: int) -> None:
@@ -294,6 +308,7 @@ class ConsentModel(BehaviourEngine, mesa.Model):
             self.choices_today[:, d, channel] += np.bincount(region, minlength=len(REGION_CODES))
         s.intent_until[members] = NOT_YET
         s.awaiting_decision[members] = False
+        self.tally.touch(members)
         for r in np.unique(self.pop.region[new_out]):
             group = new_out[self.pop.region[new_out] == r]
             self.ledger.objected(r, s.ingested[group].sum(axis=0, dtype=np.float64), self.pop.weight_by_region[r])
@@ -307,6 +322,7 @@ class ConsentModel(BehaviourEngine, mesa.Model):
             self.streams.uniform("post_type", agents, t), s.face_share[due], feed.other_image_share
         )
         s.pending_posts[due, kind] += 1  # a poster posts at most once a day
+        before = s.face_share[due]
         s.face_share[due] = content.face_share_update(
             s.face_share[due],
             feed.face_boost,
@@ -315,6 +331,8 @@ class ConsentModel(BehaviourEngine, mesa.Model):
             feed.min_face_share,
             feed.max_face_share,
         )
+        change = pop.poster_post_prob[due].astype(np.float64) * (s.face_share[due] - before)
+        self._face_rate += np.bincount(self._poster_region[due], weights=change, minlength=len(REGION_CODES))
         gaps = self.streams.geometric_days("post", agents, t, pop.poster_post_prob[due])
         s.next_post[due] = np.minimum(t + gaps, NEVER)
 
@@ -381,44 +399,21 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         self.records[t, :-1] = regional
         self.records[t, -1] = whole
 
+    def _enrolled_by_choice(self) -> np.ndarray:
+        regime, table = self._enrolled_if
+        if regime is None or not np.array_equal(regime, self.regime_today):
+            table = enrolled_by_choice(self.regime_today, self.designs)
+            self._enrolled_if = (self.regime_today.copy(), table)
+        return table
+
     def _quantities(self, t: int) -> dict[str, np.ndarray]:
         """What the metric registry's numerators and denominators name, per region, in real units."""
-        s, pop = self.state, self.pop
-        names = (
-            "aware", "enrolled", "opted_out", "opted_in", "undecided", "gap", "gap_unaware", "gap_intending",
-            "gap_gave_up", "gap_not_trying", "face_post_rate", "post_rate",
-            *(f"{d}_via_{c}" for d in ("opted_out", "opted_in") for c in CHANNELS),
-        )  # fmt: skip
-        counts = {name: np.zeros(len(REGION_CODES)) for name in names}
-        intending_today = (s.intent_until >= t) & ~s.gave_up
-        for r, sl in enumerate(pop.slices):
-            eligible = pop.eligible[sl]
-            aware = s.aware_since[sl] != NOT_YET
-            choice = s.choice[sl]
-            enrolled = consent.is_enrolled(self.regime_today[r], choice, eligible, self.designs)
-            gap = self._objector_eligible[sl] & enrolled
-            c = {
-                "aware": np.count_nonzero(aware & eligible),
-                "enrolled": np.count_nonzero(enrolled),
-                "opted_out": np.count_nonzero((choice == OPTED_OUT) & eligible),
-                "opted_in": np.count_nonzero((choice == OPTED_IN) & eligible),
-                "undecided": np.count_nonzero((choice == NO_CHOICE) & eligible),
-                "gap": np.count_nonzero(gap),
-                "gap_unaware": np.count_nonzero(gap & ~aware),
-                "gap_intending": np.count_nonzero(gap & aware & intending_today[sl]),
-                "gap_gave_up": np.count_nonzero(gap & aware & s.gave_up[sl]),
-            }
-            c["gap_not_trying"] = c["gap"] - c["gap_unaware"] - c["gap_intending"] - c["gap_gave_up"]
-            channel = s.choice_channel[sl]
-            for direction, code in (("opted_out", OPTED_OUT), ("opted_in", OPTED_IN)):
-                by_channel = np.bincount(channel[(choice == code) & eligible], minlength=len(CHANNELS))
-                for k, name in enumerate(CHANNELS):
-                    c[f"{direction}_via_{name}"] = by_channel[k]
-            ps = pop.poster_slice(r)
-            c["face_post_rate"] = np.dot(pop.poster_post_prob[ps], s.face_share[ps])
-            c["post_rate"] = self._post_rate_sum[r]
-            for name, value in c.items():
-                counts[name][r] = value
+        pop = self.pop
+        self.tally.refresh(t, self.state, pop.eligible, pop.preference)
+        counts = counts_from_codes(self.tally.counts, self._enrolled_by_choice())
+        counts["face_post_rate"] = self._face_rate
+        counts["post_rate"] = self._post_rate_sum
+        self._last_counts = counts  # unweighted, for the tests' check against `tally.full_pass`
         weight = pop.weight_by_region
         ledger = self.ledger
         return {
@@ -441,3 +436,22 @@ class ConsentModel(BehaviourEngine, mesa.Model):
             },
             **self._behaviour_quantities(t),
         }
+
+
+class RecordsCollector(mesa.DataCollector):
+    """Mesa's DataCollector over the model's records: the whole-membership row of each day, read
+    from `ConsentModel.records` when asked instead of copied metric by metric every step."""
+
+    def __init__(self):
+        super().__init__()
+        self.model = None
+
+    def collect(self, model) -> None:
+        self.model = model
+
+    def get_model_vars_dataframe(self):
+        import pandas as pd
+
+        m = self.model
+        rows = m.records[: m.day, -1] if m is not None else np.empty((0, len(METRIC_NAMES)))
+        return pd.DataFrame(rows, columns=list(METRIC_NAMES))
