@@ -438,6 +438,34 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         }
 
 
+# The methods `step` calls, in order (docs/ODD.md §3): what `time_phases` times.
+PHASES = (
+    "_start_of_day", "_apply_policy", "_visits", "_note_visits", "_awareness", "_after_exposure", "_form_intent",
+    "_answer_prompts", "_attempt_routes", "_one_click", "_post", "_training_pull", "_record",
+)  # fmt: skip
+
+
+def time_phases(model: ConsentModel) -> dict[str, float]:
+    """Accumulate the seconds spent in each step phase of this model (for the benchmark's profile).
+    Wraps the instance's methods, so a model not timed pays nothing."""
+    import time
+
+    seconds = dict.fromkeys(PHASES, 0.0)
+
+    def timed(name, method):
+        def run(*args):
+            t0 = time.perf_counter()
+            out = method(*args)
+            seconds[name] += time.perf_counter() - t0
+            return out
+
+        return run
+
+    for name in PHASES:
+        setattr(model, name, timed(name, getattr(model, name)))
+    return seconds
+
+
 class RecordsCollector(mesa.DataCollector):
     """Mesa's DataCollector over the model's records: the whole-membership row of each day, read
     from `ConsentModel.records` when asked instead of copied metric by metric every step."""
