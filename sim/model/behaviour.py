@@ -159,7 +159,7 @@ class BehaviourEngine:
             s.in_app_pending[joined] = False
             self.tally.touch(joined)
             level = self.media_hazard_cum[t - 1, pop.region[joined]]
-            s.exposure_level[joined] = (level + self.streams.exponential("exposure", joined, t)).astype(np.float32)
+            self._set_exposure_level(joined, level + self.streams.exponential("exposure", joined, t), t)
             self._members_count += np.bincount(pop.region[joined], minlength=N_REGIONS)
             self._cumulative["joined"] += self._weighted(joined)
         closed = changing[s.closed_day[changing] == t]
@@ -256,6 +256,8 @@ class BehaviourEngine:
             return
         s, pop = self.state, self.pop
         exposed = exposed[pop.eligible[exposed]]
+        if exposed.size == 0:
+            return
         from_notice = np.isin(exposed, by_notice) if by_notice.size else np.zeros(exposed.size, bool)
         if self._salience_cfg:
             sc = self._salience_cfg
@@ -276,6 +278,8 @@ class BehaviourEngine:
         return bool(self._delete_cfg or self._post_less_cfg or self._close_cfg)
 
     def _guide(self, members: np.ndarray, p: np.ndarray, stream: str, t: int) -> None:
+        if members.size == 0:
+            return
         hit = p > 0
         guided = members[hit][self.streams.uniform(stream, members[hit], t) < p[hit]]
         s, region = self.state, self.pop.region[guided]

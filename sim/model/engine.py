@@ -65,7 +65,11 @@ class ConsentModel(BehaviourEngine, mesa.Model):
             weights=self.pop.poster_post_prob.astype(np.float64) * self.state.face_share,
             minlength=len(REGION_CODES),
         )
-        self.state.next_visit[:], self.state.next_post[:], self.state.exposure_level[:] = world.first_event_times()
+        self.state.next_visit[:], self.state.next_post[:], first_level = world.first_event_times()
+        # the media hazard is known for every day at set-up: a member's exposure day follows from their level
+        self._cum_by_region = np.ascontiguousarray(self.media_hazard_cum.T)
+        self._region_starts = np.array([sl.start for sl in self.pop.slices] + [self.pop.n])
+        self._set_exposure_level(np.arange(self.pop.n), first_level, 0)
         self.datacollector = RecordsCollector()
         self._init_behaviour()
         self.tally = Tally(self.pop.region, self.n_days)  # counts by status, touched where state changes
@@ -156,26 +160,40 @@ class ConsentModel(BehaviourEngine, mesa.Model):
             sharers = np.concatenate([a for _, a in self.sharers])
             told, telling = awareness.contacts_told(self.graph.indptr, self.graph.indices, sharers)
             p = awareness.daily_exposure_probability(0.0, 0.0, 0.0, wom.strength, telling, self.contacts[told])
-            s.exposure_level[told] -= awareness.hazard(p).astype(np.float32)
+            self._set_exposure_level(told, s.exposure_level[told] - awareness.hazard(p).astype(np.float32), t)
             self._told(t, told, telling, p)
 
-        level_today = self.media_hazard_cum[t]
-        for r, sl in enumerate(self.pop.slices):
-            parts.append(np.flatnonzero(s.exposure_level[sl] <= level_today[r]) + sl.start)
+        parts.append(np.flatnonzero(s.exposure_day == t))  # media: members whose level the hazard reaches today
 
         exposed = np.unique(np.concatenate(parts))
         newly = exposed[s.aware_since[exposed] == NOT_YET]
         s.aware_since[newly] = t
         self.tally.touch(newly)
-        s.exposure_level[exposed] = (
-            level_today[self.pop.region[exposed]] + self.streams.exponential("exposure", exposed, t)
-        ).astype(np.float32)
+        level = self.media_hazard_cum[t, self.pop.region[exposed]] + self.streams.exponential("exposure", exposed, t)
+        self._set_exposure_level(exposed, level, t + 1)
         return exposed
+
+    def _set_exposure_level(self, members: np.ndarray, level: np.ndarray, from_day: int) -> None:
+        """Set members' exposure levels (float32) and the day from `from_day` on when their region's
+        cumulative media hazard first reaches it (NEVER if not within the horizon): media exposure is
+        then a calendar, not a daily comparison of every member. `members` sorted (regions contiguous)."""
+        s = self.state
+        s.exposure_level[members] = level
+        level = s.exposure_level[members].astype(np.float64)  # compared as stored, like the daily check
+        days = np.full(members.size, NEVER, np.int16)
+        bounds = np.searchsorted(members, self._region_starts)
+        for r in np.flatnonzero(bounds[1:] > bounds[:-1]):
+            lo, hi = bounds[r], bounds[r + 1]
+            at = from_day + np.searchsorted(self._cum_by_region[r, from_day:], level[lo:hi], side="left")
+            days[lo:hi] = np.where(at < self.n_days, at, NEVER)
+        s.exposure_day[members] = days
 
     # 4. intent: exposure turns into intent for members whose status differs from their preference
     def _form_intent(self, t: int, exposed: np.ndarray) -> None:
         s, pop, cfg = self.state, self.pop, self.config.consent
         who = exposed[pop.eligible[exposed] & ~s.gave_up[exposed] & ~s.awaiting_decision[exposed]]
+        if who.size == 0:  # a lean day: no work (and no draws) for nobody
+            return
         desired = consent.desired_choice(pop.preference[who], self._enrolled(who))
         can_act = (self._open_routes(who, desired) != 0) | np.isin(who, self._one_click_readers)
         who, desired = who[can_act], desired[can_act]
@@ -221,6 +239,8 @@ class ConsentModel(BehaviourEngine, mesa.Model):
     def _attempt_routes(self, t: int, visitors: np.ndarray) -> None:
         s, pop, fr = self.state, self.pop, self.config.friction
         who = visitors[(s.intent_until[visitors] >= t) & ~s.gave_up[visitors]]
+        if who.size == 0:
+            return
         desired = consent.desired_choice(pop.preference[who], self._enrolled(who))
         routes = self._open_routes(who, desired)
         keep = (routes != 0) & (desired != NO_CHOICE)
@@ -229,6 +249,8 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         p_try = self._salience_scaled(p_try, who, t, "try")
         tries = self.streams.uniform("try", who, t) < p_try
         who, routes, desired = who[tries], routes[tries], desired[tries]
+        if who.size == 0:
+            return
 
         # Every open route is tried in the member's own random order; the first that works is used.
         n_routes = len(self.route_names)
@@ -287,6 +309,8 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         return friction.attempt_succeeds(u, p)
 
     def _record_failures(self, failed: np.ndarray, t: int) -> None:
+        if failed.size == 0:
+            return
         s = self.state
         s.failures[failed] = np.minimum(s.failures[failed] + 1, MAX_FAILURES)
         quits = failed[self.streams.uniform("give_up", failed, t) < self.config.friction.give_up_prob]
@@ -298,6 +322,8 @@ class ConsentModel(BehaviourEngine, mesa.Model):
     def _record_choice(self, members: np.ndarray, choice: np.ndarray, channel: int) -> None:
         """Record choices made through a channel (CHANNELS); data already ingested from new
         objectors now counts as theirs."""
+        if members.size == 0:
+            return
         s = self.state
         new_out = members[(choice == OPTED_OUT) & (s.choice[members] != OPTED_OUT)]
         self._note_choices(members, choice)
@@ -316,7 +342,10 @@ class ConsentModel(BehaviourEngine, mesa.Model):
     # 6. content: posts, their type, and the face share's drift toward what the feed rewards
     def _post(self, t: int) -> None:
         s, pop, feed = self.state, self.pop, self.config.feed
-        due = self._posts_made(np.flatnonzero(s.next_post == t), t)
+        due = np.flatnonzero(s.next_post == t)
+        if due.size == 0:
+            return
+        due = self._posts_made(due, t)
         agents = pop.poster[due]
         kind = content.post_type(
             self.streams.uniform("post_type", agents, t), s.face_share[due], feed.other_image_share

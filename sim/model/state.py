@@ -19,6 +19,7 @@ class AgentState:
     next_visit: np.ndarray  # int16 day of the next visit
     aware_since: np.ndarray  # int16 day the member became aware, NOT_YET if unaware
     exposure_level: np.ndarray  # float32, exposed when the region's cumulative media hazard reaches it
+    exposure_day: np.ndarray  # int16 the day that happens (NEVER: not within the horizon)
     choice: np.ndarray  # int8: NO_CHOICE, OPTED_OUT, OPTED_IN
     choice_channel: np.ndarray  # int8 index into consent.CHANNELS of the recorded choice
     intent_until: np.ndarray  # int16 last day of the current intent, NOT_YET if none
@@ -52,6 +53,7 @@ class AgentState:
             next_visit=np.zeros(n, np.int16),
             aware_since=np.full(n, NOT_YET, np.int16),
             exposure_level=np.zeros(n, np.float32),
+            exposure_day=np.full(n, NEVER, np.int16),
             choice=np.full(n, NO_CHOICE, np.int8),
             choice_channel=np.zeros(n, np.int8),
             intent_until=np.full(n, NOT_YET, np.int16),
