@@ -210,10 +210,12 @@ class BehaviourEngine:
             if old == new:
                 continue
             lo, hi = np.searchsorted(self._thresholds[r], [min(old, new), max(old, new)])
+            self._concern_applied[r] = new
+            if lo == hi:  # no threshold crossed today: nobody switches
+                continue
             members = self._indifferent[r][lo:hi]
             pop.preference[members] = OBJECT if new > old else INDIFFERENT
             self.tally.touch(members)
-            self._concern_applied[r] = new
             eligible = members[pop.eligible[members]]
             active = eligible[self.state.last_visit[eligible] >= self._active_from]
             self._count_active(active, -1, objector=new < old)  # counted under the old preference

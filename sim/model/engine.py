@@ -305,7 +305,7 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         skill, weight = self.pop.skill[members], self.config.friction.skill_weight
         difficulty = [self._step_difficulty(members, st, t) for st in steps]
         p = np.stack([friction.step_success_probability(skill, d, weight) for d in difficulty])
-        u = np.stack([self.streams.uniform(f"{stream}_{i}", members, t) for i in range(len(steps))])
+        u = self.streams.uniforms([f"{stream}_{i}" for i in range(len(steps))], members, t)
         return friction.attempt_succeeds(u, p)
 
     def _record_failures(self, failed: np.ndarray, t: int) -> None:
