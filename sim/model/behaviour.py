@@ -369,9 +369,8 @@ class BehaviourEngine:
                 self._closing.setdefault(t + 1, []).append(closing)
                 self._closed_by_choice.append(closing)
                 ingested = closing[s.profile_ingested[closing] & (s.choice[closing] != OPTED_OUT)]
-                for r in np.unique(pop.region[ingested]):  # leaving is an objection: their data now counts as such
-                    group = ingested[pop.region[ingested] == r]
-                    self.ledger.objected(r, s.ingested[group].sum(axis=0, dtype=np.float64), pop.weight_by_region[r])
+                for r, amounts in self._data_by_region(ingested):  # leaving is an objection: now counted as such
+                    self.ledger.objected(r, amounts, pop.weight_by_region[r])
 
     def _posts_made(self, due: np.ndarray, t: int) -> np.ndarray:
         """Of the posters due today (indices into the poster arrays), those who post: a chilled member

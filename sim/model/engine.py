@@ -335,9 +335,8 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         s.intent_until[members] = NOT_YET
         s.awaiting_decision[members] = False
         self.tally.touch(members)
-        for r in np.unique(self.pop.region[new_out]):
-            group = new_out[self.pop.region[new_out] == r]
-            self.ledger.objected(r, s.ingested[group].sum(axis=0, dtype=np.float64), self.pop.weight_by_region[r])
+        for r, amounts in self._data_by_region(new_out):
+            self.ledger.objected(r, amounts, self.pop.weight_by_region[r])
 
     # 6. content: posts, their type, and the face share's drift toward what the feed rewards
     def _post(self, t: int) -> None:
@@ -383,8 +382,7 @@ class ConsentModel(BehaviourEngine, mesa.Model):
 
         # First pull of a member: profile (and its photo) plus the backlog of posts before the start.
         first = np.flatnonzero(enrolled & ~s.profile_ingested[sl]) + sl.start
-        at = np.searchsorted(pop.poster, first)
-        is_poster = (at < pop.poster.size) & (pop.poster[np.minimum(at, pop.poster.size - 1)] == first)
+        at, is_poster = self._poster_slots(first)
         backlog = np.zeros(first.size)
         backlog[is_poster] = pop.poster_rate_per_day[at[is_poster]] * pop.tenure_days[first[is_poster]]
         backlog = self._backlog_after_deletions(first, backlog)
@@ -397,7 +395,7 @@ class ConsentModel(BehaviourEngine, mesa.Model):
             feed.initial_face_share,
             feed.other_image_share,
         )
-        s.ingested[first] += first_data.astype(np.float32)
+        s.ingested[at[is_poster]] += first_data[is_poster].astype(np.float32)  # the others: see ingested_of
         s.profile_ingested[first] = True
         amounts += first_data.sum(axis=0)
 
@@ -409,18 +407,52 @@ class ConsentModel(BehaviourEngine, mesa.Model):
             posts[:, content.TEXT_ONLY], posts[:, content.OTHER_IMAGE], posts[:, content.FACE_IMAGE], tr.tokens_per_post
         )
         s.pending_posts[take] = 0
-        s.ingested[pop.poster[take]] += new_data.astype(np.float32)
+        s.ingested[take] += new_data.astype(np.float32)
         amounts += new_data.sum(axis=0)
         self.ledger.ingest(r, amounts, pop.weight_by_region[r])
 
     def _remove_objectors_data(self) -> None:
         s = self.state
         gone = self._with_closed(np.flatnonzero((s.choice == OPTED_OUT) & s.profile_ingested))
-        for r in np.unique(self.pop.region[gone]):
-            group = gone[self.pop.region[gone] == r]
-            self.ledger.remove(r, s.ingested[group].sum(axis=0, dtype=np.float64), self.pop.weight_by_region[r])
-        s.ingested[gone] = 0
+        for r, amounts in self._data_by_region(gone):
+            self.ledger.remove(r, amounts, self.pop.weight_by_region[r])
+        at, is_poster = self._poster_slots(gone)
+        s.ingested[at[is_poster]] = 0
         s.profile_ingested[gone] = False
+
+    def _data_by_region(self, members: np.ndarray):
+        """(region, these members' data in the set summed in float64) for each region among them."""
+        if members.size == 0:
+            return
+        data, region = self.ingested_of(members), self.pop.region[members]
+        for r in np.unique(region):
+            yield int(r), data[region == r].sum(axis=0, dtype=np.float64)
+
+    def _poster_slots(self, members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each member's index in the poster arrays (Population.poster), and whether they post."""
+        poster = self.pop.poster
+        at = np.searchsorted(poster, members)
+        return at, (at < poster.size) & (poster[np.minimum(at, poster.size - 1)] == members)
+
+    def ingested_of(self, members: np.ndarray) -> np.ndarray:
+        """Each member's data in the training set, by DATA_TYPES (float32, members x 4). Kept for
+        posters only (`AgentState.ingested`): a member who never posts has, once pulled, exactly the
+        first pull's profile part (the profile, its tokens and its photo), so it is not stored."""
+        s, members = self.state, np.asarray(members)
+        out = np.zeros((members.size, len(DATA_TYPES)), np.float32)
+        pulled = members[s.profile_ingested[members]]
+        out[s.profile_ingested[members]] = np.stack(
+            [
+                np.ones(pulled.size, np.float32),
+                np.full(pulled.size, self.config.training.profile_tokens, np.float32),
+                self.pop.has_photo[pulled].astype(np.float32),
+                np.zeros(pulled.size, np.float32),
+            ],
+            axis=-1,
+        )
+        at, is_poster = self._poster_slots(members)
+        out[is_poster] = s.ingested[at[is_poster]]
+        return out
 
     # 8. record: per-region quantities in real units; the metric registry turns them into metrics
     def _record(self, t: int) -> None:

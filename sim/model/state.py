@@ -30,8 +30,9 @@ class AgentState:
     one_click_pending: np.ndarray  # bool: the in-app notice to be seen carries a one-click object link
     awaiting_decision: np.ndarray  # bool: submitted a route with a wait (objection form), not yet in effect
     profile_ingested: np.ndarray  # bool: profile and backlog already in the training set
-    ingested: np.ndarray  # float32 (agents, 4): this member's data in the set, by ledger.DATA_TYPES
     # posters only, aligned with Population.poster
+    ingested: np.ndarray  # float32 (posters, 4): the poster's data in the set, by ledger.DATA_TYPES
+    # (a member who never posts has only the profile part: ConsentModel.ingested_of derives it)
     face_share: np.ndarray  # float32 share of the member's posts that are face images
     next_post: np.ndarray  # int16 day of the next post
     pending_posts: np.ndarray  # int16 (posters, 3): posts since the last pull, by content type
@@ -64,7 +65,7 @@ class AgentState:
             one_click_pending=np.zeros(n, bool),
             awaiting_decision=np.zeros(n, bool),
             profile_ingested=np.zeros(n, bool),
-            ingested=np.zeros((n, 4), np.float32),
+            ingested=np.zeros((p, 4), np.float32),
             face_share=np.full(p, initial_face_share, np.float32),
             next_post=np.zeros(p, np.int16),
             pending_posts=np.zeros((p, 3), np.int16),
