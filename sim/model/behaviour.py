@@ -19,9 +19,9 @@ import numpy as np
 from sim.model.policy import media_events
 from sim.model.random_streams import NEVER
 from sim.model.regions import REGION_CODES
-from sim.model.rules import awareness, consent, guidance, membership, reactions, salience
+from sim.model.rules import awareness, guidance, membership, reactions, salience
 from sim.model.rules import concern as concern_rules
-from sim.model.rules.consent import INDIFFERENT, NO_CHOICE, OBJECT, OPTED_IN, OPTED_OUT
+from sim.model.rules.consent import INDIFFERENT, OBJECT, OPTED_IN, OPTED_OUT
 from sim.model.rules.ledger import DATA_TYPES
 from sim.model.state import NOT_YET
 
@@ -432,10 +432,7 @@ class BehaviourEngine:
 
         # shares among members active in the last 30 days, from the running counts by choice (whether a
         # choice is enrolled depends on the region's regime only: three entries per region)
-        choices = np.array([NO_CHOICE, OPTED_OUT, OPTED_IN])
-        enrolled_if = np.stack(
-            [consent.is_enrolled(self.regime_today[r], choices, True, self.designs) for r in range(N_REGIONS)]
-        )
+        enrolled_if = self._enrolled_by_choice()
         counts = {
             "active": self._active.sum(axis=(1, 2)),
             "active_opted_out": self._active[:, OPTED_OUT, :].sum(axis=1),

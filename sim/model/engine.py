@@ -477,8 +477,9 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         self._last_counts = counts  # unweighted, for the tests' check against `tally.full_pass`
         weight = pop.weight_by_region
         ledger = self.ledger
+        weighted = np.array(list(counts.values()), np.float64) * weight  # one multiplication for all counts
         return {
-            **{name: value * weight for name, value in counts.items()},
+            **dict(zip(counts, weighted, strict=True)),
             "eligible": self._eligible_count * weight,
             "objectors": self._objector_count * weight,
             "eligible_training": self._eligible_count * self.policy.training[t] * weight,

@@ -27,7 +27,8 @@ from sim.model.rules.consent import CHANNELS, NO_CHOICE, OBJECT, OPTED_IN, OPTED
 from sim.model.state import NOT_YET
 
 N_REGIONS = len(REGION_CODES)
-# code = 0 for a member not eligible, else 1 + index over the axes below (C order)
+# code = 0 for a member not eligible, else 1 + index over the axes below (C order); "intending" is
+# coded for aware objectors only (the one count that reads it: gap_intending)
 AXES = (3, len(CHANNELS), 2, 2, 2, 2)  # choice, channel, objector, aware, gave up, intending
 N_CODES = 1 + int(np.prod(AXES))  # 193: fits a uint8
 COUNT_NAMES = (
@@ -105,16 +106,11 @@ class Tally:
         s = state
         intent = s.intent_until[who]
         gave_up = s.gave_up[who]
-        intending = (intent >= t) & ~gave_up
-        new = status_code(
-            eligible[who],
-            s.choice[who],
-            s.choice_channel[who],
-            preference[who] == OBJECT,
-            s.aware_since[who] != NOT_YET,
-            gave_up,
-            intending,
-        )
+        objector, aware = preference[who] == OBJECT, s.aware_since[who] != NOT_YET
+        # only aware objectors' intent is read (gap_intending): coding it for them alone keeps the
+        # calendar of intent ends to the few it matters for
+        intending = (intent >= t) & ~gave_up & objector & aware
+        new = status_code(eligible[who], s.choice[who], s.choice_channel[who], objector, aware, gave_up, intending)
         old = self.code[who]
         changed = new != old
         if changed.any():
@@ -134,8 +130,9 @@ class Tally:
         order = np.argsort(days, kind="stable")
         members, days = members[order], days[order]
         first = np.flatnonzero(np.r_[True, days[1:] != days[:-1]])
-        for d, part in zip(days[first].tolist(), np.split(members, first[1:]), strict=True):
-            self._intent_ends[d].append(part)
+        ends = np.r_[first[1:], days.size].tolist()
+        for d, a, b in zip(days[first].tolist(), first.tolist(), ends, strict=True):
+            self._intent_ends[d].append(members[a:b])  # views of one sorted array
 
 
 def full_pass(model, t: int) -> dict[str, np.ndarray]:
