@@ -5,9 +5,14 @@
 
 Each size runs in its own process (so peak memory is that size's alone) with every mechanism on,
 policy linkedin_actual, the default horizon. Reports agent-days per second, seconds per simulated
-year, set-up time (sampling and graph) apart from stepping, and peak memory per agent (whole
-process above the interpreter's baseline, the graph's part, and the state arrays' part). Writes a
-JSON record (default outputs/bench/bench.json) and prints a table.
+year, set-up time (sampling and graph) apart from stepping, peak memory per agent (whole
+process above the interpreter's baseline, the graph's part, and the state arrays' part) and the
+share of stepping time in each step phase (`sim.model.engine.time_phases`). Besides, in one process:
+seconds per simulation at 20,000 agents (built and run, 365 and 852 days, mechanisms as shipped and
+all on) and simulations per hour from them, the fixed cost per simulated day (a 1,000-agent run,
+whose agents' own work is negligible), and the machine's memory bandwidth and plain generator rate
+(numpy PCG64) beside the keyed draws' rate, so runs on different machines can be compared.
+Writes a JSON record (default outputs/bench/bench.json) and prints tables.
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ def measure_one(agents: int, engine: str, overrides: list[str]) -> dict:
     import numpy as np  # noqa: F401  (imported before the baseline is read)
 
     config = _config(agents, overrides)
-    from sim.model.engine import ConsentModel
+    from sim.model.engine import ConsentModel, time_phases
     from sim.verification.reference import ReferenceModel
 
     baseline = _peak_rss_bytes()
@@ -54,6 +59,7 @@ def measure_one(agents: int, engine: str, overrides: list[str]) -> dict:
     t0 = time.perf_counter()
     model = cls(config)
     t1 = time.perf_counter()
+    phases = time_phases(model) if engine == "array" else None
     while model.running:
         model.step()
     t2 = time.perf_counter()
@@ -73,7 +79,65 @@ def measure_one(agents: int, engine: str, overrides: list[str]) -> dict:
     if engine == "array":
         pop_bytes = sum(v.nbytes for v in vars(model.pop).values() if hasattr(v, "nbytes"))
         record["state_bytes_per_agent"] = (pop_bytes + model.state.nbytes) / n
+        record["phase_share"] = {name.strip("_"): sec / (t2 - t1) for name, sec in phases.items()}
     return record
+
+
+def machine_rates() -> dict:
+    """Memory copy bandwidth, numpy PCG64 uniforms per second and the model's keyed uniforms per second."""
+    import numpy as np
+
+    from sim.model.random_streams import Streams
+
+    def best(fn, repeats=5):
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    big = np.ones(32_000_000)  # 256 MB: far beyond the caches
+    copy_s = best(lambda: big.copy())
+    n = 4_000_000
+    rng, streams, agents = np.random.default_rng(0), Streams(0), np.arange(n)
+    return {
+        "memory_copy_gb_per_s": 2 * big.nbytes / copy_s / 1e9,  # read + write
+        "pcg64_uniforms_per_s": n / best(lambda: rng.random(n)),
+        "keyed_uniforms_per_s": n / best(lambda: streams.uniform("bench", agents, 0)),
+    }
+
+
+def per_simulation(agents: int, days_list: tuple[int, ...], repeats: int) -> list[dict]:
+    """Seconds per simulation built and run in this process (best of `repeats`), mechanisms as
+    shipped and all on, and the simulations per hour one process gives at that pace."""
+    import datetime as dt
+
+    from sim.model.engine import ConsentModel
+
+    out = []
+    for mechanisms, extra in (("shipped", []), ("all on", list(EVERY_MECHANISM_ON))):
+        for days in days_list:
+            end = dt.date(2024, 9, 1) + dt.timedelta(days=days - 1)
+            config = _config(agents, [f"end={end}", *extra])
+            best = float("inf")
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                model = ConsentModel(config)
+                while model.running:
+                    model.step()
+                best = min(best, time.perf_counter() - t0)
+            out.append(
+                {
+                    "agents": agents,
+                    "days": model.n_days,
+                    "mechanisms": mechanisms,
+                    "s_per_sim": best,
+                    "ms_per_day": best / model.n_days * 1e3,
+                    "sims_per_hour": 3600 / best,
+                }
+            )
+    return out
 
 
 def _run_child(agents: int, engine: str, overrides: list[str]) -> dict:
@@ -99,6 +163,22 @@ def table(records: list[dict]) -> str:
     return "\n".join(rows)
 
 
+def small_table(rows: list[dict]) -> str:
+    head = f"{'agents':>8}{'days':>6}  {'mechanisms':<11}{'s/sim':>8}{'ms/day':>8}{'sims/hour':>11}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(
+            f"{r['agents']:>8,}{r['days']:>6}  {r['mechanisms']:<11}{r['s_per_sim']:>8.3f}{r['ms_per_day']:>8.3f}"
+            f"{r['sims_per_hour']:>11,.0f}"
+        )
+    return "\n".join(lines)
+
+
+def phase_table(record: dict) -> str:
+    shares = sorted(record["phase_share"].items(), key=lambda kv: -kv[1])
+    return "\n".join(f"{name:<16}{share:>7.1%}" for name, share in shares)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smallest size only (CI smoke check)")
@@ -114,6 +194,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(measure_one(args.one, args.engine, args.override)))
         return 0
 
+    print("machine rates, seconds per simulation ...", file=sys.stderr, flush=True)
+    rates = machine_rates()
+    per_sim = per_simulation(20_000, (90,) if args.quick else (365, 852), 1 if args.quick else 3)
+    fixed = per_simulation(1_000, (90,) if args.quick else (852,), 1 if args.quick else 3)
     sizes = args.sizes or (QUICK_SIZES if args.quick else FULL_SIZES)
     ref_agents = args.reference_agents or (1_000 if args.quick else 10_000)
     ref_overrides = ["end=2024-11-29"] if args.quick else []  # 90 days in quick mode
@@ -130,6 +214,9 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": sys.version.split()[0]},
         "mode": "quick" if args.quick else "full",
         "records": records,
+        "machine_rates": rates,
+        "per_simulation": per_sim,
+        "fixed_cost_per_day": fixed,
         "speedup_vs_mesa_reference": {str(r["agents"]): r["agent_days_per_s"] / ref for r in records[:-1]},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -137,6 +224,10 @@ def main(argv: list[str] | None = None) -> int:
     tmp.write_text(json.dumps(result, indent=2) + "\n")
     os.replace(tmp, args.out)
     print(table(records))
+    print(small_table(per_sim + fixed))
+    print(", ".join(f"{k} {v:.3g}" for k, v in rates.items()))
+    for r in records[:-1]:
+        print(f"phases at {r['agents']:,} agents:\n{phase_table(r)}")
     for n, x in result["speedup_vs_mesa_reference"].items():
         print(f"array engine at {int(n):,} agents: {x:,.0f}x the agent-days per second of the Mesa reference")
     print(f"wrote {args.out}")

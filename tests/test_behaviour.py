@@ -147,7 +147,7 @@ def test_deleting_old_posts_lowers_the_first_pull_but_never_what_was_ingested():
     previous = {}
 
     def never_shrinks(model):
-        now = model.state.ingested.sum(axis=1)
+        now = model.ingested_of(np.arange(model.pop.n)).sum(axis=1)
         if "x" in previous:
             assert np.all(now >= previous["x"] - 1e-3)
         previous["x"] = now.copy()
@@ -167,7 +167,7 @@ def test_closed_accounts_add_no_data_after_closing():
             return
         closing = np.flatnonzero(model.state.closed_day == model.day)  # closed from the next day on
         for i in closing:
-            at_close[int(i)] = model.state.ingested[i].copy()
+            at_close[int(i)] = model.ingested_of(np.array([i]))[0]
 
     config = make_config(
         "reactions.close_account.enabled=true", "reactions.close_account.share=0.2", "end=2025-06-30",
@@ -176,7 +176,7 @@ def test_closed_accounts_add_no_data_after_closing():
     model = _step_tracking(config, snapshot)
     assert len(at_close) > 50
     members = np.array(sorted(at_close))
-    np.testing.assert_array_equal(model.state.ingested[members], np.stack([at_close[i] for i in members]))
+    np.testing.assert_array_equal(model.ingested_of(members), np.stack([at_close[i] for i in members]))
     assert not model.pop.eligible[members].any()
     assert np.all(model.state.next_visit[members] == NEVER)
     assert _series(model, "accounts_closed")[-1] > 0

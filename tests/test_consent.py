@@ -146,7 +146,7 @@ def test_in_the_model_an_objection_made_in_the_uk_in_2024_still_holds_after_enro
         model.step()
     opted_out = np.flatnonzero(model.state.choice[s] == OPTED_OUT) + s.start
     assert opted_out.size >= 10
-    ingested_then = model.state.ingested[opted_out].copy()
+    ingested_then = model.ingested_of(opted_out)
     while model.running:
         model.step()
     assert model.policy.regime[-1, uk] == DEFAULT_ON and model.policy.training[-1, uk]
@@ -155,6 +155,6 @@ def test_in_the_model_an_objection_made_in_the_uk_in_2024_still_holds_after_enro
         model.policy.regime[-1, uk], model.state.choice[opted_out], True, model.designs
     ).any()
     # none of their data went in after they objected, although UK pulls resumed on 2025-11-03
-    np.testing.assert_array_equal(model.state.ingested[opted_out], ingested_then)
+    np.testing.assert_array_equal(model.ingested_of(opted_out), ingested_then)
     others = np.setdiff1d(np.flatnonzero(model.pop.eligible[s]) + s.start, opted_out)
     assert model.state.profile_ingested[others].mean() > 0.5  # while the rest of the UK was ingested

@@ -143,7 +143,7 @@ def test_minors_never_get_a_choice_nor_have_data_ingested(policy):
     assert minors.sum() > 50
     assert np.all(m.state.choice[minors] == NO_CHOICE)
     assert not m.state.profile_ingested[minors].any()
-    assert np.all(m.state.ingested[minors] == 0)
+    assert np.all(m.ingested_of(np.flatnonzero(minors)) == 0)
     # while adults did choose and were ingested: the check is not vacuous
     assert (m.state.choice[~minors] != NO_CHOICE).any()
     assert m.state.profile_ingested[~minors].any()
@@ -238,8 +238,9 @@ def test_objectors_share_of_the_dataset_is_their_ingested_data(actual_model):
         if total == 0:
             continue
         objectors = m.state.choice[s] == OPTED_OUT
-        theirs = m.state.ingested[s][objectors, TEXT].astype(np.float64).sum() * m.pop.weight_by_region[r]
-        all_ = m.state.ingested[s][:, TEXT].astype(np.float64).sum() * m.pop.weight_by_region[r]
+        data = m.ingested_of(np.arange(s.start, s.stop))[:, TEXT].astype(np.float64)
+        theirs = data[objectors].sum() * m.pop.weight_by_region[r]
+        all_ = data.sum() * m.pop.weight_by_region[r]
         assert all_ == pytest.approx(total, rel=1e-5)
         assert m.records[-1, r, INDEX["dataset_from_objectors_share"]] == pytest.approx(
             theirs / total, rel=1e-4, abs=1e-9

@@ -123,3 +123,11 @@ def test_generator_streams_are_reproducible_and_distinct_by_name():
     c = Streams(1).generator("graph").random(100)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
+
+
+def test_several_streams_at_once_are_each_stream_alone():
+    s, agents = Streams(9), np.array([0, 3, 17, 4_000_000_000, 12])
+    names = ["step_a_0", "step_a_1", "visit"]
+    many = s.uniforms(names, agents, 31)
+    for k, name in enumerate(names):
+        np.testing.assert_array_equal(many[k], s.uniform(name, agents, 31))

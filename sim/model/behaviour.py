@@ -19,9 +19,9 @@ import numpy as np
 from sim.model.policy import media_events
 from sim.model.random_streams import NEVER
 from sim.model.regions import REGION_CODES
-from sim.model.rules import awareness, consent, guidance, membership, reactions, salience
+from sim.model.rules import awareness, guidance, membership, reactions, salience
 from sim.model.rules import concern as concern_rules
-from sim.model.rules.consent import INDIFFERENT, NO_CHOICE, OBJECT, OPTED_IN, OPTED_OUT
+from sim.model.rules.consent import INDIFFERENT, OBJECT, OPTED_IN, OPTED_OUT
 from sim.model.rules.ledger import DATA_TYPES
 from sim.model.state import NOT_YET
 
@@ -157,8 +157,9 @@ class BehaviourEngine:
             s.aware_since[joined] = NOT_YET
             s.intent_until[joined] = NOT_YET
             s.in_app_pending[joined] = False
+            self.tally.touch(joined)
             level = self.media_hazard_cum[t - 1, pop.region[joined]]
-            s.exposure_level[joined] = (level + self.streams.exponential("exposure", joined, t)).astype(np.float32)
+            self._set_exposure_level(joined, level + self.streams.exponential("exposure", joined, t), t)
             self._members_count += np.bincount(pop.region[joined], minlength=N_REGIONS)
             self._cumulative["joined"] += self._weighted(joined)
         closed = changing[s.closed_day[changing] == t]
@@ -177,6 +178,7 @@ class BehaviourEngine:
         if agents.size == 0:
             return
         pop, s, sign = self.pop, self.state, 1 if value else -1
+        self.tally.touch(agents)
         if not value:  # what a leaving member added to the running counts leaves with them
             region = pop.region[agents]
             if self._salience_cfg is not None:
@@ -208,9 +210,12 @@ class BehaviourEngine:
             if old == new:
                 continue
             lo, hi = np.searchsorted(self._thresholds[r], [min(old, new), max(old, new)])
+            self._concern_applied[r] = new
+            if lo == hi:  # no threshold crossed today: nobody switches
+                continue
             members = self._indifferent[r][lo:hi]
             pop.preference[members] = OBJECT if new > old else INDIFFERENT
-            self._concern_applied[r] = new
+            self.tally.touch(members)
             eligible = members[pop.eligible[members]]
             active = eligible[self.state.last_visit[eligible] >= self._active_from]
             self._count_active(active, -1, objector=new < old)  # counted under the old preference
@@ -253,6 +258,8 @@ class BehaviourEngine:
             return
         s, pop = self.state, self.pop
         exposed = exposed[pop.eligible[exposed]]
+        if exposed.size == 0:
+            return
         from_notice = np.isin(exposed, by_notice) if by_notice.size else np.zeros(exposed.size, bool)
         if self._salience_cfg:
             sc = self._salience_cfg
@@ -273,6 +280,8 @@ class BehaviourEngine:
         return bool(self._delete_cfg or self._post_less_cfg or self._close_cfg)
 
     def _guide(self, members: np.ndarray, p: np.ndarray, stream: str, t: int) -> None:
+        if members.size == 0:
+            return
         hit = p > 0
         guided = members[hit][self.streams.uniform(stream, members[hit], t) < p[hit]]
         s, region = self.state, self.pop.region[guided]
@@ -360,9 +369,8 @@ class BehaviourEngine:
                 self._closing.setdefault(t + 1, []).append(closing)
                 self._closed_by_choice.append(closing)
                 ingested = closing[s.profile_ingested[closing] & (s.choice[closing] != OPTED_OUT)]
-                for r in np.unique(pop.region[ingested]):  # leaving is an objection: their data now counts as such
-                    group = ingested[pop.region[ingested] == r]
-                    self.ledger.objected(r, s.ingested[group].sum(axis=0, dtype=np.float64), pop.weight_by_region[r])
+                for r, amounts in self._data_by_region(ingested):  # leaving is an objection: now counted as such
+                    self.ledger.objected(r, amounts, pop.weight_by_region[r])
 
     def _posts_made(self, due: np.ndarray, t: int) -> np.ndarray:
         """Of the posters due today (indices into the poster arrays), those who post: a chilled member
@@ -424,10 +432,7 @@ class BehaviourEngine:
 
         # shares among members active in the last 30 days, from the running counts by choice (whether a
         # choice is enrolled depends on the region's regime only: three entries per region)
-        choices = np.array([NO_CHOICE, OPTED_OUT, OPTED_IN])
-        enrolled_if = np.stack(
-            [consent.is_enrolled(self.regime_today[r], choices, True, self.designs) for r in range(N_REGIONS)]
-        )
+        enrolled_if = self._enrolled_by_choice()
         counts = {
             "active": self._active.sum(axis=(1, 2)),
             "active_opted_out": self._active[:, OPTED_OUT, :].sum(axis=1),

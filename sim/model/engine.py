@@ -15,13 +15,14 @@ import numpy as np
 from sim.model import metrics
 from sim.model.behaviour import BehaviourEngine
 from sim.model.config import SimConfig
-from sim.model.metrics import INDEX, METRIC_NAMES
+from sim.model.metrics import METRIC_NAMES
 from sim.model.random_streams import NEVER
 from sim.model.regions import REGION_CODES
 from sim.model.rules import awareness, consent, content, friction
 from sim.model.rules.consent import CHANNELS, NO_CHOICE, OBJECT, OPTED_IN, OPTED_OUT
 from sim.model.rules.ledger import DATA_TYPES, first_pull_data, new_posts_data
 from sim.model.state import NOT_YET, AgentState
+from sim.model.tally import Tally, counts_from_codes, enrolled_by_choice
 from sim.model.world import build_world
 
 PROFILES, TEXT, FACES, OTHER = range(len(DATA_TYPES))
@@ -57,11 +58,23 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         self._post_rate_sum = np.array(
             [self.pop.poster_post_prob[self.pop.poster_slice(r)].sum() for r in range(len(REGION_CODES))]
         )
-        self.state.next_visit[:], self.state.next_post[:], self.state.exposure_level[:] = world.first_event_times()
-        self.datacollector = mesa.DataCollector(
-            model_reporters={name: (lambda m, k=INDEX[name]: m.records[m.day - 1, -1, k]) for name in METRIC_NAMES}
+        self._poster_region = self.pop.region[self.pop.poster]
+        # sum over posters of post probability x face share, per region (updated where a face share moves)
+        self._face_rate = np.bincount(
+            self._poster_region,
+            weights=self.pop.poster_post_prob.astype(np.float64) * self.state.face_share,
+            minlength=len(REGION_CODES),
         )
+        self.state.next_visit[:], self.state.next_post[:], first_level = world.first_event_times()
+        # the media hazard is known for every day at set-up: a member's exposure day follows from their level
+        self._cum_by_region = np.ascontiguousarray(self.media_hazard_cum.T)
+        self._region_starts = np.array([sl.start for sl in self.pop.slices] + [self.pop.n])
+        self._set_exposure_level(np.arange(self.pop.n), first_level, 0)
+        self.datacollector = RecordsCollector()
         self._init_behaviour()
+        self.tally = Tally(self.pop.region, self.n_days)  # counts by status, touched where state changes
+        self.tally.everyone()
+        self._enrolled_if = (None, None)  # (regime row, [region, choice] enrolled) cached across days
 
     # ----------------------------------------------------------------- the day
     def step(self) -> None:
@@ -147,25 +160,40 @@ class ConsentModel(BehaviourEngine, mesa.Model):
             sharers = np.concatenate([a for _, a in self.sharers])
             told, telling = awareness.contacts_told(self.graph.indptr, self.graph.indices, sharers)
             p = awareness.daily_exposure_probability(0.0, 0.0, 0.0, wom.strength, telling, self.contacts[told])
-            s.exposure_level[told] -= awareness.hazard(p).astype(np.float32)
+            self._set_exposure_level(told, s.exposure_level[told] - awareness.hazard(p).astype(np.float32), t)
             self._told(t, told, telling, p)
 
-        level_today = self.media_hazard_cum[t]
-        for r, sl in enumerate(self.pop.slices):
-            parts.append(np.flatnonzero(s.exposure_level[sl] <= level_today[r]) + sl.start)
+        parts.append(np.flatnonzero(s.exposure_day == t))  # media: members whose level the hazard reaches today
 
         exposed = np.unique(np.concatenate(parts))
         newly = exposed[s.aware_since[exposed] == NOT_YET]
         s.aware_since[newly] = t
-        s.exposure_level[exposed] = (
-            level_today[self.pop.region[exposed]] + self.streams.exponential("exposure", exposed, t)
-        ).astype(np.float32)
+        self.tally.touch(newly)
+        level = self.media_hazard_cum[t, self.pop.region[exposed]] + self.streams.exponential("exposure", exposed, t)
+        self._set_exposure_level(exposed, level, t + 1)
         return exposed
+
+    def _set_exposure_level(self, members: np.ndarray, level: np.ndarray, from_day: int) -> None:
+        """Set members' exposure levels (float32) and the day from `from_day` on when their region's
+        cumulative media hazard first reaches it (NEVER if not within the horizon): media exposure is
+        then a calendar, not a daily comparison of every member. `members` sorted (regions contiguous)."""
+        s = self.state
+        s.exposure_level[members] = level
+        level = s.exposure_level[members].astype(np.float64)  # compared as stored, like the daily check
+        days = np.full(members.size, NEVER, np.int16)
+        bounds = np.searchsorted(members, self._region_starts)
+        for r in np.flatnonzero(bounds[1:] > bounds[:-1]):
+            lo, hi = bounds[r], bounds[r + 1]
+            at = from_day + np.searchsorted(self._cum_by_region[r, from_day:], level[lo:hi], side="left")
+            days[lo:hi] = np.where(at < self.n_days, at, NEVER)
+        s.exposure_day[members] = days
 
     # 4. intent: exposure turns into intent for members whose status differs from their preference
     def _form_intent(self, t: int, exposed: np.ndarray) -> None:
         s, pop, cfg = self.state, self.pop, self.config.consent
         who = exposed[pop.eligible[exposed] & ~s.gave_up[exposed] & ~s.awaiting_decision[exposed]]
+        if who.size == 0:  # a lean day: no work (and no draws) for nobody
+            return
         desired = consent.desired_choice(pop.preference[who], self._enrolled(who))
         can_act = (self._open_routes(who, desired) != 0) | np.isin(who, self._one_click_readers)
         who, desired = who[can_act], desired[can_act]
@@ -182,6 +210,7 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         fade = consent.intent_fade_probability(cfg.intent_half_life_days)
         duration = self.streams.geometric_days("intent_duration", forms, t, fade)
         s.intent_until[forms] = np.minimum(t + duration - 1, NEVER)
+        self.tally.touch(forms)
 
     # 5a. consent requests are answered on the spot: a blocking one always, a dismissible one
     # through the `prompt` route's steps (or dismissed); the answer follows the member's lean
@@ -195,6 +224,7 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         if asked.size == 0:
             return
         s.aware_since[asked[s.aware_since[asked] == NOT_YET]] = t
+        self.tally.touch(asked)
         blocking = designs.blocking[self._agent_regime(asked)]
         passes = self._passes_route(asked, self.config.friction.routes["prompt"].steps, "prompt_step", t)
         answered = asked[blocking | passes]
@@ -209,6 +239,8 @@ class ConsentModel(BehaviourEngine, mesa.Model):
     def _attempt_routes(self, t: int, visitors: np.ndarray) -> None:
         s, pop, fr = self.state, self.pop, self.config.friction
         who = visitors[(s.intent_until[visitors] >= t) & ~s.gave_up[visitors]]
+        if who.size == 0:
+            return
         desired = consent.desired_choice(pop.preference[who], self._enrolled(who))
         routes = self._open_routes(who, desired)
         keep = (routes != 0) & (desired != NO_CHOICE)
@@ -217,6 +249,8 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         p_try = self._salience_scaled(p_try, who, t, "try")
         tries = self.streams.uniform("try", who, t) < p_try
         who, routes, desired = who[tries], routes[tries], desired[tries]
+        if who.size == 0:
+            return
 
         # Every open route is tried in the member's own random order; the first that works is used.
         n_routes = len(self.route_names)
@@ -243,6 +277,7 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         s, spec = self.state, self.config.friction.routes[route]
         channel = CHANNELS.index(spec.channel)
         s.intent_until[done] = NOT_YET
+        self.tally.touch(done)
         if spec.wait_days:
             s.awaiting_decision[done] = True
             self.pending_choices.setdefault(t + spec.wait_days, []).append((done, choice, channel))
@@ -270,20 +305,25 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         skill, weight = self.pop.skill[members], self.config.friction.skill_weight
         difficulty = [self._step_difficulty(members, st, t) for st in steps]
         p = np.stack([friction.step_success_probability(skill, d, weight) for d in difficulty])
-        u = np.stack([self.streams.uniform(f"{stream}_{i}", members, t) for i in range(len(steps))])
+        u = self.streams.uniforms([f"{stream}_{i}" for i in range(len(steps))], members, t)
         return friction.attempt_succeeds(u, p)
 
     def _record_failures(self, failed: np.ndarray, t: int) -> None:
+        if failed.size == 0:
+            return
         s = self.state
         s.failures[failed] = np.minimum(s.failures[failed] + 1, MAX_FAILURES)
         quits = failed[self.streams.uniform("give_up", failed, t) < self.config.friction.give_up_prob]
         s.gave_up[quits] = True
         s.intent_until[quits] = NOT_YET
+        self.tally.touch(quits)
         self.failed_attempts += np.bincount(self.pop.region[failed], minlength=len(REGION_CODES))
 
     def _record_choice(self, members: np.ndarray, choice: np.ndarray, channel: int) -> None:
         """Record choices made through a channel (CHANNELS); data already ingested from new
         objectors now counts as theirs."""
+        if members.size == 0:
+            return
         s = self.state
         new_out = members[(choice == OPTED_OUT) & (s.choice[members] != OPTED_OUT)]
         self._note_choices(members, choice)
@@ -294,19 +334,23 @@ class ConsentModel(BehaviourEngine, mesa.Model):
             self.choices_today[:, d, channel] += np.bincount(region, minlength=len(REGION_CODES))
         s.intent_until[members] = NOT_YET
         s.awaiting_decision[members] = False
-        for r in np.unique(self.pop.region[new_out]):
-            group = new_out[self.pop.region[new_out] == r]
-            self.ledger.objected(r, s.ingested[group].sum(axis=0, dtype=np.float64), self.pop.weight_by_region[r])
+        self.tally.touch(members)
+        for r, amounts in self._data_by_region(new_out):
+            self.ledger.objected(r, amounts, self.pop.weight_by_region[r])
 
     # 6. content: posts, their type, and the face share's drift toward what the feed rewards
     def _post(self, t: int) -> None:
         s, pop, feed = self.state, self.pop, self.config.feed
-        due = self._posts_made(np.flatnonzero(s.next_post == t), t)
+        due = np.flatnonzero(s.next_post == t)
+        if due.size == 0:
+            return
+        due = self._posts_made(due, t)
         agents = pop.poster[due]
         kind = content.post_type(
             self.streams.uniform("post_type", agents, t), s.face_share[due], feed.other_image_share
         )
         s.pending_posts[due, kind] += 1  # a poster posts at most once a day
+        before = s.face_share[due]
         s.face_share[due] = content.face_share_update(
             s.face_share[due],
             feed.face_boost,
@@ -315,6 +359,8 @@ class ConsentModel(BehaviourEngine, mesa.Model):
             feed.min_face_share,
             feed.max_face_share,
         )
+        change = pop.poster_post_prob[due].astype(np.float64) * (s.face_share[due] - before)
+        self._face_rate += np.bincount(self._poster_region[due], weights=change, minlength=len(REGION_CODES))
         gaps = self.streams.geometric_days("post", agents, t, pop.poster_post_prob[due])
         s.next_post[due] = np.minimum(t + gaps, NEVER)
 
@@ -336,8 +382,7 @@ class ConsentModel(BehaviourEngine, mesa.Model):
 
         # First pull of a member: profile (and its photo) plus the backlog of posts before the start.
         first = np.flatnonzero(enrolled & ~s.profile_ingested[sl]) + sl.start
-        at = np.searchsorted(pop.poster, first)
-        is_poster = (at < pop.poster.size) & (pop.poster[np.minimum(at, pop.poster.size - 1)] == first)
+        at, is_poster = self._poster_slots(first)
         backlog = np.zeros(first.size)
         backlog[is_poster] = pop.poster_rate_per_day[at[is_poster]] * pop.tenure_days[first[is_poster]]
         backlog = self._backlog_after_deletions(first, backlog)
@@ -350,7 +395,7 @@ class ConsentModel(BehaviourEngine, mesa.Model):
             feed.initial_face_share,
             feed.other_image_share,
         )
-        s.ingested[first] += first_data.astype(np.float32)
+        s.ingested[at[is_poster]] += first_data[is_poster].astype(np.float32)  # the others: see ingested_of
         s.profile_ingested[first] = True
         amounts += first_data.sum(axis=0)
 
@@ -362,18 +407,52 @@ class ConsentModel(BehaviourEngine, mesa.Model):
             posts[:, content.TEXT_ONLY], posts[:, content.OTHER_IMAGE], posts[:, content.FACE_IMAGE], tr.tokens_per_post
         )
         s.pending_posts[take] = 0
-        s.ingested[pop.poster[take]] += new_data.astype(np.float32)
+        s.ingested[take] += new_data.astype(np.float32)
         amounts += new_data.sum(axis=0)
         self.ledger.ingest(r, amounts, pop.weight_by_region[r])
 
     def _remove_objectors_data(self) -> None:
         s = self.state
         gone = self._with_closed(np.flatnonzero((s.choice == OPTED_OUT) & s.profile_ingested))
-        for r in np.unique(self.pop.region[gone]):
-            group = gone[self.pop.region[gone] == r]
-            self.ledger.remove(r, s.ingested[group].sum(axis=0, dtype=np.float64), self.pop.weight_by_region[r])
-        s.ingested[gone] = 0
+        for r, amounts in self._data_by_region(gone):
+            self.ledger.remove(r, amounts, self.pop.weight_by_region[r])
+        at, is_poster = self._poster_slots(gone)
+        s.ingested[at[is_poster]] = 0
         s.profile_ingested[gone] = False
+
+    def _data_by_region(self, members: np.ndarray):
+        """(region, these members' data in the set summed in float64) for each region among them."""
+        if members.size == 0:
+            return
+        data, region = self.ingested_of(members), self.pop.region[members]
+        for r in np.unique(region):
+            yield int(r), data[region == r].sum(axis=0, dtype=np.float64)
+
+    def _poster_slots(self, members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each member's index in the poster arrays (Population.poster), and whether they post."""
+        poster = self.pop.poster
+        at = np.searchsorted(poster, members)
+        return at, (at < poster.size) & (poster[np.minimum(at, poster.size - 1)] == members)
+
+    def ingested_of(self, members: np.ndarray) -> np.ndarray:
+        """Each member's data in the training set, by DATA_TYPES (float32, members x 4). Kept for
+        posters only (`AgentState.ingested`): a member who never posts has, once pulled, exactly the
+        first pull's profile part (the profile, its tokens and its photo), so it is not stored."""
+        s, members = self.state, np.asarray(members)
+        out = np.zeros((members.size, len(DATA_TYPES)), np.float32)
+        pulled = members[s.profile_ingested[members]]
+        out[s.profile_ingested[members]] = np.stack(
+            [
+                np.ones(pulled.size, np.float32),
+                np.full(pulled.size, self.config.training.profile_tokens, np.float32),
+                self.pop.has_photo[pulled].astype(np.float32),
+                np.zeros(pulled.size, np.float32),
+            ],
+            axis=-1,
+        )
+        at, is_poster = self._poster_slots(members)
+        out[is_poster] = s.ingested[at[is_poster]]
+        return out
 
     # 8. record: per-region quantities in real units; the metric registry turns them into metrics
     def _record(self, t: int) -> None:
@@ -381,48 +460,26 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         self.records[t, :-1] = regional
         self.records[t, -1] = whole
 
+    def _enrolled_by_choice(self) -> np.ndarray:
+        regime, table = self._enrolled_if
+        if regime is None or not np.array_equal(regime, self.regime_today):
+            table = enrolled_by_choice(self.regime_today, self.designs)
+            self._enrolled_if = (self.regime_today.copy(), table)
+        return table
+
     def _quantities(self, t: int) -> dict[str, np.ndarray]:
         """What the metric registry's numerators and denominators name, per region, in real units."""
-        s, pop = self.state, self.pop
-        names = (
-            "aware", "enrolled", "opted_out", "opted_in", "undecided", "gap", "gap_unaware", "gap_intending",
-            "gap_gave_up", "gap_not_trying", "face_post_rate", "post_rate",
-            *(f"{d}_via_{c}" for d in ("opted_out", "opted_in") for c in CHANNELS),
-        )  # fmt: skip
-        counts = {name: np.zeros(len(REGION_CODES)) for name in names}
-        intending_today = (s.intent_until >= t) & ~s.gave_up
-        for r, sl in enumerate(pop.slices):
-            eligible = pop.eligible[sl]
-            aware = s.aware_since[sl] != NOT_YET
-            choice = s.choice[sl]
-            enrolled = consent.is_enrolled(self.regime_today[r], choice, eligible, self.designs)
-            gap = self._objector_eligible[sl] & enrolled
-            c = {
-                "aware": np.count_nonzero(aware & eligible),
-                "enrolled": np.count_nonzero(enrolled),
-                "opted_out": np.count_nonzero((choice == OPTED_OUT) & eligible),
-                "opted_in": np.count_nonzero((choice == OPTED_IN) & eligible),
-                "undecided": np.count_nonzero((choice == NO_CHOICE) & eligible),
-                "gap": np.count_nonzero(gap),
-                "gap_unaware": np.count_nonzero(gap & ~aware),
-                "gap_intending": np.count_nonzero(gap & aware & intending_today[sl]),
-                "gap_gave_up": np.count_nonzero(gap & aware & s.gave_up[sl]),
-            }
-            c["gap_not_trying"] = c["gap"] - c["gap_unaware"] - c["gap_intending"] - c["gap_gave_up"]
-            channel = s.choice_channel[sl]
-            for direction, code in (("opted_out", OPTED_OUT), ("opted_in", OPTED_IN)):
-                by_channel = np.bincount(channel[(choice == code) & eligible], minlength=len(CHANNELS))
-                for k, name in enumerate(CHANNELS):
-                    c[f"{direction}_via_{name}"] = by_channel[k]
-            ps = pop.poster_slice(r)
-            c["face_post_rate"] = np.dot(pop.poster_post_prob[ps], s.face_share[ps])
-            c["post_rate"] = self._post_rate_sum[r]
-            for name, value in c.items():
-                counts[name][r] = value
+        pop = self.pop
+        self.tally.refresh(t, self.state, pop.eligible, pop.preference)
+        counts = counts_from_codes(self.tally.counts, self._enrolled_by_choice())
+        counts["face_post_rate"] = self._face_rate
+        counts["post_rate"] = self._post_rate_sum
+        self._last_counts = counts  # unweighted, for the tests' check against `tally.full_pass`
         weight = pop.weight_by_region
         ledger = self.ledger
+        weighted = np.array(list(counts.values()), np.float64) * weight  # one multiplication for all counts
         return {
-            **{name: value * weight for name, value in counts.items()},
+            **dict(zip(counts, weighted, strict=True)),
             "eligible": self._eligible_count * weight,
             "objectors": self._objector_count * weight,
             "eligible_training": self._eligible_count * self.policy.training[t] * weight,
@@ -441,3 +498,50 @@ class ConsentModel(BehaviourEngine, mesa.Model):
             },
             **self._behaviour_quantities(t),
         }
+
+
+# The methods `step` calls, in order (docs/ODD.md §3): what `time_phases` times.
+PHASES = (
+    "_start_of_day", "_apply_policy", "_visits", "_note_visits", "_awareness", "_after_exposure", "_form_intent",
+    "_answer_prompts", "_attempt_routes", "_one_click", "_post", "_training_pull", "_record",
+)  # fmt: skip
+
+
+def time_phases(model: ConsentModel) -> dict[str, float]:
+    """Accumulate the seconds spent in each step phase of this model (for the benchmark's profile).
+    Wraps the instance's methods, so a model not timed pays nothing."""
+    import time
+
+    seconds = dict.fromkeys(PHASES, 0.0)
+
+    def timed(name, method):
+        def run(*args):
+            t0 = time.perf_counter()
+            out = method(*args)
+            seconds[name] += time.perf_counter() - t0
+            return out
+
+        return run
+
+    for name in PHASES:
+        setattr(model, name, timed(name, getattr(model, name)))
+    return seconds
+
+
+class RecordsCollector(mesa.DataCollector):
+    """Mesa's DataCollector over the model's records: the whole-membership row of each day, read
+    from `ConsentModel.records` when asked instead of copied metric by metric every step."""
+
+    def __init__(self):
+        super().__init__()
+        self.model = None
+
+    def collect(self, model) -> None:
+        self.model = model
+
+    def get_model_vars_dataframe(self):
+        import pandas as pd
+
+        m = self.model
+        rows = m.records[: m.day, -1] if m is not None else np.empty((0, len(METRIC_NAMES)))
+        return pd.DataFrame(rows, columns=list(METRIC_NAMES))

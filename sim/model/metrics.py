@@ -262,6 +262,12 @@ QUANTITIES: frozenset[str] = frozenset(
 HEADLINE = ("enrolled_share", "opted_out_share", "consent_gap_share", "dataset_text_tokens", "dataset_face_images")
 
 _ADDITIVE = np.array([m.additive for m in REGISTRY])
+# The quantities in a fixed order, and each metric's numerator and denominator as a column of it
+# (the last column is zeros: the denominator of counts and flows), so recording a day is a few
+# whole-array operations rather than one per metric.
+_QUANTITY_ORDER: tuple[str, ...] = tuple(sorted(QUANTITIES))
+_NUM = np.array([_QUANTITY_ORDER.index(m.numerator) for m in REGISTRY])
+_DEN = np.array([_QUANTITY_ORDER.index(m.denominator) if m.denominator else len(_QUANTITY_ORDER) for m in REGISTRY])
 
 
 def record(quantities: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -270,20 +276,18 @@ def record(quantities: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     Returns (regional [regions, metrics], whole [metrics]). A share with a zero denominator is 0.
     A quantity the registry needs and the engine did not measure is an error, not a silent zero.
     """
-    missing = QUANTITIES - set(quantities)
-    if missing:
-        raise KeyError(f"quantities not measured: {sorted(missing)}")
-    n_regions = len(next(iter(quantities.values())))
-    num = np.zeros((n_regions, len(REGISTRY)))
-    den = np.zeros((n_regions, len(REGISTRY)))
-    for k, m in enumerate(REGISTRY):
-        num[:, k] = quantities[m.numerator]
-        if m.denominator is not None:
-            den[:, k] = quantities[m.denominator]
+    try:
+        columns = [quantities[name] for name in _QUANTITY_ORDER]
+    except KeyError:
+        raise KeyError(f"quantities not measured: {sorted(QUANTITIES - set(quantities))}") from None
+    n_regions = len(columns[0])
+    q = np.zeros((n_regions, len(columns) + 1))
+    q[:, :-1] = np.array(columns, dtype=np.float64).T
+    num, den = q[:, _NUM], q[:, _DEN]
     with np.errstate(invalid="ignore", divide="ignore"):
         regional = np.where(_ADDITIVE, num, np.where(den > 0, num / den, 0.0))
-        total_den = den.sum(axis=0)
-        whole = np.where(_ADDITIVE, num.sum(axis=0), np.where(total_den > 0, num.sum(axis=0) / total_den, 0.0))
+        total_num, total_den = num.sum(axis=0), den.sum(axis=0)
+        whole = np.where(_ADDITIVE, total_num, np.where(total_den > 0, total_num / total_den, 0.0))
     return regional, whole
 
 

@@ -27,12 +27,13 @@ _TO_UNIT = 2.0**-53
 
 
 def _splitmix64(x: np.ndarray) -> np.ndarray:
-    """The splitmix64 finaliser: a bijective mix of 64-bit integers (wraps modulo 2**64)."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * _MIX1
-    x = x ^ (x >> np.uint64(27))
-    x = x * _MIX2
-    return x ^ (x >> np.uint64(31))
+    """The splitmix64 finaliser, in place: a bijective mix of 64-bit integers (wraps modulo 2**64)."""
+    x ^= x >> np.uint64(30)
+    x *= _MIX1
+    x ^= x >> np.uint64(27)
+    x *= _MIX2
+    x ^= x >> np.uint64(31)
+    return x
 
 
 class Streams:
@@ -58,13 +59,37 @@ class Streams:
         return self._keys[name]
 
     def uniform(self, name: str, agent_index: np.ndarray, day: int) -> np.ndarray:
-        """Uniforms in (0, 1), one per agent index, fixed by (seed, name, agent, day)."""
-        idx = np.asarray(agent_index, dtype=np.uint64)
-        x = (idx + np.uint64(1)) * _GOLDEN
-        day_key = (int(self.key(name)) + (day + 1) * int(_DAY_MULT)) % 2**64  # Python ints: no overflow warning
-        x = x ^ np.uint64(day_key)
-        bits = _splitmix64(_splitmix64(x)) >> np.uint64(11)
-        return (bits.astype(np.float64) + 0.5) * _TO_UNIT
+        """Uniforms in (0, 1), one per agent index, fixed by (seed, name, agent, day).
+
+        For one (stream, day) the draws over agents are consecutive outputs of the SplitMix64
+        generator (a Weyl sequence step of the golden gamma, then the finaliser: it passes BigCrush),
+        started at a position that hashes (seed, name, day); two (stream, day) pairs share numbers
+        only if their positions fall within a population's length of each other, a chance of about
+        agents / 2**64 per pair. One finaliser round per draw, in place (few passes over memory).
+        """
+        x = np.asarray(agent_index).astype(np.uint64)
+        x *= _GOLDEN
+        x += np.uint64((int(self.key(name)) + (day + 1) * int(_DAY_MULT) + int(_GOLDEN)) % 2**64)
+        _splitmix64(x)
+        x >>= np.uint64(11)
+        u = x.astype(np.float64)
+        u += 0.5
+        u *= _TO_UNIT
+        return u
+
+    def uniforms(self, names: list[str], agent_index: np.ndarray, day: int) -> np.ndarray:
+        """`uniform` for several streams at once: row k is exactly `uniform(names[k], agent_index, day)`
+        (one pass over a (streams, agents) array instead of one call per stream)."""
+        x = np.asarray(agent_index).astype(np.uint64)
+        x *= _GOLDEN
+        offsets = [(int(self.key(n)) + (day + 1) * int(_DAY_MULT) + int(_GOLDEN)) % 2**64 for n in names]
+        x = x[None, :] + np.array(offsets, np.uint64)[:, None]
+        _splitmix64(x)
+        x >>= np.uint64(11)
+        u = x.astype(np.float64)
+        u += 0.5
+        u *= _TO_UNIT
+        return u
 
     def exponential(self, name: str, agent_index: np.ndarray, day: int) -> np.ndarray:
         """Unit-rate exponential draws, keyed like `uniform`."""
@@ -78,10 +103,14 @@ class Streams:
         """
         u = self.uniform(name, agent_index, day)
         p = np.asarray(p, dtype=np.float64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            gaps = 1.0 + np.floor(np.log(u) / np.log1p(-np.minimum(p, 1.0)))
-        gaps = np.where(p >= 1.0, 1.0, gaps)
-        return np.nan_to_num(gaps, nan=NEVER, posinf=NEVER).clip(1, NEVER).astype(np.int64)
+        with np.errstate(divide="ignore"):
+            # log(u) < 0 over log(1 - p) <= 0: p = 0 gives log(1 - 0) = -0.0 and +inf (never), p >= 1
+            # gives -inf and 0 (tomorrow); no NaN for p in [0, 1].
+            gaps = np.log(u)
+            gaps /= np.log1p(-np.minimum(p, 1.0))
+        np.floor(gaps, out=gaps)
+        np.minimum(gaps, NEVER - 1, out=gaps)
+        return gaps.astype(np.int64) + 1
 
 
 # A day index beyond any horizon the config allows (days are int16 in the state arrays).

@@ -19,6 +19,7 @@ class AgentState:
     next_visit: np.ndarray  # int16 day of the next visit
     aware_since: np.ndarray  # int16 day the member became aware, NOT_YET if unaware
     exposure_level: np.ndarray  # float32, exposed when the region's cumulative media hazard reaches it
+    exposure_day: np.ndarray  # int16 the day that happens (NEVER: not within the horizon)
     choice: np.ndarray  # int8: NO_CHOICE, OPTED_OUT, OPTED_IN
     choice_channel: np.ndarray  # int8 index into consent.CHANNELS of the recorded choice
     intent_until: np.ndarray  # int16 last day of the current intent, NOT_YET if none
@@ -29,8 +30,9 @@ class AgentState:
     one_click_pending: np.ndarray  # bool: the in-app notice to be seen carries a one-click object link
     awaiting_decision: np.ndarray  # bool: submitted a route with a wait (objection form), not yet in effect
     profile_ingested: np.ndarray  # bool: profile and backlog already in the training set
-    ingested: np.ndarray  # float32 (agents, 4): this member's data in the set, by ledger.DATA_TYPES
     # posters only, aligned with Population.poster
+    ingested: np.ndarray  # float32 (posters, 4): the poster's data in the set, by ledger.DATA_TYPES
+    # (a member who never posts has only the profile part: ConsentModel.ingested_of derives it)
     face_share: np.ndarray  # float32 share of the member's posts that are face images
     next_post: np.ndarray  # int16 day of the next post
     pending_posts: np.ndarray  # int16 (posters, 3): posts since the last pull, by content type
@@ -52,6 +54,7 @@ class AgentState:
             next_visit=np.zeros(n, np.int16),
             aware_since=np.full(n, NOT_YET, np.int16),
             exposure_level=np.zeros(n, np.float32),
+            exposure_day=np.full(n, NEVER, np.int16),
             choice=np.full(n, NO_CHOICE, np.int8),
             choice_channel=np.zeros(n, np.int8),
             intent_until=np.full(n, NOT_YET, np.int16),
@@ -62,7 +65,7 @@ class AgentState:
             one_click_pending=np.zeros(n, bool),
             awaiting_decision=np.zeros(n, bool),
             profile_ingested=np.zeros(n, bool),
-            ingested=np.zeros((n, 4), np.float32),
+            ingested=np.zeros((p, 4), np.float32),
             face_share=np.full(p, initial_face_share, np.float32),
             next_post=np.zeros(p, np.int16),
             pending_posts=np.zeros((p, 3), np.int16),
