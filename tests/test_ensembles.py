@@ -1,0 +1,96 @@
+"""Posterior ensembles (uncertainty=posterior): paired draws, a draw is a run, and the width split."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.analysis.calibration import load_targets
+from sim.analysis.posterior import write_posterior
+from sim.analysis.uncertainty import decompose
+from sim.model.config import validate_config
+from sim.run.compose import compose_raw, get_key
+from sim.run.ensemble import draw_configs
+from sim.run.folder import execute
+
+TINY = ["population.agents=800", "population.min_agents_per_region=40", "end=2024-10-31", "progress=false"]
+
+
+def _posterior(tmp_path, rows: list[dict]) -> str:
+    _, params, nuisance = load_targets()
+    every = params + nuisance
+    values = np.array([[row[p["name"]] for p in every] for row in rows])
+    write_posterior(tmp_path, [{k: p[k] for k in ("name", "keys", "prior")} for p in every], values,
+                    np.ones(len(rows)), {"nuisance": [p["name"] for p in nuisance]})  # fmt: skip
+    return str(tmp_path)
+
+
+def _shipped_values() -> dict:
+    """Every calibrated parameter at its shipped value (the first key it is written to)."""
+    _, params, nuisance = load_targets()
+    raw = compose_raw(TINY)
+    out = {}
+    for p in params:
+        value = get_key(raw, p["keys"][0])
+        out[p["name"]] = value["default"] if isinstance(value, dict) else value
+    return {**out, **{p["name"]: 0.2 for p in nuisance}}
+
+
+def _config(*overrides: str):
+    return validate_config(compose_raw([*TINY, *overrides]))
+
+
+def test_draws_pair_across_policies(tmp_path):
+    """Draw k carries the same parameter values and seed under every policy."""
+    base = _shipped_values()
+    rows = [{**base, "try_prob": t, "intent_half_life_days": h} for t, h in ((0.2, 10.0), (0.5, 40.0), (0.9, 90.0))]
+    ens = ["uncertainty=posterior", "uncertainty.draws=4", f"uncertainty.posterior_dir={_posterior(tmp_path, rows)}"]
+    a_configs, a_table, a_id = draw_configs(_config("policy=linkedin_actual", "seed=3", *ens))
+    b_configs, b_table, b_id = draw_configs(_config("policy=forced_choice_everywhere", "seed=3", *ens))
+    pd.testing.assert_frame_equal(a_table, b_table)
+    assert a_id == b_id
+    for a, b, (_, row) in zip(a_configs, b_configs, a_table.iterrows(), strict=True):
+        assert a.seed == b.seed == 3
+        assert a.friction.try_prob == b.friction.try_prob == row["try_prob"]
+        assert a.consent.intent_half_life_days == b.consent.intent_half_life_days == row["intent_half_life_days"]
+        assert a.policy.name == "linkedin_actual" and b.policy.name == "forced_choice_everywhere"
+    assert a_table["try_prob"].nunique() > 1  # the draws differ from each other
+
+
+def test_an_ensemble_of_the_shipped_values_reproduces_the_single_run(tmp_path):
+    posterior = _posterior(tmp_path / "posterior", [_shipped_values()] * 3)
+    execute(_config("seed=1"), tmp_path / "single")
+    execute(_config("seed=1", "uncertainty=posterior", "uncertainty.draws=2",
+                    f"uncertainty.posterior_dir={posterior}"), tmp_path / "ensemble")  # fmt: skip
+    single = pd.read_parquet(tmp_path / "single" / "series.parquet")
+    ensemble = pd.read_parquet(tmp_path / "ensemble" / "series.parquet")
+    assert sorted(ensemble["draw"].unique()) == [0, 1]
+    for _, part in ensemble.groupby("draw"):
+        np.testing.assert_array_equal(part["value"].to_numpy(), single["value"].to_numpy())
+    assert (tmp_path / "ensemble" / "draws.csv").exists()
+
+
+def test_a_posterior_ensemble_needs_two_draws_and_a_posterior(tmp_path):
+    with pytest.raises(ValueError, match="at least 2 draws"):
+        _config("uncertainty=posterior", "uncertainty.draws=1")
+    with pytest.raises(FileNotFoundError, match="experiments/calibrate.py"):
+        draw_configs(_config("uncertainty=posterior", "uncertainty.draws=2", f"uncertainty.posterior_dir={tmp_path}"))
+
+
+def _runs(draw_means: list[float], seed_noise: list[float]) -> pd.DataFrame:
+    rows = [{"policy": "p", "seed": s, "draw": k, "date": pd.Timestamp("2025-01-01"), "region": "ALL",
+             "metric": "enrolled_share", "value": m + e}
+            for k, m in enumerate(draw_means) for s, e in enumerate(seed_noise)]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_the_width_split_is_behavioural_when_draws_differ_and_stochastic_when_they_do_not():
+    noise = [-0.01, 0.0, 0.01]
+    same = decompose(_runs([0.5, 0.5, 0.5, 0.5], noise), ["policy", "seed"]).iloc[0]
+    assert same["behavioural_share"] == pytest.approx(0.0)
+    apart = decompose(_runs([0.3, 0.4, 0.5, 0.6], noise), ["policy", "seed"]).iloc[0]
+    # law of total variance: between-draw variance 0.0125, within 2/3 * 1e-4, less within / seeds
+    total = 0.0125 + 2e-4 / 3
+    assert apart["behavioural_share"] == pytest.approx((0.0125 - 2e-4 / 9) / total)
+    assert apart["width_all"] > apart["width_seeds_only"]
