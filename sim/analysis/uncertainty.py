@@ -1,4 +1,4 @@
-"""How much of a posterior ensemble's spread is behavioural and how much stochastic (docs/ODD.md §8).
+"""How much of a posterior ensemble's spread is behavioural and how much stochastic (docs/ODD.md §9a).
 
 For a sweep whose runs carry posterior draws (a `draw` column: sim.run.ensemble), every headline
 number at each setting combination's horizon is split by the law of total variance over its

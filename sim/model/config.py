@@ -477,7 +477,7 @@ class MembershipConfig(Strict):
 
 
 class UncertaintyConfig(Strict):
-    """Posterior ensembles (docs/ODD.md §8): `mode: posterior` runs `draws` parameter sets from the
+    """Posterior ensembles (docs/ODD.md §9a): `mode: posterior` runs `draws` parameter sets from the
     calibrated posterior; `none` runs the shipped defaults once."""
 
     mode: Literal["none", "posterior"]

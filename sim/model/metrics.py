@@ -1,4 +1,4 @@
-"""The metric registry (docs/ODD.md §8): what a run records each day, per region and for all.
+"""The metric registry (docs/ODD.md §9a): what a run records each day, per region and for all.
 
 Each metric is declared once: its name (the `metric` column of series.parquet), description, unit,
 kind and how it is computed, as a numerator and (for a share) a denominator, both named

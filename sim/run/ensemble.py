@@ -1,4 +1,4 @@
-"""Posterior ensembles (docs/ODD.md §8): one run, many parameter sets from the calibrated posterior.
+"""Posterior ensembles (docs/ODD.md §9a): one run, many parameter sets from the calibrated posterior.
 
 `uncertainty=posterior uncertainty.draws=N` makes a run simulate N parameter sets drawn from the
 shipped posterior (sim.analysis.posterior), each at the run's own seed, all through
