@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.analysis.sensitivity import load_spec, output_names, run_outputs
+from sim.analysis.sensitivity import load_spec, output_names, posterior_ranges, run_outputs
 from sim.run.compose import DATA_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,6 +72,27 @@ def figure(morris: pd.DataFrame, sobol: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
+TARGET_HALF_WIDTH = 0.05  # issue 16: Sobol total indices known to +-0.05 (95%)
+
+
+def _precision(meta: dict) -> str:
+    """The widest ST confidence half-width, and the Saltelli N that would bring it to the target
+    (half-widths shrink as 1/sqrt(N))."""
+    worst = meta.get("max_st_conf")
+    if worst is None:
+        return "No Sobol index was estimated."
+    if worst <= TARGET_HALF_WIDTH:
+        return f"Precision: the widest 95% half-width of a total index is {worst:.3f} (target {TARGET_HALF_WIDTH})."
+    needed = int(2 ** np.ceil(np.log2(meta["sobol_n"] * (worst / TARGET_HALF_WIDTH) ** 2)))
+    runs = needed * (len(meta["sobol_parameters"]) + 2)
+    return (
+        f"Precision: the widest 95% half-width of a total index is {worst:.3f}, above the target of "
+        f"{TARGET_HALF_WIDTH}; half-widths shrink as 1/sqrt(N), so N={needed:,} ({runs:,} parameter sets, "
+        f"about {runs * meta['seconds'] / max(meta['morris_runs'] + meta['sobol_runs'], 1) / 3600:.1f} hours at "
+        "this run's pace) would reach it."
+    )
+
+
 def report(morris: pd.DataFrame, sobol: pd.DataFrame, meta: dict) -> str:
     lines = [
         "# Sensitivity: what drives each headline number",
@@ -84,6 +105,12 @@ def report(morris: pd.DataFrame, sobol: pd.DataFrame, meta: dict) -> str:
         f"(Saltelli sampling, N={meta['sobol_n']}, {meta['sobol_runs']} parameter sets) over the "
         f"{len(meta['sobol_parameters'])} most influential; {meta['agents']:,} agents, seed {meta['seed']} for every "
         f"run (common random numbers), each parameter set run under every policy listed.",
+        "",
+        f"Ranges: {', '.join(meta['ranges_from_posterior']) or 'none'} over the calibrated posterior's weighted "
+        "1-99% range (sim/data/calibration/posterior.csv); the others over the hand-set ranges of the spec "
+        "(not calibrated).",
+        "",
+        _precision(meta),
         "",
         "![sensitivity](sensitivity/sensitivity.png)",
         "",
@@ -130,6 +157,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sobol-n", type=int, help="Saltelli base sample size (a power of 2)")
     parser.add_argument("--top", type=int, default=8, help="parameters carried into the Sobol stage")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--ranges",
+        choices=["posterior", "spec"],
+        default="posterior",
+        help="calibrated parameters over their posterior's 1-99%% range (default) or the spec's",
+    )
     parser.add_argument("--jobs", type=int, default=-1)
     parser.add_argument(
         "--backend", default="loky", choices=["loky", "ray"], help="joblib backend: loky here, ray on a Ray cluster"
@@ -142,8 +175,14 @@ def main(argv: list[str] | None = None) -> int:
     trajectories = args.trajectories or (4 if args.small else 20)
     sobol_n = args.sobol_n or (16 if args.small else 128)
 
+    started = time.perf_counter()
     spec = load_spec()
     parameters = spec["parameters"]
+    from_posterior = []
+    if args.ranges == "posterior":  # the calibrated parameters vary over what the evidence leaves open
+        from sim.analysis.posterior import load_posterior
+
+        from_posterior = posterior_ranges(parameters, load_posterior())
     names = [p["name"] for p in parameters]
     bases = {policy: shipped_raw([f"policy={policy}"]) for policy in spec["policies"]}
     outputs = output_names(spec)
@@ -210,6 +249,10 @@ def main(argv: list[str] | None = None) -> int:
         "sobol_runs": int(len(X2)),
         "sobol_parameters": top,
         "policies": spec["policies"],
+        "ranges_from_posterior": from_posterior,
+        "ranges": {p["name"]: [float(b) for b in p["bounds"]] for p in parameters},
+        "max_st_conf": float(sobol["ST_conf"].max()) if len(sobol) else None,
+        "seconds": round(time.perf_counter() - started, 1),
     }
     (data_dir / "sensitivity.json").write_text(json.dumps(meta, indent=2) + "\n")
     figure(morris, sobol, args.out / "sensitivity" / "sensitivity.png")

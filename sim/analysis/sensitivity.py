@@ -35,17 +35,21 @@ def load_spec(path=SPEC_FILE) -> dict:
 def run_outputs(bases: dict, parameters: list[dict], values: dict, spec: dict, agents: int, seed: int) -> list[float]:
     """Headline outputs at the horizon, per policy, region group and output (in spec order)."""
     from sim.analysis.calibration import with_values
+    from sim.model.batch import simulate_many
     from sim.model.config import validate_config
     from sim.model.metrics import COUNT_METRICS, INDEX
     from sim.run.compose import set_key
-    from sim.run.folder import OUTPUT_REGIONS, run_model
+    from sim.run.folder import OUTPUT_REGIONS
 
-    out = []
+    configs = []
     for policy in spec["policies"]:
         raw = with_values(bases[policy], parameters, values)
         set_key(raw, "population.agents", agents)
         set_key(raw, "seed", seed)
-        last = run_model(validate_config(raw), progress=False).records[-1]
+        configs.append(validate_config(raw))
+    out = []
+    for records in simulate_many(configs):
+        last = records[-1]
         for regions in spec["region_groups"].values():
             rows = [OUTPUT_REGIONS.index(r) for r in regions]
             eligible = last[rows, INDEX["eligible_members"]]
@@ -53,6 +57,23 @@ def run_outputs(bases: dict, parameters: list[dict], values: dict, spec: dict, a
                 v = last[rows, INDEX[metric]]
                 out.append(float(v.sum() if metric in COUNT_METRICS else np.average(v, weights=eligible)))
     return out
+
+
+def posterior_ranges(parameters: list[dict], posterior, low: float = 0.01, high: float = 0.99) -> list[str]:
+    """Replace each parameter's hand-set range by its posterior's weighted 1-99% range where the
+    calibration infers it (matched by name); return the names whose range now comes from the posterior."""
+    from sim.analysis.posterior import weighted_quantile
+
+    names, done = posterior.names, []
+    for p in parameters:
+        if p["name"] in names:
+            x = posterior.values[:, names.index(p["name"])]
+            p["bounds"] = [weighted_quantile(x, posterior.weights, low), weighted_quantile(x, posterior.weights, high)]
+            p["range_from"] = "posterior"
+            done.append(p["name"])
+        else:
+            p["range_from"] = "conf/calibration/sensitivity.yaml (not calibrated)"
+    return done
 
 
 def output_names(spec: dict) -> list[str]:
