@@ -2,7 +2,6 @@
 study's own population, and say what it predicts for this one.
 
     python experiments/fit_prompt_answers.py           # print the fit and its predictions
-    python experiments/fit_prompt_answers.py --write   # also record it in sim/data/calibration/calibration.json
 
 The rule: P(yes) = logistic(lean + framing shift), lean = the preference's log-odds + concern
 term. In Johnson & Goldstein's population 85% approved of organ donation (accept_share 0.85,
@@ -18,17 +17,15 @@ fit by simulation.
 from __future__ import annotations
 
 import argparse
-import json
 
 import numpy as np
 from scipy.optimize import fsolve
 
-from sim.analysis.calibration import evaluate, load_targets
 from sim.model.config import PopulationConfig, PromptAnswerConfig
 from sim.model.population import sample_population
 from sim.model.random_streams import Streams
 from sim.model.rules.consent import prompt_accept_probability
-from sim.run.compose import DATA_DIR, compose_raw
+from sim.run.compose import compose_raw
 
 JG = {"neutral": 0.79, "preset_yes": 0.82, "preset_no": 0.42}  # ANCHORS 1
 
@@ -42,26 +39,9 @@ FITTED = ("accepter_logit", "preset_yes_shift", "preset_no_shift")
 REPLACED = ("default_acquiescence", "neutral_acquiescence")  # the constants this rule replaced
 
 
-def record(answer: dict, path=DATA_DIR / "calibration" / "calibration.json") -> None:
-    """Write the fit into the calibration record, with the jg_* targets simulated at it."""
-    result = json.loads(path.read_text())
-    for name in REPLACED:
-        result["parameters"].pop(name, None)
-    result["parameters"].update({k: float(answer[k]) for k in FITTED})
-    result["nuisance"] = {}
-    targets = [t for t in load_targets()[0] if t.id.startswith("jg_")]
-    overrides = [f"consent.prompt_answer.{k}={answer[k]}" for k in FITTED]
-    simulated = evaluate(compose_raw(["progress=false", *overrides]), targets, result["agents"], result["seeds"])
-    result["results"].update({t: float(np.mean(v)) for t, v in simulated.items()})
-    result["prompt_answers"] = "fitted in closed form by experiments/fit_prompt_answers.py; jg_* simulated at the fit"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {path}: " + ", ".join(f"{t} {v:.3f}" for t, v in result["results"].items() if t.startswith("jg_")))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--write", action="store_true", help="record the fit in sim/data/calibration/calibration.json")
-    args = parser.parse_args(argv)
+    parser.parse_args(argv)
     raw = compose_raw(["population.agents=200000"])
     answer = dict(raw["consent"]["prompt_answer"])
     jg_raw = {**raw["population"], "object_share": {"default": 0.15}, "accept_share": {"default": 0.85}}
@@ -80,8 +60,6 @@ def main(argv: list[str] | None = None) -> int:
     print("predicted share answering yes in this population (everyone asked, a click always works):")
     for framing in JG:
         print(f"  {framing:11s} {mean_yes(ours, answer, framing):.1%}")
-    if args.write:
-        record(answer)
     return 0
 
 

@@ -162,9 +162,9 @@ def _recompute(row) -> tuple[float, float, float]:
         value = float(sobol[(sobol.output == selector["output"]) & (sobol.parameter == selector["parameter"])]
                       [selector["column"]].iloc[0])  # fmt: skip
         return value, value, value
-    if source.name == "calibration.json":
-        value = json.loads(source.read_text())["results"][selector["target"]]
-        return value, value, value
+    if source.name == "predictive.json":  # the posterior predictive check: the model over posterior draws
+        values = pd.Series(json.loads(source.read_text())["values"][selector["target"]])
+        return tuple(float(values.quantile(q)) for q in (0.5, 0.1, 0.9))
     if source.name == "targets.yaml":
         target = next(t for t in yaml.safe_load(source.read_text())["targets"] if t["id"] == selector["target"])
         value = target[selector["key"]]
