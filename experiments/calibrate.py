@@ -4,6 +4,7 @@
     python experiments/calibrate.py --resume             # continue the last run in outputs/calibration/abc.db
     python experiments/calibrate.py --write-conf         # also make the posterior medians the shipped defaults
     python experiments/calibrate.py --redis HOST:PORT    # evaluate on a cluster (pyabc's Redis sampler)
+    python experiments/calibrate.py --conf-only          # no inference: ship the medians of the posterior there
 
 The targets, the parameters and their priors (with reasons) are data: conf/calibration/targets.yaml.
 Approximate Bayesian computation by sequential Monte Carlo (pyabc, Klinger et al. 2018): each
@@ -236,7 +237,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true", help="continue the run in --db")
     parser.add_argument("--out", type=Path, default=POSTERIOR_DIR, help="where posterior.csv and .json go")
     parser.add_argument("--write-conf", action="store_true", help="make the posterior medians the shipped defaults")
+    parser.add_argument("--conf-only", action="store_true", help="no inference: ship the medians of --out")
     args = parser.parse_args(argv)
+    if args.conf_only:
+        return _write_medians(args.out)
     if args.cores is None:
         import os
 
@@ -247,13 +251,16 @@ def main(argv: list[str] | None = None) -> int:
         f"posterior: {len(weights)} weighted parameter sets after {provenance['generations']} generations, "
         f"{provenance['total_simulations']} simulations, {provenance['wall_seconds']} s -> {args.out}"
     )
-    if args.write_conf:
-        from sim.analysis.posterior import load_posterior
+    return _write_medians(args.out) if args.write_conf else 0
 
-        _, params, _ = load_targets()
-        medians = load_posterior(args.out).median()
-        for line in write_conf(medians, {p["name"]: p["targets"] for p in params}):
-            print(f"  wrote {line}")
+
+def _write_medians(directory: Path) -> int:
+    from sim.analysis.posterior import load_posterior
+
+    _, params, _ = load_targets()
+    medians = load_posterior(directory).median()
+    for line in write_conf(medians, {p["name"]: p["targets"] for p in params}):
+        print(f"  wrote {line}")
     return 0
 
 
