@@ -224,7 +224,9 @@ def test_every_finding_is_given_when_the_sweeps_support_it(brief):
     for title in ("The training set by policy", "Objectors whose data is still used", "Identity-labelled faces",
                   "Retroactive removal"):  # fmt: skip
         assert f"**{title}.**" in findings
-    assert "No sweep given" not in findings
+    given = findings.split("5. **Publicity and reactions.**")[0]  # the three sweeps have no publicity sweep
+    assert "No sweep given" not in given
+    assert "+experiment=publicity" in findings  # the missing one names the experiment to run
     assert "Figure" in findings
 
 
