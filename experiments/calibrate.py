@@ -136,6 +136,7 @@ def run_abc(args) -> tuple:
         max_nr_populations=args.generations,
         max_total_nr_simulations=args.max_simulations,
         max_walltime=dt.timedelta(minutes=args.max_minutes) if args.max_minutes else None,
+        min_acceptance_rate=args.min_acceptance_rate,  # bounds one generation's cost; an unfinished one is dropped
     )
     frame, weights = history.get_distribution(m=0, t=history.max_t)
     populations = history.get_all_populations()
@@ -228,6 +229,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--generations", type=int, default=3)
     parser.add_argument("--max-simulations", type=int, default=2_000, help="stop after this many parameter sets")
     parser.add_argument("--max-minutes", type=float, default=None, help="stop starting generations after this")
+    parser.add_argument(
+        "--min-acceptance-rate",
+        type=float,
+        default=0.0,
+        help="stop (keeping the last whole generation) when a generation would need more than population/rate sets",
+    )
     parser.add_argument("--min-epsilon", type=float, default=1.0, help="stop when the distance threshold is this low")
     parser.add_argument("--cores", type=int, default=None, help="local processes (default: all cores)")
     parser.add_argument("--redis", help="HOST:PORT of a Redis server: evaluate on pyabc's Redis workers")

@@ -69,27 +69,20 @@ class Streams:
         """
         x = np.asarray(agent_index).astype(np.uint64)
         x *= _GOLDEN
-        x += np.uint64((int(self.key(name)) + (day + 1) * int(_DAY_MULT) + int(_GOLDEN)) % 2**64)
-        _splitmix64(x)
-        x >>= np.uint64(11)
-        u = x.astype(np.float64)
-        u += 0.5
-        u *= _TO_UNIT
-        return u
+        x += np.uint64(self._position(name, day))
+        return _to_unit(x)
 
     def uniforms(self, names: list[str], agent_index: np.ndarray, day: int) -> np.ndarray:
         """`uniform` for several streams at once: row k is exactly `uniform(names[k], agent_index, day)`
         (one pass over a (streams, agents) array instead of one call per stream)."""
         x = np.asarray(agent_index).astype(np.uint64)
         x *= _GOLDEN
-        offsets = [(int(self.key(n)) + (day + 1) * int(_DAY_MULT) + int(_GOLDEN)) % 2**64 for n in names]
-        x = x[None, :] + np.array(offsets, np.uint64)[:, None]
-        _splitmix64(x)
-        x >>= np.uint64(11)
-        u = x.astype(np.float64)
-        u += 0.5
-        u *= _TO_UNIT
-        return u
+        x = x[None, :] + np.array([self._position(n, day) for n in names], np.uint64)[:, None]
+        return _to_unit(x)
+
+    def _position(self, name: str, day: int) -> int:
+        """Where the (stream, day) pair starts in the Weyl sequence."""
+        return (int(self.key(name)) + (day + 1) * int(_DAY_MULT) + int(_GOLDEN)) % 2**64
 
     def exponential(self, name: str, agent_index: np.ndarray, day: int) -> np.ndarray:
         """Unit-rate exponential draws, keyed like `uniform`."""
@@ -111,6 +104,16 @@ class Streams:
         np.floor(gaps, out=gaps)
         np.minimum(gaps, NEVER - 1, out=gaps)
         return gaps.astype(np.int64) + 1
+
+
+def _to_unit(x: np.ndarray) -> np.ndarray:
+    """SplitMix64-finalise Weyl positions in place and map the top 53 bits to uniforms in (0, 1)."""
+    _splitmix64(x)
+    x >>= np.uint64(11)
+    u = x.astype(np.float64)
+    u += 0.5
+    u *= _TO_UNIT
+    return u
 
 
 # A day index beyond any horizon the config allows (days are int16 in the state arrays).
