@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import re
 import subprocess
 import sys
@@ -140,6 +141,17 @@ def run_abc(args) -> tuple:
     )
     frame, weights = history.get_distribution(m=0, t=history.max_t)
     populations = history.get_all_populations()
+    # a resumed fit is one fit: its sessions (command, wall time, simulations) are listed and summed
+    this_session = {
+        "command": "python experiments/calibrate.py " + " ".join(sys.argv[1:]),
+        "wall_seconds": round(time.perf_counter() - start, 1),
+        "date": dt.date.today().isoformat(),
+        "git_commit": _git_commit(),
+        "timed_seconds": [round(d, 3) for d in durations],
+    }
+    sessions = _earlier_sessions(args.out) if args.resume else []
+    sessions.append(this_session)
+    timed = [d for x in sessions for d in x["timed_seconds"]]
     provenance = {
         "method": "ABC-SMC (pyabc), distance sqrt(sum(((model - value) / tolerance)^2))",
         "library": f"pyabc {pyabc.__version__}",
@@ -148,21 +160,35 @@ def run_abc(args) -> tuple:
         "generations": int(history.max_t + 1),
         "epsilon_schedule": [float(e) for e in populations["epsilon"] if np.isfinite(e)],
         "total_simulations": int(history.total_nr_simulations),
-        "median_seconds_per_parameter_set": float(np.median(durations)) if durations else None,
-        "timed_parameter_sets": len(durations),
-        "wall_seconds": round(time.perf_counter() - start, 1),
+        "median_seconds_per_parameter_set": float(np.median(timed)) if timed else None,
+        "timed_parameter_sets": len(timed),
+        "wall_seconds": round(sum(x["wall_seconds"] for x in sessions), 1),
         "seed": args.seed,
         "cores": args.cores,
-        "git_commit": _git_commit(),
-        "date": dt.date.today().isoformat(),
+        "git_commit": this_session["git_commit"],
+        "date": this_session["date"],
         "database": str(db.relative_to(ROOT)) if db.is_relative_to(ROOT) else str(db),
-        "command": "python experiments/calibrate.py " + " ".join(sys.argv[1:]),
+        "command": " && ".join(x["command"] for x in sessions),
+        "sessions": sessions,
         "targets": {t.id: {"value": t.value, "tolerance": t.tolerance, "anchor": t.anchor} for t in targets},
         "nuisance": [p["name"] for p in nuisance],
     }
     parameters = [{k: p[k] for k in ("name", "keys", "prior", "reason")} for p in every]
     values = frame[[p["name"] for p in every]].to_numpy(float)
     return parameters, values, np.asarray(weights, float), provenance
+
+
+def _earlier_sessions(out: Path) -> list[dict]:
+    """The sessions recorded with the posterior a resumed run continues (none if there is none)."""
+    meta = Path(out) / "posterior.json"
+    if not meta.exists():
+        return []
+    earlier = json.loads(meta.read_text(encoding="utf-8"))
+    if "sessions" in earlier:
+        return earlier["sessions"]
+    seconds, timed = earlier.get("median_seconds_per_parameter_set"), earlier.get("timed_parameter_sets") or 0
+    session = {k: earlier.get(k) for k in ("command", "wall_seconds", "date", "git_commit")}
+    return [{**session, "timed_seconds": [seconds] * timed if seconds else []}]  # a record from before sessions
 
 
 def _locate(lines: list[str], dotted: str) -> int:

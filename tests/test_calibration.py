@@ -104,4 +104,7 @@ def test_abc_smc_writes_a_posterior_and_resumes(tmp_path):
     assert first.values.shape == (6, len(PARAMETERS) + len(NUISANCE)) and first.provenance["generations"] == 1
     done = subprocess.run([*cmd, "--generations", "1", "--resume"], capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert load_posterior(out).provenance["generations"] == 2  # one more generation on top of the first
+    resumed = load_posterior(out).provenance
+    assert resumed["generations"] == 2  # one more generation on top of the first
+    assert len(resumed["sessions"]) == 2 and "--resume" in resumed["sessions"][1]["command"]
+    assert resumed["wall_seconds"] == pytest.approx(sum(x["wall_seconds"] for x in resumed["sessions"]), abs=0.2)
