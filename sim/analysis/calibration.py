@@ -1,9 +1,10 @@
 """Calibration targets as data (conf/calibration/targets.yaml): scenarios, measures and the loss.
 
 A target puts the model in an anchor's setting (a scenario: dotted keys set on the shipped
-defaults), measures one number, and compares it with the anchor's value within a tolerance.
-`experiments/calibrate.py` fits the behavioural parameters to these targets; the tests check that
-the shipped defaults meet every target; `experiments/calibration_report.py` writes the report.
+defaults), measures one number, and states the anchor's value with its measurement error
+(`tolerance`, one standard deviation). `experiments/calibrate.py` infers a posterior over the
+behavioural parameters from these targets (ABC-SMC); `experiments/calibration_report.py` and
+tests/test_calibration.py check every target against the model over posterior draws.
 """
 
 from __future__ import annotations
@@ -36,9 +37,6 @@ class Target:
     tolerance: float
     scenario: dict
     measure: dict
-
-    def within(self, x: float) -> bool:
-        return abs(x - self.value) <= self.tolerance
 
 
 def load_targets(path: Path = TARGETS_FILE) -> tuple[list[Target], list[dict], list[dict]]:
@@ -117,14 +115,3 @@ def evaluate_seed(base: dict, targets: list[Target], agents: int, seed: int, nui
         t.id: measure(t, configs[t.id], records.get(configs[t.id].model_dump_json()) if "series" in t.measure else None)
         for t in targets
     }
-
-
-def evaluate(base: dict, targets: list[Target], agents: int, seeds: list[int], nuisance=(), values=None):
-    """Model values per target (one per seed), with scenario-only parameters applied where named."""
-    per_seed = [evaluate_seed(base, targets, agents, s, nuisance, values) for s in seeds]
-    return {t.id: [r[t.id] for r in per_seed] for t in targets}
-
-
-def loss(results: dict[str, list[float]], targets: list[Target]) -> float:
-    """Sum over targets of the squared distance to the target value, in tolerances."""
-    return float(sum(((np.mean(results[t.id]) - t.value) / t.tolerance) ** 2 for t in targets))
