@@ -34,6 +34,7 @@ import numpy as np
 
 from sim.analysis.calibration import evaluate_seed, load_targets, shipped_raw, with_values
 from sim.analysis.posterior import POSTERIOR_DIR, write_posterior
+from sim.run.folder import software
 
 ROOT = Path(__file__).resolve().parent.parent
 DB = ROOT / "outputs" / "calibration" / "abc.db"
@@ -172,6 +173,7 @@ def run_abc(args) -> tuple:
         "sessions": sessions,
         "targets": {t.id: {"value": t.value, "tolerance": t.tolerance, "anchor": t.anchor} for t in targets},
         "nuisance": [p["name"] for p in nuisance],
+        "software": software(),  # Python, package versions, the commit with its dirty flag
     }
     parameters = [{k: p[k] for k in ("name", "keys", "prior", "reason")} for p in every]
     values = frame[[p["name"] for p in every]].to_numpy(float)

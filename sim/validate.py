@@ -13,6 +13,8 @@ the model's 90% interval over the draws, the band, and whether they overlap. Sce
 from __future__ import annotations
 
 import argparse
+import hashlib
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +26,10 @@ from sim.analysis.calibration import Target, evaluate_seed, load_targets, shippe
 from sim.analysis.posterior import POSTERIOR_DIR, load_posterior
 from sim.model.metrics import INDEX
 from sim.run.files import write_json, write_text
-from sim.run.folder import OUTPUT_REGIONS
+from sim.run.folder import OUTPUT_REGIONS, software
 
 MEASURES = ("series", "visited_within_days", "layer_ratio")
+DRAW_SEED = 3  # which posterior draws (draw k then runs at seed k)
 
 
 class BadCase(ValueError):
@@ -82,7 +85,7 @@ def run_cases(cases: list[Case], draws: int, agents: int, posterior_dir: Path = 
     _, params, _ = load_targets()
     base, targets = shipped_raw(), [c.as_target() for c in cases]
     per_draw = []
-    for k, values in enumerate(post.draws(draws, seed=3)):
+    for k, values in enumerate(post.draws(draws, seed=DRAW_SEED)):
         per_draw.append(evaluate_seed(with_values(base, params, values), targets, agents, k))
         print(f"  draw {k + 1}/{draws}", file=sys.stderr, flush=True)
     out = []
@@ -129,11 +132,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     text = markdown(results, args.draws, args.agents, str(args.posterior_dir))
     print(text)
-    if args.out:
+    if args.out:  # the report, the cases as run and what ran them
         args.out.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(args.cases, args.out / "cases.yaml")
+        posterior_csv = Path(args.posterior_dir) / "posterior.csv"
+        write_json(args.out / "validation.json", {
+            "cases_file": str(args.cases), "draws": args.draws, "draw_seed": DRAW_SEED, "agents": args.agents,
+            "posterior_dir": str(args.posterior_dir),
+            "posterior_sha256": hashlib.sha256(posterior_csv.read_bytes()).hexdigest(),
+            "provenance": software(), "results": results})  # fmt: skip
         write_text(args.out / "validation.md", text)
-        write_json(args.out / "validation.json", {"cases_file": str(args.cases), "draws": args.draws,
-                                                  "agents": args.agents, "results": results})  # fmt: skip
     return 0
 
 

@@ -47,6 +47,8 @@ def test_the_example_file_runs_and_reports_interval_band_and_overlap(posterior_d
         assert low <= r["model_median"] <= high and len(r["values"]) == 2
         assert r["overlap"] == (low <= r["band"][1] and r["band"][0] <= high)
     assert "| overlap |" in (tmp_path / "validation.md").read_text()
+    assert (tmp_path / "cases.yaml").read_text() == EXAMPLE.read_text()  # the cases as run
+    assert result["provenance"]["git"].keys() == {"commit", "dirty"} and len(result["posterior_sha256"]) == 64
 
 
 def test_overlap_is_any_shared_point_of_the_interval_and_the_band(monkeypatch, posterior_dir, tmp_path):

@@ -105,12 +105,6 @@ def summary(model: ConsentModel) -> dict:
 
 
 def provenance(config: SimConfig, model: ConsentModel, wall_time_s: float, started: datetime) -> dict:
-    versions = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
     return {
         "seed": config.seed,
         "policy": config.policy.name,
@@ -119,6 +113,19 @@ def provenance(config: SimConfig, model: ConsentModel, wall_time_s: float, start
         "days": int(model.day),
         "started_utc": started.isoformat(timespec="seconds"),
         "wall_time_s": round(wall_time_s, 3),
+        **software(),
+    }
+
+
+def software() -> dict:
+    """What ran: the code's commit (with a dirty flag), Python, platform, package versions, command."""
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {
         "git": _git_state(),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
