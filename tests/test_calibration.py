@@ -108,3 +108,30 @@ def test_abc_smc_writes_a_posterior_and_resumes(tmp_path):
     assert resumed["generations"] == 2  # one more generation on top of the first
     assert len(resumed["sessions"]) == 2 and "--resume" in resumed["sessions"][1]["command"]
     assert resumed["wall_seconds"] == pytest.approx(sum(x["wall_seconds"] for x in resumed["sessions"]), abs=0.2)
+
+
+def test_the_report_gives_every_parameter_and_target_from_the_posterior(tmp_path):
+    """calibration_report.py on a copy of the shipped posterior: a row per parameter and per target,
+    both figures, and the predictive record the brief reads."""
+    import json
+    import shutil
+
+    from sim.analysis.posterior import POSTERIOR_DIR, PREDICTIVE_FILE
+
+    spec = importlib.util.spec_from_file_location("calibration_report", ROOT / "experiments" / "calibration_report.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    posterior = tmp_path / "posterior"
+    posterior.mkdir()
+    for name in ("posterior.csv", "posterior.json"):
+        shutil.copy(POSTERIOR_DIR / name, posterior / name)
+    out = tmp_path / "docs" / "CALIBRATION.md"
+    args = ["--draws", "2", "--agents", "300", "--noise-seeds", "2", "--out", str(out)]
+    assert module.main([*args, "--posterior-dir", str(posterior)]) == 0
+    text = out.read_text()
+    assert all(f"| {p['name']} |" in text for p in PARAMETERS + NUISANCE)
+    assert all(f"| {t.id} | {t.anchor} |" in text for t in TARGETS)
+    assert all((out.parent / "calibration" / f).exists() for f in ("corner.png", "predictive.png"))
+    record = json.loads((posterior / PREDICTIVE_FILE).read_text())
+    assert record["draws"] == 2 and set(record["values"]) == {t.id for t in TARGETS}
+    assert all(sd >= 0 for sd in record["seed_sd_at_median"].values())
