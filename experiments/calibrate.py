@@ -31,6 +31,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from sim.analysis.calibration import evaluate_seed, load_targets, shipped_raw, with_values
 from sim.analysis.posterior import POSTERIOR_DIR, write_posterior
@@ -41,21 +42,31 @@ DB = ROOT / "outputs" / "calibration" / "abc.db"
 
 
 def prior_rv(prior: dict):
-    """A pyabc random variable from a prior spec ({uniform: [lo, hi]} or {loguniform: [lo, hi]})."""
+    """A pyabc random variable from a prior spec, on the scale pyabc samples and perturbs:
+    {uniform: [lo, hi]} as is, {loguniform: [lo, hi]} as a uniform over [log lo, log hi]."""
     import pyabc
 
     ((kind, (low, high)),) = prior.items()
     if kind == "uniform":
         return pyabc.RV("uniform", low, high - low)
     if kind == "loguniform":
-        return pyabc.RV("loguniform", low, high)
+        # perturbed on the log scale: a Gaussian kernel on the natural scale would pile proposals
+        # against the lower bound, where the prior's density is highest, and collapse the weights
+        return pyabc.RV("uniform", np.log(low), np.log(high) - np.log(low))
     raise ValueError(f"unknown prior {prior}: use uniform or loguniform")
 
 
+def natural(values: dict, parameters: list[dict]) -> dict[str, float]:
+    """A particle's values on the model's scale (log-uniform parameters are sampled as their logs)."""
+    logs = {p["name"] for p in parameters if "loguniform" in p["prior"]}
+    return {k: float(np.exp(v)) if k in logs else float(v) for k, v in dict(values).items()}
+
+
 def _draw_prior(prior: dict, rng: np.random.Generator) -> float:
+    """A draw on pyabc's scale (see prior_rv): the log of a log-uniform parameter."""
     low, high = prior_support(prior)
     if "loguniform" in prior:
-        return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+        return float(rng.uniform(np.log(low), np.log(high)))
     return float(rng.uniform(low, high))
 
 
@@ -73,7 +84,7 @@ class Simulator:
         self.durations = durations
 
     def __call__(self, values) -> dict[str, float]:
-        values = {k: float(v) for k, v in dict(values).items()}
+        values = natural(values, self.params + self.nuisance)
         # the seed is fixed by the parameter set, so a particle's simulation can be repeated exactly
         seed = zlib.crc32(repr(sorted(values.items())).encode()) % 2**31
         start = time.perf_counter()
@@ -161,6 +172,9 @@ def run_abc(args) -> tuple:
         "generations": int(history.max_t + 1),
         "epsilon_schedule": [float(e) for e in populations["epsilon"] if np.isfinite(e)],
         "total_simulations": int(history.total_nr_simulations),
+        # the weighted sample's worth in independent draws (Kish): far below the population, the
+        # posterior rests on a few particles
+        "effective_sample_size": round(float(1.0 / np.sum((np.asarray(weights) / np.sum(weights)) ** 2)), 1),
         "median_seconds_per_parameter_set": float(np.median(timed)) if timed else None,
         "timed_parameter_sets": len(timed),
         "wall_seconds": round(sum(x["wall_seconds"] for x in sessions), 1),
@@ -176,6 +190,7 @@ def run_abc(args) -> tuple:
         "software": software(),  # Python, package versions, the commit with its dirty flag
     }
     parameters = [{k: p[k] for k in ("name", "keys", "prior", "reason")} for p in every]
+    frame = pd.DataFrame([natural(row, every) for row in frame.to_dict("records")])
     values = frame[[p["name"] for p in every]].to_numpy(float)
     return parameters, values, np.asarray(weights, float), provenance
 

@@ -102,10 +102,15 @@ def test_abc_smc_writes_a_posterior_and_resumes(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     first = load_posterior(out)
     assert first.values.shape == (6, len(PARAMETERS) + len(NUISANCE)) and first.provenance["generations"] == 1
+    priors = {p["name"]: p["prior"] for p in PARAMETERS + NUISANCE}
+    for j, name in enumerate(first.names):  # on the model's scale, whatever scale pyabc sampled on
+        low, high = _support(priors[name])
+        assert ((first.values[:, j] >= low) & (first.values[:, j] <= high)).all(), name
     done = subprocess.run([*cmd, "--generations", "1", "--resume"], capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     resumed = load_posterior(out).provenance
     assert resumed["generations"] == 2  # one more generation on top of the first
+    assert 1 <= resumed["effective_sample_size"] <= 6
     assert len(resumed["sessions"]) == 2 and "--resume" in resumed["sessions"][1]["command"]
     assert resumed["wall_seconds"] == pytest.approx(sum(x["wall_seconds"] for x in resumed["sessions"]), abs=0.2)
 
