@@ -95,7 +95,7 @@ def test_abc_smc_writes_a_posterior_and_resumes(tmp_path):
     import subprocess
 
     db, out = tmp_path / "abc.db", tmp_path / "posterior"
-    common = ["--agents", "300", "--population", "6", "--cores", "1", "--timing-sets", "1",
+    common = ["--agents", "300", "--population", "6", "--cores", "1", "--timing-sets", "1", "--epsilon-quantile", "0.5",
               "--db", str(db), "--out", str(out)]  # fmt: skip
     cmd = [sys.executable, str(ROOT / "experiments" / "calibrate.py"), *common]
     done = subprocess.run([*cmd, "--generations", "1"], capture_output=True, text=True, timeout=900)
