@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.calibration import evaluate_seed, load_targets, shipped_raw, with_values
-from sim.analysis.posterior import POSTERIOR_DIR, write_posterior
+from sim.analysis.posterior import POSTERIOR_DIR, effective_sample_size, write_posterior
 from sim.run.folder import software
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -181,9 +181,8 @@ def run_abc(args) -> tuple:
         "generations": int(history.max_t + 1),
         "epsilon_schedule": [float(e) for e in populations["epsilon"] if np.isfinite(e)],
         "total_simulations": int(history.total_nr_simulations),
-        # the weighted sample's worth in independent draws (Kish): far below the population, the
-        # posterior rests on a few particles
-        "effective_sample_size": round(float(1.0 / np.sum((np.asarray(weights) / np.sum(weights)) ** 2)), 1),
+        # far below the population, the posterior rests on a few particles
+        "effective_sample_size": round(effective_sample_size(weights), 1),
         "median_seconds_per_parameter_set": float(np.median(timed)) if timed else None,
         "timed_parameter_sets": len(timed),
         "wall_seconds": round(sum(x["wall_seconds"] for x in sessions), 1),

@@ -134,7 +134,7 @@ def report(post: Posterior, rows: list[dict], targets, values: dict, draws: int,
         "The targets, their scenarios, measurement errors and the priors (with reasons) are data:",
         "`conf/calibration/targets.yaml`. The posterior is `experiments/calibrate.py`:",
         f"{prov['method']}; {prov['library']}; {prov['generations']} generation(s) of {len(post.weights)} "
-        f"particles (effective sample size {prov.get('effective_sample_size', float('nan')):,.0f}), "
+        f"particles (effective sample size {post.effective_sample_size():,.0f}), "
         f"{prov['total_simulations']:,} simulated parameter sets in {prov['wall_seconds']:,.0f} s on "
         f"{prov['cores']} cores at {prov['agents']:,} agents per scenario run (median "
         f"{prov['median_seconds_per_parameter_set']:.2f} s per parameter set, all scenarios); epsilon schedule "

@@ -140,3 +140,12 @@ def test_the_report_gives_every_parameter_and_target_from_the_posterior(tmp_path
     record = json.loads((posterior / PREDICTIVE_FILE).read_text())
     assert record["draws"] == 2 and set(record["values"]) == {t.id for t in TARGETS}
     assert all(sd >= 0 for sd in record["seed_sd_at_median"].values())
+
+
+def test_the_effective_sample_size_counts_equal_weights_fully_and_one_dominant_weight_once():
+    from sim.analysis.posterior import effective_sample_size
+
+    assert effective_sample_size(np.ones(500)) == pytest.approx(500)
+    assert effective_sample_size([1.0, 0, 0, 0]) == pytest.approx(1)
+    assert effective_sample_size([3.0, 1.0]) == pytest.approx(16 / 10)  # (3+1)^2 / (9+1)
+    assert POSTERIOR.effective_sample_size() <= len(POSTERIOR.weights)

@@ -45,6 +45,9 @@ class Posterior:
         """Weighted median of each parameter's marginal."""
         return {name: weighted_quantile(self.values[:, j], self.weights, 0.5) for j, name in enumerate(self.names)}
 
+    def effective_sample_size(self) -> float:
+        return effective_sample_size(self.weights)
+
     def draws(self, n: int, seed: int = 0) -> list[dict[str, float]]:
         """`n` parameter sets resampled by weight (systematic resampling: fixed by `n` and `seed`,
         and the first draws of a longer ensemble are not those of a shorter one only by chance)."""
@@ -65,6 +68,13 @@ class Posterior:
     def overrides(self, values: dict[str, float]) -> dict[str, float]:
         """Dotted config keys and their values for one parameter set (scenario-only parameters left out)."""
         return {key: values[p["name"]] for p in self.shipped_parameters for key in p["keys"]}
+
+
+def effective_sample_size(weights) -> float:
+    """Kish's effective sample size: what a weighted sample is worth in independent draws (all
+    weights equal: its size; one weight dominating: about 1)."""
+    w = np.asarray(weights, float) / np.sum(weights)
+    return float(1.0 / np.sum(w**2))
 
 
 def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:

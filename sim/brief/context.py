@@ -344,6 +344,7 @@ def calibration(calibration_dir: Path | None, sweeps: list[Sweep], register: Reg
         "method": prov["method"],
         "library": prov["library"],
         "particles": len(post.weights),
+        "effective": f"{post.effective_sample_size():,.0f}",
         "draws": check["draws"],
         "fitted": [p["name"] for p in post.shipped_parameters],
         "open": check.get("not_identified", []),
