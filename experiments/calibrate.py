@@ -31,7 +31,6 @@ import argparse
 import datetime as dt
 import json
 import re
-import subprocess
 import sys
 import time
 import zlib
@@ -112,13 +111,6 @@ def distance_between(targets):
     return distance
 
 
-def _git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    except OSError:
-        return "unknown"
-
-
 def run_abc(args) -> tuple:
     import pyabc
 
@@ -163,11 +155,12 @@ def run_abc(args) -> tuple:
     frame, weights = history.get_distribution(m=0, t=history.max_t)
     populations = history.get_all_populations()
     # a resumed fit is one fit: its sessions (command, wall time, simulations) are listed and summed
+    ran = software()
     this_session = {
         "command": "python experiments/calibrate.py " + " ".join(sys.argv[1:]),
         "wall_seconds": round(time.perf_counter() - start, 1),
         "date": dt.date.today().isoformat(),
-        "git_commit": _git_commit(),
+        "git_commit": ran["git"]["commit"] or "unknown",
         "timed_seconds": [round(d, 3) for d in durations],
     }
     sessions = _earlier_sessions(args.out) if args.resume else []
@@ -179,6 +172,7 @@ def run_abc(args) -> tuple:
         "agents": args.agents,
         "population_size": args.population,
         "generations": int(history.max_t + 1),
+        "epsilon_quantile": args.epsilon_quantile,
         "epsilon_schedule": [float(e) for e in populations["epsilon"] if np.isfinite(e)],
         "total_simulations": int(history.total_nr_simulations),
         # far below the population, the posterior rests on a few particles
@@ -195,7 +189,7 @@ def run_abc(args) -> tuple:
         "sessions": sessions,
         "targets": {t.id: {"value": t.value, "tolerance": t.tolerance, "anchor": t.anchor} for t in targets},
         "nuisance": [p["name"] for p in nuisance],
-        "software": software(),  # Python, package versions, the commit with its dirty flag
+        "software": ran,  # Python, package versions, the commit with its dirty flag
     }
     parameters = [{k: p[k] for k in ("name", "keys", "prior", "reason")} for p in every]
     frame = pd.DataFrame([natural(row, every) for row in frame.to_dict("records")])
