@@ -202,12 +202,7 @@ def _earlier_sessions(out: Path) -> list[dict]:
     meta = Path(out) / "posterior.json"
     if not meta.exists():
         return []
-    earlier = json.loads(meta.read_text(encoding="utf-8"))
-    if "sessions" in earlier:
-        return earlier["sessions"]
-    seconds, timed = earlier.get("median_seconds_per_parameter_set"), earlier.get("timed_parameter_sets") or 0
-    session = {k: earlier.get(k) for k in ("command", "wall_seconds", "date", "git_commit")}
-    return [{**session, "timed_seconds": [seconds] * timed if seconds else []}]  # a record from before sessions
+    return json.loads(meta.read_text(encoding="utf-8")).get("sessions", [])
 
 
 def _locate(lines: list[str], dotted: str) -> int:

@@ -21,18 +21,19 @@ from pathlib import Path
 import numpy as np
 
 from sim.analysis.calibration import evaluate_seed, load_targets, shipped_raw, with_values
-from sim.analysis.posterior import POSTERIOR_DIR, PREDICTIVE_FILE, Posterior, load_posterior, weighted_quantile
+from sim.analysis.posterior import (
+    POSTERIOR_DIR,
+    PREDICTIVE_FILE,
+    Posterior,
+    load_posterior,
+    posterior_sha256,
+    weighted_quantile,
+)
 from sim.reports.parameter_table import parameters
 from sim.run.files import write_json
 
 ROOT = Path(__file__).resolve().parent.parent
 IDENTIFIED, WEAKLY = 0.5, 0.85  # posterior 90% width / prior 90% width below these: identified, weakly
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def prior_interval(prior: dict, q: float) -> float:
@@ -226,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     values = predictive(post, args.draws, agents)
     noise = seed_noise(post, args.noise_seeds, agents)
     write_json(args.posterior_dir / PREDICTIVE_FILE, {  # the brief's calibration table reads it
-        "draws": args.draws, "agents": agents, "posterior_sha256": _sha256(args.posterior_dir / "posterior.csv"),
+        "draws": args.draws, "agents": agents, "posterior_sha256": posterior_sha256(args.posterior_dir),
         "not_identified": [r["name"] for r in rows if r["verdict"] == "not identified"],
         "values": {k: v.tolist() for k, v in values.items()},
         "seed_sd_at_median": noise, "noise_seeds": args.noise_seeds,

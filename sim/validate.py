@@ -13,7 +13,6 @@ the model's 90% interval over the draws, the band, and whether they overlap. Sce
 from __future__ import annotations
 
 import argparse
-import hashlib
 import shutil
 import sys
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ import numpy as np
 import yaml
 
 from sim.analysis.calibration import Target, evaluate_seed, load_targets, shipped_raw, with_values
-from sim.analysis.posterior import POSTERIOR_DIR, load_posterior
+from sim.analysis.posterior import POSTERIOR_DIR, load_posterior, posterior_sha256
 from sim.model.metrics import INDEX
 from sim.run.files import write_json, write_text
 from sim.run.folder import OUTPUT_REGIONS, software
@@ -135,11 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:  # the report, the cases as run and what ran them
         args.out.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(args.cases, args.out / "cases.yaml")
-        posterior_csv = Path(args.posterior_dir) / "posterior.csv"
         write_json(args.out / "validation.json", {
             "cases_file": str(args.cases), "draws": args.draws, "draw_seed": DRAW_SEED, "agents": args.agents,
             "posterior_dir": str(args.posterior_dir),
-            "posterior_sha256": hashlib.sha256(posterior_csv.read_bytes()).hexdigest(),
+            "posterior_sha256": posterior_sha256(args.posterior_dir),
             "provenance": software(), "results": results})  # fmt: skip
         write_text(args.out / "validation.md", text)
     return 0

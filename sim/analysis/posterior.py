@@ -17,6 +17,7 @@ A draw is a full parameter set (a row), never a mix of marginals: the posterior'
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +69,11 @@ class Posterior:
     def overrides(self, values: dict[str, float]) -> dict[str, float]:
         """Dotted config keys and their values for one parameter set (scenario-only parameters left out)."""
         return {key: values[p["name"]] for p in self.shipped_parameters for key in p["keys"]}
+
+
+def posterior_sha256(directory: Path = POSTERIOR_DIR) -> str:
+    """The identity of a posterior: the hash of its weighted sample (posterior.csv)."""
+    return hashlib.sha256((Path(directory) / "posterior.csv").read_bytes()).hexdigest()
 
 
 def effective_sample_size(weights) -> float:

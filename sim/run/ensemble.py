@@ -9,14 +9,13 @@ under another, and a difference between policies keeps its pairing.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from sim.analysis.calibration import with_values
-from sim.analysis.posterior import POSTERIOR_DIR, Posterior, load_posterior
+from sim.analysis.posterior import POSTERIOR_DIR, Posterior, load_posterior, posterior_sha256
 from sim.model.batch import simulate_many
 from sim.model.config import SimConfig, validate_config
 
@@ -38,7 +37,7 @@ def draw_configs(config: SimConfig) -> tuple[list[SimConfig], pd.DataFrame, dict
     table.insert(0, DRAW, np.arange(len(draws)))
     identity = {
         "posterior_dir": str(directory),
-        "posterior_sha256": hashlib.sha256((directory / "posterior.csv").read_bytes()).hexdigest(),
+        "posterior_sha256": posterior_sha256(directory),
         "draws": config.uncertainty.draws,
         "draw_seed": config.uncertainty.draw_seed,
     }
