@@ -12,6 +12,10 @@ seconds per simulation at 20,000 agents (built and run, 365 and 852 days, mechan
 all on) and simulations per hour from them, the fixed cost per simulated day (a 1,000-agent run,
 whose agents' own work is negligible), and the machine's memory bandwidth and plain generator rate
 (numpy PCG64) beside the keyed draws' rate, so runs on different machines can be compared.
+Batches (sim.model.batch): simulations per hour at 20,000 agents over 365 and 852 days with every
+mechanism on, alone and as one batch of `--batch` simulations (different seeds) in one process,
+and for the whole machine: one batch per core, run at the same time in separate processes (the sum
+of their rates, each timed from its configs composed to its batch done).
 Writes a JSON record (default outputs/bench/bench.json) and prints tables.
 """
 
@@ -140,6 +144,72 @@ def per_simulation(agents: int, days_list: tuple[int, ...], repeats: int) -> lis
     return out
 
 
+def _days_config(agents: int, days: int, seed: int = 0):
+    import datetime as dt
+
+    end = dt.date(2024, 9, 1) + dt.timedelta(days=days - 1)
+    return _config(agents, [f"end={end}", f"seed={seed}", *EVERY_MECHANISM_ON])
+
+
+def batch_rate(agents: int, days: int, size: int) -> dict:
+    """Seconds per simulation of one batch of `size` simulations (seeds 0..size-1) in this process,
+    built and run (the configs are composed before the clock starts)."""
+    from sim.model.batch import run_batch
+
+    configs = [_days_config(agents, days, seed) for seed in range(size)]
+    t0 = time.perf_counter()
+    run_batch(configs)
+    wall = time.perf_counter() - t0
+    return {"agents": agents, "days": days, "batch": size, "wall_s": wall, "s_per_sim": wall / size}
+
+
+def batched(agents: int, days_list: tuple[int, ...], size: int, processes: int) -> list[dict]:
+    """Simulations per hour, alone (a batch of one) and batched, in one process and on the machine
+    (`processes` batches at once, one per process)."""
+    out = []
+    for days in days_list:
+        alone = batch_rate(agents, days, 1)
+        one = batch_rate(agents, days, size)
+        cmd = [sys.executable, __file__, "--batch-child", str(agents), str(days), str(size)]
+        children = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT) for _ in range(processes)]
+        walls = []
+        for child in children:
+            stdout, _ = child.communicate()
+            if child.returncode != 0:
+                raise RuntimeError(f"batch benchmark child failed: {' '.join(cmd)}")
+            walls.append(json.loads(stdout.strip().splitlines()[-1])["wall_s"])
+        out.append(
+            {
+                "agents": agents,
+                "days": days,
+                "batch": size,
+                "alone_s_per_sim": alone["s_per_sim"],
+                "batched_s_per_sim": one["s_per_sim"],
+                "alone_sims_per_hour": 3600 / alone["s_per_sim"],
+                "batched_sims_per_hour": 3600 / one["s_per_sim"],
+                "processes": processes,
+                # each process's rate while the others ran (their clocks start once the configs are composed)
+                "machine_sims_per_hour": sum(3600 * size / w for w in walls),
+                "machine_walls_s": walls,
+            }
+        )
+    return out
+
+
+def batch_table(rows: list[dict]) -> str:
+    head = (
+        f"{'agents':>8}{'days':>6}{'batch':>7}{'alone s/sim':>13}{'batched s/sim':>15}"
+        f"{'sims/h alone':>14}{'sims/h batched':>16}{'sims/h machine':>16}"
+    )
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(
+            f"{r['agents']:>8,}{r['days']:>6}{r['batch']:>7}{r['alone_s_per_sim']:>13.3f}{r['batched_s_per_sim']:>15.3f}"
+            f"{r['alone_sims_per_hour']:>14,.0f}{r['batched_sims_per_hour']:>16,.0f}{r['machine_sims_per_hour']:>16,.0f}"
+        )
+    return "\n".join(lines)
+
+
 def _run_child(agents: int, engine: str, overrides: list[str]) -> dict:
     cmd = [sys.executable, __file__, "--one", str(agents), "--engine", engine, *[f"--override={o}" for o in overrides]]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
@@ -188,8 +258,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--engine", default="array", help=argparse.SUPPRESS)
     parser.add_argument("--override", action="append", default=[], help=argparse.SUPPRESS)
+    parser.add_argument("--batch", type=int, default=50, help="simulations per batch (20,000 agents each)")
+    parser.add_argument("--batch-child", type=int, nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
+    if args.batch_child:
+        print(json.dumps(batch_rate(*args.batch_child)))
+        return 0
     if args.one:
         print(json.dumps(measure_one(args.one, args.engine, args.override)))
         return 0
@@ -198,6 +273,10 @@ def main(argv: list[str] | None = None) -> int:
     rates = machine_rates()
     per_sim = per_simulation(20_000, (90,) if args.quick else (365, 852), 1 if args.quick else 3)
     fixed = per_simulation(1_000, (90,) if args.quick else (852,), 1 if args.quick else 3)
+    print("batches ...", file=sys.stderr, flush=True)
+    batch_rows = batched(
+        20_000, (90,) if args.quick else (365, 852), 4 if args.quick else args.batch, os.cpu_count() or 1
+    )
     sizes = args.sizes or (QUICK_SIZES if args.quick else FULL_SIZES)
     ref_agents = args.reference_agents or (1_000 if args.quick else 10_000)
     ref_overrides = ["end=2024-11-29"] if args.quick else []  # 90 days in quick mode
@@ -217,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine_rates": rates,
         "per_simulation": per_sim,
         "fixed_cost_per_day": fixed,
+        "batched": batch_rows,
         "speedup_vs_mesa_reference": {str(r["agents"]): r["agent_days_per_s"] / ref for r in records[:-1]},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -225,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     os.replace(tmp, args.out)
     print(table(records))
     print(small_table(per_sim + fixed))
+    print(batch_table(batch_rows))
     print(", ".join(f"{k} {v:.3g}" for k, v in rates.items()))
     for r in records[:-1]:
         print(f"phases at {r['agents']:,} agents:\n{phase_table(r)}")

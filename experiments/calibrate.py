@@ -41,6 +41,7 @@ import pandas as pd
 
 from sim.analysis.calibration import evaluate_seed, load_targets, shipped_raw, with_values
 from sim.analysis.posterior import POSTERIOR_DIR, effective_sample_size, write_posterior
+from sim.model.batch import Gatherer
 from sim.run.folder import software
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,8 +95,15 @@ class Simulator:
         # the seed is fixed by the parameter set, so a particle's simulation can be repeated exactly
         seed = zlib.crc32(repr(sorted(values.items())).encode()) % 2**31
         start = time.perf_counter()
+        gatherer = Gatherer.active  # in a batched worker: this particle's runs join the others' batch
         out = evaluate_seed(
-            with_values(self.base, self.params, values), self.targets, self.agents, seed, self.nuisance, values
+            with_values(self.base, self.params, values),
+            self.targets,
+            self.agents,
+            seed,
+            self.nuisance,
+            values,
+            simulate=gatherer.run if gatherer else None,
         )
         if self.durations is not None:
             self.durations.append(time.perf_counter() - start)
@@ -114,6 +122,8 @@ def distance_between(targets):
 def run_abc(args) -> tuple:
     import pyabc
 
+    from sim.analysis.abc_sampler import BatchedMulticoreSampler
+
     targets, params, nuisance = load_targets()
     every = params + nuisance
     prior = pyabc.Distribution(**{p["name"]: prior_rv(p["prior"]) for p in every})
@@ -126,7 +136,7 @@ def run_abc(args) -> tuple:
         host, _, port = args.redis.partition(":")
         sampler = pyabc.sampler.RedisEvalParallelSampler(host=host, port=int(port or 6379))
     else:
-        sampler = pyabc.sampler.MulticoreEvalParallelSampler(n_procs=args.cores)
+        sampler = BatchedMulticoreSampler(n_procs=args.cores, batch=args.batch)
     np.random.seed(args.seed)  # pyabc draws from numpy's global generator
     abc = pyabc.ABCSMC(
         simulator,
@@ -182,6 +192,7 @@ def run_abc(args) -> tuple:
         "wall_seconds": round(sum(x["wall_seconds"] for x in sessions), 1),
         "seed": args.seed,
         "cores": args.cores,
+        "batch": None if args.redis else args.batch,
         "git_commit": this_session["git_commit"],
         "date": this_session["date"],
         "database": str(db.relative_to(ROOT)) if db.is_relative_to(ROOT) else str(db),
@@ -283,6 +294,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--min-epsilon", type=float, default=1.0, help="stop when the distance threshold is this low")
     parser.add_argument("--cores", type=int, default=None, help="local processes (default: all cores)")
+    parser.add_argument(
+        "--batch", type=int, default=32, help="particles each local process simulates together (sim.model.batch)"
+    )
     parser.add_argument("--redis", help="HOST:PORT of a Redis server: evaluate on pyabc's Redis workers")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timing-sets", type=int, default=4, help="parameter sets timed in the main process")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.analysis.calibration import evaluate_seed, load_targets, shipped_raw, with_values
+from sim.analysis.calibration import evaluate_many, load_targets, shipped_raw, with_values
 from sim.analysis.posterior import (
     POSTERIOR_DIR,
     PREDICTIVE_FILE,
@@ -61,10 +61,10 @@ def identification(post: Posterior) -> list[dict]:
 
 def predictive(post: Posterior, draws: int, agents: int) -> dict[str, np.ndarray]:
     targets, params, nuisance = load_targets()
-    base, runs = shipped_raw(), []
-    for k, values in enumerate(post.draws(draws, seed=2)):
-        runs.append(evaluate_seed(with_values(base, params, values), targets, agents, k, nuisance, values))
-        print(f"  predictive draw {k + 1}/{draws}", file=sys.stderr, flush=True)
+    base = shipped_raw()
+    sets = [(with_values(base, params, values), k, values) for k, values in enumerate(post.draws(draws, seed=2))]
+    print(f"  predictive check: {draws} posterior draws, in batches", file=sys.stderr, flush=True)
+    runs = evaluate_many(sets, targets, agents, nuisance)
     return {t.id: np.array([r[t.id] for r in runs]) for t in targets}
 
 
@@ -74,7 +74,7 @@ def seed_noise(post: Posterior, seeds: int, agents: int) -> dict[str, float]:
     targets, params, nuisance = load_targets()
     median = post.median()
     raw = with_values(shipped_raw(), params, median)
-    runs = [evaluate_seed(raw, targets, agents, 1_000 + s, nuisance, median) for s in range(seeds)]
+    runs = evaluate_many([(raw, 1_000 + s, median) for s in range(seeds)], targets, agents, nuisance)
     return {t.id: float(np.std([r[t.id] for r in runs], ddof=1)) for t in targets}
 
 

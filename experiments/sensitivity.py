@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.sensitivity import load_spec, output_names, posterior_ranges, run_outputs
+from sim.model.batch import BATCH_AGENTS
 from sim.run.compose import DATA_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,9 +38,15 @@ def run_design(X, names, parameters, bases, spec, agents, seed, jobs, backend="l
 
         register_ray()
     rows = [dict(zip(names, x, strict=True)) for x in X]
+    # parameter sets in chunks, each run as batches (sim.model.batch): at least one chunk per job,
+    # and no more sets in a chunk than a batch of BATCH_AGENTS holds
+    per_chunk = max(BATCH_AGENTS // (agents * len(spec["policies"])), 1)
+    n_chunks = max(jobs, -(-len(rows) // per_chunk))
+    chunks = [list(c) for c in np.array_split(np.array(rows, dtype=object), n_chunks) if len(c)]
     t0 = time.perf_counter()
     with parallel_backend(backend, n_jobs=jobs):
-        Y = Parallel(verbose=0)(delayed(run_outputs)(bases, parameters, v, spec, agents, seed) for v in rows)
+        parts = Parallel(verbose=0)(delayed(run_outputs)(bases, parameters, c, spec, agents, seed) for c in chunks)
+    Y = [y for part in parts for y in part]
     print(f"  {len(rows)} runs in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
     return np.array(Y)
 

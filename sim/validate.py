@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from sim.analysis.calibration import Target, evaluate_seed, load_targets, shipped_raw, with_values
+from sim.analysis.calibration import Target, evaluate_many, load_targets, shipped_raw, with_values
 from sim.analysis.posterior import POSTERIOR_DIR, load_posterior, posterior_sha256
 from sim.model.metrics import INDEX
 from sim.run.files import write_json, write_text
@@ -83,10 +83,9 @@ def run_cases(cases: list[Case], draws: int, agents: int, posterior_dir: Path = 
     post = load_posterior(posterior_dir)
     _, params, _ = load_targets()
     base, targets = shipped_raw(), [c.as_target() for c in cases]
-    per_draw = []
-    for k, values in enumerate(post.draws(draws, seed=DRAW_SEED)):
-        per_draw.append(evaluate_seed(with_values(base, params, values), targets, agents, k))
-        print(f"  draw {k + 1}/{draws}", file=sys.stderr, flush=True)
+    sets = [(with_values(base, params, values), k, None) for k, values in enumerate(post.draws(draws, seed=DRAW_SEED))]
+    print(f"  {draws} posterior draws of {len(cases)} case(s), in batches", file=sys.stderr, flush=True)
+    per_draw = evaluate_many(sets, targets, agents)
     out = []
     for c in cases:
         v = np.array([r[c.id] for r in per_draw])

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.analysis.calibration import evaluate_seed, load_targets, shipped_raw, with_values
+from sim.analysis.calibration import evaluate_many, load_targets, shipped_raw, with_values
 from sim.analysis.posterior import load_posterior
 from sim.run.compose import get_key, set_key
 
@@ -65,9 +65,11 @@ def test_the_shipped_defaults_are_the_posterior_medians_and_say_so():
 def predictive() -> dict[str, np.ndarray]:
     """Every target's model value over posterior draws (each draw at its own seed)."""
     base = shipped_raw()
-    runs = []
-    for k, values in enumerate(POSTERIOR.draws(PPC_DRAWS, seed=1)):
-        runs.append(evaluate_seed(with_values(base, PARAMETERS, values), TARGETS, PPC_AGENTS, k, NUISANCE, values))
+    sets = [
+        (with_values(base, PARAMETERS, values), k, values)
+        for k, values in enumerate(POSTERIOR.draws(PPC_DRAWS, seed=1))
+    ]
+    runs = evaluate_many(sets, TARGETS, PPC_AGENTS, NUISANCE)
     return {t.id: np.array([r[t.id] for r in runs]) for t in TARGETS}
 
 

@@ -53,7 +53,7 @@ def test_the_example_file_runs_and_reports_interval_band_and_overlap(posterior_d
 
 def test_overlap_is_any_shared_point_of_the_interval_and_the_band(monkeypatch, posterior_dir, tmp_path):
     """With the model's values fixed, a band overlaps exactly when it shares a point with the 5-95% interval."""
-    monkeypatch.setattr(validate, "evaluate_seed", lambda *a, **k: {"c": 0.5})
+    monkeypatch.setattr(validate, "evaluate_many", lambda sets, *a, **k: [{"c": 0.5} for _ in sets])
     case = {"id": "c", "source": "s", "measure": {"visited_within_days": 30}}
     for band, overlap in (([0.4, 0.6], True), ([0.5, 0.5], True), ([0.6, 0.9], False), ([0.0, 0.49], False)):
         cases = validate.load_cases(_cases(tmp_path, [{**case, "band": band}]))

@@ -102,16 +102,31 @@ def scenario_raw(base: dict, target: Target, nuisance=(), values=None) -> dict:
     return raw
 
 
-def evaluate_seed(base: dict, targets: list[Target], agents: int, seed: int, nuisance=(), values=None):
-    """Model value per target at one seed. Targets that share a scenario share its one run, and every
-    run goes through `simulate_many` (the one place that decides how simulations are grouped)."""
-    configs = {t.id: scenario_config(scenario_raw(base, t, nuisance, values), t, agents, seed) for t in targets}
-    runs: dict[str, SimConfig] = {}  # one run per distinct scenario, keyed by its config
-    for t in targets:
-        if "series" in t.measure:
-            runs.setdefault(configs[t.id].model_dump_json(), configs[t.id])
-    records = dict(zip(runs, simulate_many(list(runs.values())), strict=True))
-    return {
-        t.id: measure(t, configs[t.id], records.get(configs[t.id].model_dump_json()) if "series" in t.measure else None)
-        for t in targets
-    }
+def evaluate_seed(base: dict, targets: list[Target], agents: int, seed: int, nuisance=(), values=None, simulate=None):
+    """Model value per target at one seed (`evaluate_many` for one parameter set)."""
+    return evaluate_many([(base, seed, values)], targets, agents, nuisance, simulate)[0]
+
+
+def evaluate_many(sets: list[tuple], targets: list[Target], agents: int, nuisance=(), simulate=None) -> list[dict]:
+    """Model value per target for each (base config, seed, parameter values) of `sets`. Targets that
+    share a scenario share its one run, and all the sets' runs go together through `simulate_many`
+    (the one place that decides how simulations are grouped: batches), or through `simulate` if
+    given (a `sim.model.batch.Gatherer`'s `run`: batches across callers)."""
+    simulate = simulate or simulate_many
+    configs = [
+        {t.id: scenario_config(scenario_raw(base, t, nuisance, values), t, agents, seed) for t in targets}
+        for base, seed, values in sets
+    ]
+    runs: dict[str, SimConfig] = {}  # one run per distinct scenario and set, keyed by its config
+    for by_target in configs:
+        for t in targets:
+            if "series" in t.measure:
+                runs.setdefault(by_target[t.id].model_dump_json(), by_target[t.id])
+    records = dict(zip(runs, simulate(list(runs.values())), strict=True))
+    return [
+        {
+            t.id: measure(t, c[t.id], records.get(c[t.id].model_dump_json()) if "series" in t.measure else None)
+            for t in targets
+        }
+        for c in configs
+    ]

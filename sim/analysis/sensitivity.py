@@ -32,8 +32,11 @@ def load_spec(path=SPEC_FILE) -> dict:
     return spec
 
 
-def run_outputs(bases: dict, parameters: list[dict], values: dict, spec: dict, agents: int, seed: int) -> list[float]:
-    """Headline outputs at the horizon, per policy, region group and output (in spec order)."""
+def run_outputs(
+    bases: dict, parameters: list[dict], sets: list[dict], spec: dict, agents: int, seed: int
+) -> list[list[float]]:
+    """For each parameter set of `sets`, the headline outputs at the horizon, per policy, region
+    group and output (in spec order). All the sets' runs go to `simulate_many` together (batches)."""
     from sim.analysis.calibration import with_values
     from sim.model.batch import simulate_many
     from sim.model.config import validate_config
@@ -42,11 +45,12 @@ def run_outputs(bases: dict, parameters: list[dict], values: dict, spec: dict, a
     from sim.run.folder import OUTPUT_REGIONS
 
     configs = []
-    for policy in spec["policies"]:
-        raw = with_values(bases[policy], parameters, values)
-        set_key(raw, "population.agents", agents)
-        set_key(raw, "seed", seed)
-        configs.append(validate_config(raw))
+    for values in sets:
+        for policy in spec["policies"]:
+            raw = with_values(bases[policy], parameters, values)
+            set_key(raw, "population.agents", agents)
+            set_key(raw, "seed", seed)
+            configs.append(validate_config(raw))
     out = []
     for records in simulate_many(configs):
         last = records[-1]
@@ -56,7 +60,8 @@ def run_outputs(bases: dict, parameters: list[dict], values: dict, spec: dict, a
             for metric in spec["outputs"]:
                 v = last[rows, INDEX[metric]]
                 out.append(float(v.sum() if metric in COUNT_METRICS else np.average(v, weights=eligible)))
-    return out
+    per_set = len(out) // max(len(sets), 1)
+    return [out[i * per_set : (i + 1) * per_set] for i in range(len(sets))]
 
 
 def posterior_ranges(parameters: list[dict], posterior, low: float = 0.01, high: float = 0.99) -> list[str]:

@@ -1,27 +1,259 @@
-"""Many simulations in one call: the interface every many-runs user goes through.
+"""Many simulations in one run: parameter sets as arrays (docs/ODD.md §3, "Batches").
 
 `simulate_many(configs)` returns, for each config, the records array its run gives alone
 (`ConsentModel.records`: days x (regions + ALL) x metrics), in order. Calibration, posterior
-ensembles and sensitivity call this, never the model in a loop of their own, so one place decides
-how simulations are grouped (docs/ODD.md §3).
+ensembles, sensitivity and validation call this, never the model in a loop of their own, so this
+is the one place that decides how simulations are grouped.
+
+Why batches: a run pays a fixed cost per simulated day (hundreds of small array operations) however
+few its agents. A batch runs several simulations as one model whose region axis runs over cells,
+(simulation, region) pairs (sim.model.world.build_batch_world): every array operation of a day then
+serves all of them. Each simulation keeps its own population, graph, seed and keyed draws
+(sim.model.random_streams.BatchStreams), and every parameter that may differ within a batch
+(`BATCHED`) is held per cell and read per member, so a simulation in a batch gives exactly, bit for
+bit, the series it gives alone (tests/test_batch.py).
+
+Configs that differ in anything else (the policy, the horizon, a mechanism switched on or off, a
+route's steps, the training schedule...) cannot share a day's operations: `batch_key` tells them
+apart and they run in separate batches. Batches are sized by `batch_size` to a number of agents
+(the fixed cost is paid once per batch) within the memory available.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import numpy as np
 
 from sim.model.config import SimConfig
-from sim.model.engine import ConsentModel
+from sim.model.graph import Graph
+from sim.model.policy import Notice, PolicyTable
+from sim.model.population import Population
+from sim.model.regions import REGION_CODES
+
+# Config keys whose values may differ between the simulations of one batch ("*": any key at that
+# level; a group's `enabled` switch never may). Everything else is shared (`batch_key`).
+BATCHED = (
+    "seed",
+    "progress",
+    "figures",
+    "uncertainty",
+    "population",  # each simulation samples its own population and graph
+    "awareness.media",  # media attention and its hazard are built per simulation
+    "awareness.notices",
+    "awareness.word_of_mouth.strength",
+    "awareness.word_of_mouth.share_prob",
+    "consent",
+    "friction.skill_weight",
+    "friction.try_prob",
+    "friction.frustration_factor",
+    "friction.give_up_prob",
+    "friction.routes.*.steps.*.difficulty",
+    "feed",
+    "training.profile_tokens",
+    "training.tokens_per_post",
+    "salience",
+    "guidance",
+    "return_visits",
+    "concern",
+    "reactions.*",
+    "membership",
+)
+BATCH_AGENTS = 1_000_000  # agents per batch by default: beyond it the fixed cost per day is negligible (bench)
+BATCH_MEMORY_SHARE = 0.5  # at most this share of the memory available to one batch
 
 
-def simulate_many(configs: Sequence[SimConfig]) -> list[np.ndarray]:
-    """Records per config, each exactly as the config's run alone gives them."""
+def _drop(tree, path: list[str]) -> None:
+    """Remove the leaves at `path` (with "*" wildcards) from a nested dict/list, keeping `enabled`."""
+    head, rest = path[0], path[1:]
+    items = tree.items() if isinstance(tree, dict) else enumerate(tree)
+    keys = [k for k, _ in items if head == "*" or str(k) == head]
+    for k in keys:
+        if not rest:
+            if isinstance(tree[k], dict):  # a whole group: all but its switches
+                for leaf in [x for x in tree[k] if x != "enabled"]:
+                    if isinstance(tree[k][leaf], dict) and "enabled" in tree[k][leaf]:
+                        _drop(tree[k], [leaf])
+                    else:
+                        del tree[k][leaf]
+            elif isinstance(tree, dict):
+                del tree[k]
+            else:
+                tree[k] = None
+        elif isinstance(tree[k], dict | list):
+            _drop(tree[k], rest)
+
+
+def batch_key(config: SimConfig) -> str:
+    """What the simulations of one batch must share: the config without the `BATCHED` keys."""
+    tree = config.model_dump(mode="json")
+    for path in BATCHED:
+        _drop(tree, path.split("."))
+    return json.dumps(tree, sort_keys=True)
+
+
+def batch_size(config: SimConfig, agents: int = BATCH_AGENTS, available: float | None = None) -> int:
+    """Simulations of `config`'s size per batch: about `agents` agents, within
+    BATCH_MEMORY_SHARE of the memory available now (sim.run.memory's measured bytes per agent)."""
+    from sim.run.memory import BASE_BYTES, available_bytes, estimate_bytes
+
+    per_sim = max(config.population.agents, 1)
+    by_agents = max(agents // per_sim, 1)
+    limit = available_bytes() if available is None else available
+    if limit is None:
+        return by_agents
+    per_sim_bytes = estimate_bytes(config) - BASE_BYTES
+    return int(max(min(by_agents, BATCH_MEMORY_SHARE * limit // per_sim_bytes), 1))
+
+
+def batches(configs: Sequence[SimConfig], agents: int = BATCH_AGENTS) -> list[list[int]]:
+    """Indices of `configs` grouped into batches: equal `batch_key`, at most `batch_size` each, in order."""
+    groups: dict[str, list[int]] = {}
+    for i, config in enumerate(configs):
+        groups.setdefault(batch_key(config), []).append(i)
     out = []
-    for config in configs:
-        model = ConsentModel(config)
-        while model.running:
-            model.step()
-        out.append(model.records)
+    for members in groups.values():
+        size = batch_size(configs[members[0]], agents)
+        out += [members[i : i + size] for i in range(0, len(members), size)]
     return out
+
+
+def run_batch(configs: Sequence[SimConfig]) -> np.ndarray:
+    """Records of each config (simulations x days x (regions + ALL) x metrics), run as one batch."""
+    from sim.model.engine import ConsentModel
+
+    model = ConsentModel(list(configs))
+    while model.running:
+        model.step()
+    return model.records_by_sim
+
+
+def simulate_many(configs: Sequence[SimConfig], agents: int = BATCH_AGENTS) -> list[np.ndarray]:
+    """Records per config, each exactly as the config's run alone gives them, run in batches of
+    about `agents` agents (1 agent: one simulation at a time)."""
+    out: list[np.ndarray | None] = [None] * len(configs)
+    for members in batches(configs, agents):
+        for i, records in zip(members, run_batch([configs[i] for i in members]), strict=True):
+            out[i] = records
+    return out
+
+
+# ---------------------------------------------------------------- laying simulations end to end
+def stack_populations(pops: list[Population]) -> tuple[Population, np.ndarray]:
+    """One population of every simulation's agents, simulation after simulation; its `region` is the
+    cell (simulation x 10 + region) and its slices and weights are per cell. Returns it and the
+    first agent of each simulation (then the total)."""
+    n_regions = len(REGION_CODES)
+    starts = np.concatenate([[0], np.cumsum([p.n for p in pops])]).astype(np.int64)
+    poster_starts = np.concatenate([[0], np.cumsum([p.poster.size for p in pops])])
+
+    def cat(field):
+        return np.concatenate([getattr(p, field) for p in pops])
+
+    def shifted(slices, by):
+        return [slice(s.start + int(by), s.stop + int(by)) for s in slices]
+
+    return (
+        Population(
+            region=np.concatenate([p.region.astype(np.int32) + k * n_regions for k, p in enumerate(pops)]),
+            slices=[s for k, p in enumerate(pops) for s in shifted(p.slices, starts[k])],
+            weight_by_region=cat("weight_by_region"),
+            eligible=cat("eligible"),
+            visit_prob=cat("visit_prob"),
+            tenure_days=cat("tenure_days"),
+            has_photo=cat("has_photo"),
+            concern=cat("concern"),
+            preference=cat("preference"),
+            skill=cat("skill"),
+            visibility_motive=cat("visibility_motive"),
+            believes_reach_cost=cat("believes_reach_cost"),
+            poster=np.concatenate([p.poster + np.int32(starts[k]) for k, p in enumerate(pops)]).astype(np.int32),
+            poster_post_prob=cat("poster_post_prob"),
+            poster_rate_per_day=cat("poster_rate_per_day"),
+            poster_slices=[s for k, p in enumerate(pops) for s in shifted(p.poster_slices, poster_starts[k])],
+            start_agents=None if pops[0].start_agents is None else cat("start_agents"),
+        ),
+        starts,
+    )
+
+
+def stack_graphs(graphs: list[Graph], starts: np.ndarray) -> Graph:
+    """The simulations' graphs as one block-diagonal graph (no tie crosses simulations)."""
+    edge_starts = np.concatenate([[0], np.cumsum([g.indices.size for g in graphs])])
+    indptr = np.concatenate([graphs[0].indptr[:1]] + [g.indptr[1:] + edge_starts[k] for k, g in enumerate(graphs)])
+    indices = np.concatenate([g.indices + np.int32(starts[k]) for k, g in enumerate(graphs)]).astype(np.int32)
+    return Graph(indptr=indptr, indices=indices)
+
+
+def stack_policies(tables: list[PolicyTable]) -> PolicyTable:
+    """The simulations' compiled policies side by side, per cell (their designs are the same)."""
+    n_regions = len(REGION_CODES)
+    notices = [
+        Notice(n.day, n.region + k * n_regions, n.channels, n.one_click)
+        for k, p in enumerate(tables)
+        for n in p.notices
+    ]
+    notices.sort(key=lambda n: (n.day, n.region))
+    first = tables[0]
+    return PolicyTable(
+        regime=np.hstack([p.regime for p in tables]),
+        training=np.hstack([p.training for p in tables]),
+        routes_out=np.hstack([p.routes_out for p in tables]),
+        routes_in=np.hstack([p.routes_in for p in tables]),
+        route_names=first.route_names,
+        notices=tuple(notices),
+        phases=first.phases,
+        designs=first.designs,
+    )
+
+
+class Gatherer:
+    """Gathers the `simulate_many` calls of several threads into one (for callers that make one
+    simulation request at a time, like pyabc's particles: sim.analysis.abc_sampler).
+
+    `threads` threads call `run(configs)`; each call waits until every thread still working has
+    made its call (or left), then one of them runs all the configs together with `simulate_many`
+    and every caller gets its own records back. A thread that stops calling must `leave()`.
+    `Gatherer.active` is the one a worker process has installed for its model calls (or None)."""
+
+    active: Gatherer | None = None
+
+    def __init__(self, threads: int, agents: int = BATCH_AGENTS):
+        import threading
+
+        self._ready = threading.Condition()
+        self._waiting: list[dict] = []
+        self._active = threads
+        self._agents = agents
+
+    def run(self, configs: Sequence[SimConfig]) -> list[np.ndarray]:
+        slot = {"configs": list(configs), "out": None, "error": None}
+        with self._ready:
+            self._waiting.append(slot)
+            if len(self._waiting) >= self._active:
+                self._flush()
+            while slot["out"] is None and slot["error"] is None:
+                self._ready.wait()
+        if slot["error"] is not None:
+            raise slot["error"]
+        return slot["out"]
+
+    def leave(self) -> None:
+        with self._ready:
+            self._active -= 1
+            if self._waiting and len(self._waiting) >= self._active:
+                self._flush()
+
+    def _flush(self) -> None:
+        """Run every waiting call's configs as one `simulate_many` (the lock is held: all others wait)."""
+        slots, self._waiting = self._waiting, []
+        try:
+            records = simulate_many([c for s in slots for c in s["configs"]], self._agents)
+            at = 0
+            for s in slots:
+                s["out"], at = records[at : at + len(s["configs"])], at + len(s["configs"])
+        except Exception as error:  # every caller sees the failure
+            for s in slots:
+                s["error"] = error
+        self._ready.notify_all()

@@ -23,6 +23,7 @@ from sim.model.rules import awareness, guidance, membership, reactions, salience
 from sim.model.rules import concern as concern_rules
 from sim.model.rules.consent import INDIFFERENT, OBJECT, OPTED_IN, OPTED_OUT
 from sim.model.rules.ledger import DATA_TYPES
+from sim.model.search import lower_bound, ranges
 from sim.model.state import NOT_YET
 
 N_REGIONS = len(REGION_CODES)
@@ -45,78 +46,107 @@ class BehaviourEngine:
         self._post_less_cfg = rx.post_less if rx.post_less.enabled else None
         self._close_cfg = rx.close_account if rx.close_account.enabled else None
         self._membership_cfg = cfg.membership if cfg.membership.enabled else None
-        self._cumulative = {name: np.zeros(N_REGIONS) for name in COUNTERS}
+        self._cumulative = {name: np.zeros(self.n_cells) for name in COUNTERS}
         self._previous: dict[str, np.ndarray] = {}
         self._closing: dict[int, list[np.ndarray]] = {}  # day -> members whose account closes that day
         self._closed_by_choice: list[np.ndarray] = []  # objectors who closed (their data leaves under removal)
         self._members_count = np.array([s.stop - s.start for s in pop.slices], np.int64)
-        self._salience_total = np.zeros(N_REGIONS)  # sum of eligible members' salience today (decays daily)
+        self._salience_total = np.zeros(self.n_cells)  # sum of eligible members' salience today (decays daily)
         # Counts kept up to date as members change (no pass over all agents a day): active eligible members
         # by region, choice and objector (0/1); eligible objectors opted out; eligible members guided,
         # chilled, who deleted old posts; and per day the guided whose guidance ends then.
-        self._active = np.zeros((N_REGIONS, 3, 2), np.int64)
+        self._active = np.zeros((self.n_cells, 3, 2), np.int64)
         self._active_from = -ACTIVE_DAYS  # the earliest last visit counted as active now
         self._recent_visitors: deque[tuple[int, np.ndarray]] = deque()  # (day, visitors) of the last 30 days
-        self._objectors_out = np.zeros(N_REGIONS, np.int64)
-        self._guided_count = np.zeros(N_REGIONS, np.int64)
-        self._guided_ends = np.zeros((self.n_days + 2, N_REGIONS), np.int64)
-        self._chilled_count = np.zeros(N_REGIONS, np.int64)
-        self._deleted_count = np.zeros(N_REGIONS, np.int64)
+        self._objectors_out = np.zeros(self.n_cells, np.int64)
+        self._guided_count = np.zeros(self.n_cells, np.int64)
+        self._guided_ends = np.zeros((self.n_days + 2, self.n_cells), np.int64)
+        self._chilled_count = np.zeros(self.n_cells, np.int64)
+        self._deleted_count = np.zeros(self.n_cells, np.int64)
         self._schedule = None
         if self._guidance_cfg or self._return_cfg or self._concern_cfg:
-            media = cfg.awareness.media
-            events = media_events(cfg.policy)
-            attention = awareness.media_attention(media, cfg.start, self.n_days, events)
-            shocks, guided = guidance.event_attention(
-                media, cfg.start, self.n_days, events, cfg.guidance.coverage_share
-            )
+            # [day, cell]: each simulation's media events, from its own media config
+            parts = [self._event_attention(c) for c in self.world.configs]
+            shocks, guided, attention = (np.hstack([p[k] for p in parts]) for k in range(3))
             self._guided_prob = guidance.share_of_attention(guided, attention)
             self._event_prob = guidance.share_of_attention(shocks, attention)
             if self._concern_cfg:
-                self._init_concern(shocks)
+                self._init_concern([p[0] for p in parts])
         if self._membership_cfg:
-            self._init_membership()
+            self._changing: list[tuple[np.ndarray, np.ndarray]] = []  # (members, day their eligibility may change)
+            for k, config in enumerate(self.world.configs):
+                self._init_membership(k, config.membership)
+            self._end_membership_setup()
 
-    def _init_concern(self, shocks: np.ndarray) -> None:
-        c, pop = self._concern_cfg, self.pop
-        self._concern_share = concern_rules.objecting_share(
-            concern_rules.pressure(shocks, c.memory_days), c.sensitivity, c.max_share
+    def _event_attention(self, cfg) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(event shocks, their how-to part, all attention) [day, region] of one simulation."""
+        media, events = cfg.awareness.media, media_events(cfg.policy)
+        attention = awareness.media_attention(media, cfg.start, self.n_days, events)
+        shocks, guided = guidance.event_attention(media, cfg.start, self.n_days, events, cfg.guidance.coverage_share)
+        return shocks, guided, attention
+
+    def _init_concern(self, shocks: list[np.ndarray]) -> None:
+        pop = self.pop
+        self._concern_share = np.hstack(
+            [
+                concern_rules.objecting_share(concern_rules.pressure(s, c.memory_days), c.sensitivity, c.max_share)
+                for s, c in zip(shocks, (cfg.concern for cfg in self.world.configs), strict=True)
+            ]
         )
-        self._concern_applied = np.zeros(N_REGIONS)
-        # per region: the indifferent members sorted by their fixed threshold (keyed draw on day -1)
-        self._indifferent, self._thresholds = [], []
+        self._concern_applied = np.zeros(self.n_cells)
+        # per cell (region): the indifferent members sorted by their fixed threshold (keyed draw on
+        # day -1), cell after cell in one array; cell c's are [_threshold_bounds[c], _threshold_bounds[c + 1])
+        indifferent, thresholds = [], []
         for sl in pop.slices:
             members = np.flatnonzero(pop.preference[sl] == INDIFFERENT) + sl.start
             u = self.streams.uniform("concern_threshold", members, -1)
             order = np.argsort(u, kind="stable")
-            self._indifferent.append(members[order])
-            self._thresholds.append(u[order])
+            indifferent.append(members[order])
+            thresholds.append(u[order])
+        self._indifferent, self._thresholds = np.concatenate(indifferent), np.concatenate(thresholds)
+        self._threshold_bounds = np.concatenate([[0], np.cumsum([a.size for a in indifferent])])
 
-    def _init_membership(self) -> None:
-        m, pop, s, n_days = self._membership_cfg, self.pop, self.state, self.n_days
-        rng = self.streams.generator("membership")
+    def _init_membership(self, sim: int, m) -> None:
+        """Join, coming-of-age and closing days of simulation `sim`'s members (its own set-up draws)."""
+        pop, s, n_days = self.pop, self.state, self.n_days
+        rng = self.world.sim_streams[sim].generator("membership")
+        cells = slice(sim * N_REGIONS, (sim + 1) * N_REGIONS)
+        first, last = self.world.agent_starts[sim], self.world.agent_starts[sim + 1]
         joiners = np.concatenate(
-            [np.arange(sl.start + int(k), sl.stop) for sl, k in zip(pop.slices, pop.start_agents, strict=True)]
+            [
+                np.arange(sl.start + int(k), sl.stop)
+                for sl, k in zip(pop.slices[cells], pop.start_agents[cells], strict=True)
+            ]
         )
         join = membership.uniform_days(rng, joiners.size, 1, n_days)
         s.join_day[joiners] = join
         pop.tenure_days[joiners] = 0  # no backlog before the horizon
-        minors = np.flatnonzero(~pop.eligible)
+        minors = first + np.flatnonzero(~pop.eligible[first:last])
         adult = s.join_day[minors] + membership.uniform_days(rng, minors.size, 1, m.age_in_days + 1)
         s.adult_day[minors] = np.minimum(adult, NEVER)
-        dormant = np.flatnonzero(pop.visit_prob < m.dormant_below_visits_per_day)
+        dormant = first + np.flatnonzero(pop.visit_prob[first:last] < m.dormant_below_visits_per_day)
         s.closed_day[dormant] = membership.closing_days(rng, s.join_day[dormant], m.dormant_close_per_year)
         # joiners: first visit on the join day (sign-up), first post after it
         s.next_visit[joiners] = join
         at = np.searchsorted(pop.poster, joiners)
         is_poster = (at < pop.poster.size) & (pop.poster[np.minimum(at, pop.poster.size - 1)] == joiners)
         s.next_post[at[is_poster]] = np.minimum(join[is_poster] + s.next_post[at[is_poster]] + 1, NEVER)
-        # eligibility on day 0, and the days it may change
-        self._members_count -= np.bincount(pop.region[joiners], minlength=N_REGIONS)
+        self._members_count -= np.bincount(pop.region[joiners], minlength=self.n_cells)
+        self._changing.append(
+            (
+                np.concatenate([joiners, minors, dormant]),
+                np.concatenate([s.join_day[joiners], s.adult_day[minors], s.closed_day[dormant]]).astype(np.int64),
+            )
+        )
+
+    def _end_membership_setup(self) -> None:
+        """Eligibility on day 0, and the calendar of the days it may change (members in any order:
+        a day's changes are taken sorted)."""
+        pop, s, n_days = self.pop, self.state, self.n_days
         pop.eligible[:] = membership.is_eligible(0, s.join_day, s.adult_day, s.closed_day)
         self._recount_eligible()
-        agents = np.concatenate([joiners, minors, dormant])
-        days = np.concatenate([s.join_day[joiners], s.adult_day[minors], s.closed_day[dormant]]).astype(np.int64)
+        agents = np.concatenate([a for a, _ in self._changing])
+        days = np.concatenate([d for _, d in self._changing])
         keep = (days > 0) & (days < n_days)
         order = np.argsort(days[keep], kind="stable")
         self._schedule = (agents[keep][order], np.searchsorted(days[keep][order], np.arange(n_days + 1)))
@@ -124,18 +154,20 @@ class BehaviourEngine:
     def _recount_eligible(self) -> None:
         pop = self.pop
         self._objector_eligible = pop.eligible & (pop.preference == OBJECT)
-        self._eligible_count = np.array([np.count_nonzero(pop.eligible[sl]) for sl in pop.slices])
-        self._objector_count = np.array([np.count_nonzero(self._objector_eligible[sl]) for sl in pop.slices])
+        self._eligible_count = np.bincount(pop.region[pop.eligible], minlength=self.n_cells)
+        self._objector_count = np.bincount(pop.region[self._objector_eligible], minlength=self.n_cells)
 
     def _weighted(self, members: np.ndarray, weights=None) -> np.ndarray:
-        counts = np.bincount(self.pop.region[members], weights=weights, minlength=N_REGIONS)
+        counts = np.bincount(self.pop.region[members], weights=weights, minlength=self.n_cells)
         return counts * self.pop.weight_by_region
 
     # ------------------------------------------------------------------ 0. start of the day
     def _start_of_day(self, t: int) -> None:
         """Membership changes (joiners, members turning 18, closed accounts) and today's concern shift."""
         if self._salience_cfg is not None and t > 0:
-            self._salience_total *= 0.5 ** (1.0 / self._salience_cfg.half_life_days)
+            self._salience_total *= self._per_cell(
+                "salience_daily_decay", lambda c: 0.5 ** (1.0 / c.salience.half_life_days)
+            )
         if self._guidance_cfg is not None:
             self._guided_count -= self._guided_ends[t]
         if self._schedule is not None or self._closing:
@@ -160,7 +192,7 @@ class BehaviourEngine:
             self.tally.touch(joined)
             level = self.media_hazard_cum[t - 1, pop.region[joined]]
             self._set_exposure_level(joined, level + self.streams.exponential("exposure", joined, t), t)
-            self._members_count += np.bincount(pop.region[joined], minlength=N_REGIONS)
+            self._members_count += np.bincount(pop.region[joined], minlength=self.n_cells)
             self._cumulative["joined"] += self._weighted(joined)
         closed = changing[s.closed_day[changing] == t]
         if closed.size:
@@ -168,7 +200,7 @@ class BehaviourEngine:
             at = np.searchsorted(pop.poster, closed)
             is_poster = (at < pop.poster.size) & (pop.poster[np.minimum(at, pop.poster.size - 1)] == closed)
             s.next_post[at[is_poster]] = NEVER
-            self._members_count -= np.bincount(pop.region[closed], minlength=N_REGIONS)
+            self._members_count -= np.bincount(pop.region[closed], minlength=self.n_cells)
             self._cumulative["closed"] += self._weighted(closed)
         now = membership.is_eligible(t, s.join_day[changing], s.adult_day[changing], s.closed_day[changing])
         self._set_eligible(changing[now & ~pop.eligible[changing]], True)
@@ -183,48 +215,53 @@ class BehaviourEngine:
             region = pop.region[agents]
             if self._salience_cfg is not None:
                 self._salience_total -= np.bincount(
-                    region, weights=self._salience_now(agents, self.day), minlength=N_REGIONS
+                    region, weights=self._salience_now(agents, self.day), minlength=self.n_cells
                 )
             if self._guidance_cfg is not None:
                 until = s.guided_until[agents].astype(np.int64)
                 guided = until >= self.day
-                self._guided_count -= np.bincount(region[guided], minlength=N_REGIONS)
+                self._guided_count -= np.bincount(region[guided], minlength=self.n_cells)
                 np.subtract.at(self._guided_ends, (np.minimum(until[guided] + 1, self.n_days + 1), region[guided]), 1)
-            self._chilled_count -= np.bincount(region[s.chilled[agents]], minlength=N_REGIONS)
+            self._chilled_count -= np.bincount(region[s.chilled[agents]], minlength=self.n_cells)
             deleted = s.backlog_kept[agents] < reactions.KEPT_ALL
-            self._deleted_count -= np.bincount(region[deleted], minlength=N_REGIONS)
+            self._deleted_count -= np.bincount(region[deleted], minlength=self.n_cells)
         self._count_active(agents[s.last_visit[agents] >= self._active_from], sign)
         objector_out = agents[(pop.preference[agents] == OBJECT) & (s.choice[agents] == OPTED_OUT)]
-        self._objectors_out += sign * np.bincount(pop.region[objector_out], minlength=N_REGIONS)
+        self._objectors_out += sign * np.bincount(pop.region[objector_out], minlength=self.n_cells)
         pop.eligible[agents] = value
-        self._eligible_count += sign * np.bincount(pop.region[agents], minlength=N_REGIONS)
+        self._eligible_count += sign * np.bincount(pop.region[agents], minlength=self.n_cells)
         objectors = agents[pop.preference[agents] == OBJECT]
         self._objector_eligible[objectors] = value
-        self._objector_count += sign * np.bincount(pop.region[objectors], minlength=N_REGIONS)
+        self._objector_count += sign * np.bincount(pop.region[objectors], minlength=self.n_cells)
 
     def _concern_today(self, t: int) -> None:
         """Indifferent members whose threshold lies between yesterday's and today's share switch."""
         pop, share = self.pop, self._concern_share[t]
-        for r in range(N_REGIONS):
-            old, new = self._concern_applied[r], share[r]
-            if old == new:
-                continue
-            lo, hi = np.searchsorted(self._thresholds[r], [min(old, new), max(old, new)])
-            self._concern_applied[r] = new
-            if lo == hi:  # no threshold crossed today: nobody switches
-                continue
-            members = self._indifferent[r][lo:hi]
-            pop.preference[members] = OBJECT if new > old else INDIFFERENT
-            self.tally.touch(members)
-            eligible = members[pop.eligible[members]]
-            active = eligible[self.state.last_visit[eligible] >= self._active_from]
-            self._count_active(active, -1, objector=new < old)  # counted under the old preference
-            self._count_active(active, 1, objector=new > old)
-            self._objectors_out[r] += (1 if new > old else -1) * np.count_nonzero(
-                self.state.choice[eligible] == OPTED_OUT
-            )
-            self._objector_eligible[eligible] = new > old
-            self._objector_count[r] += (1 if new > old else -1) * eligible.size
+        cells = np.flatnonzero(self._concern_applied != share)
+        if cells.size == 0:
+            return
+        old, new = self._concern_applied[cells], share[cells]
+        self._concern_applied[cells] = new
+        first, last = self._threshold_bounds[cells], self._threshold_bounds[cells + 1]
+        lo = lower_bound(self._thresholds, first, last, np.minimum(old, new))
+        hi = lower_bound(self._thresholds, first, last, np.maximum(old, new))
+        members = self._indifferent[ranges(lo, hi)]  # thresholds crossed today, cell by cell
+        if members.size == 0:
+            return
+        up = np.repeat(new > old, hi - lo)  # the share rose: they object now
+        pop.preference[members] = np.where(up, OBJECT, INDIFFERENT)
+        self.tally.touch(members)
+        now, up = members[pop.eligible[members]], up[pop.eligible[members]]
+        active = self.state.last_visit[now] >= self._active_from
+        self._count_active(now[active], -1, objector=~up[active])  # counted under the old preference
+        self._count_active(now[active], 1, objector=up[active])
+        sign = np.where(up, 1, -1)
+        out = self.state.choice[now] == OPTED_OUT
+        self._objectors_out += np.bincount(pop.region[now[out]], weights=sign[out], minlength=self.n_cells).astype(
+            np.int64
+        )
+        self._objector_eligible[now] = up
+        self._objector_count += np.bincount(pop.region[now], weights=sign, minlength=self.n_cells).astype(np.int64)
 
     # ------------------------------------------------------------------ 2. visits
     def _note_visits(self, t: int, visitors: np.ndarray) -> None:
@@ -249,7 +286,7 @@ class BehaviourEngine:
         choice = self.state.choice[members] if choice is None else choice
         objector = (pop.preference[members] == OBJECT) if objector is None else objector
         code = (pop.region[members].astype(np.int64) * 3 + choice) * 2 + objector
-        self._active += sign * np.bincount(code, minlength=N_REGIONS * 6).reshape(N_REGIONS, 3, 2)
+        self._active += sign * np.bincount(code, minlength=self.n_cells * 6).reshape(self.n_cells, 3, 2)
 
     # ------------------------------------------------------------------ 3. after today's exposures
     def _after_exposure(self, t: int, exposed: np.ndarray, by_notice: np.ndarray) -> None:
@@ -262,13 +299,17 @@ class BehaviourEngine:
             return
         from_notice = np.isin(exposed, by_notice) if by_notice.size else np.zeros(exposed.size, bool)
         if self._salience_cfg:
-            sc = self._salience_cfg
-            self._raise_salience(exposed, np.where(from_notice, sc.notice_boost, sc.exposure_boost), t)
+            boost = np.where(
+                from_notice,
+                self._param("salience.notice_boost", exposed),
+                self._param("salience.exposure_boost", exposed),
+            )
+            self._raise_salience(exposed, boost, t)
         if self._guidance_cfg:
             news = exposed[~from_notice]
             self._guide(news, self._guided_prob[t, pop.region[news]], "guided", t)
         if self._return_cfg:
-            p = self._return_cfg.response_prob * self._event_prob[t, pop.region[exposed]]
+            p = self._param("return_visits.response_prob", exposed) * self._event_prob[t, pop.region[exposed]]
             hit = p > 0
             back = exposed[hit][self.streams.uniform("return_visit", exposed[hit], t) < p[hit]]
             s.next_visit[back] = np.minimum(s.next_visit[back], t + 1)
@@ -287,11 +328,11 @@ class BehaviourEngine:
         s, region = self.state, self.pop.region[guided]
         until = s.guided_until[guided].astype(np.int64)
         already = until >= t
-        self._guided_count += np.bincount(region[~already], minlength=N_REGIONS)
+        self._guided_count += np.bincount(region[~already], minlength=self.n_cells)
         np.subtract.at(self._guided_ends, (np.minimum(until[already] + 1, self.n_days + 1), region[already]), 1)
-        new_until = min(t + self._guidance_cfg.memory_days - 1, NEVER)
+        new_until = np.minimum(t + self._param("guidance.memory_days", guided).astype(np.int64) - 1, NEVER)
         s.guided_until[guided] = new_until
-        self._guided_ends[min(new_until + 1, self.n_days + 1)] += np.bincount(region, minlength=N_REGIONS)
+        np.add.at(self._guided_ends, (np.minimum(new_until + 1, self.n_days + 1), region), 1)
 
     def _told(self, t: int, told: np.ndarray, telling: np.ndarray, p: np.ndarray) -> None:
         """Contacts of members who acted: salience from them, and the path they pass on."""
@@ -301,39 +342,43 @@ class BehaviourEngine:
         told, telling, p = told[keep], telling[keep], p[keep]
         if self._salience_cfg:
             share = telling / np.maximum(self.contacts[told], 1)
-            self._raise_salience(told, self._salience_cfg.contact_boost * share, t)
+            self._raise_salience(told, self._param("salience.contact_boost", told) * share, t)
         if self._guidance_cfg:
-            self._guide(told, self._guidance_cfg.word_of_mouth_share * p, "guided_by_contact", t)
+            self._guide(told, self._param("guidance.word_of_mouth_share", told) * p, "guided_by_contact", t)
 
     # ------------------------------------------------------------------ salience
     def _salience_now(self, members: np.ndarray, t: int) -> np.ndarray:
         s = self.state
         since = t - s.salience_day[members].astype(np.int64)
-        return salience.decayed(s.salience[members], since, self._salience_cfg.half_life_days)
+        return salience.decayed(s.salience[members], since, self._param("salience.half_life_days", members))
 
     def _raise_salience(self, members: np.ndarray, boost, t: int) -> None:
-        s, sc = self.state, self._salience_cfg
+        s = self.state
         before = self._salience_now(members, t)
-        s.salience[members] = salience.raised(before, boost, sc.max_salience)
+        s.salience[members] = salience.raised(before, boost, self._param("salience.max_salience", members))
         s.salience_day[members] = t
         change = s.salience[members].astype(np.float64) - before
-        self._salience_total += np.bincount(self.pop.region[members], weights=change, minlength=N_REGIONS)
+        self._salience_total += np.bincount(self.pop.region[members], weights=change, minlength=self.n_cells)
 
     def _salience_scaled(self, p, members: np.ndarray, t: int, kind: str):
         """A chance of `kind` ("intent" or "try") raised by the members' salience; unchanged when off."""
         if self._salience_cfg is None:
             return p
-        gain = self._salience_cfg.intent_gain if kind == "intent" else self._salience_cfg.try_gain
+        gain = self._param(f"salience.{kind}_gain", members)
         return salience.scaled_probability(p, self._salience_now(members, t), gain)
 
     # ------------------------------------------------------------------ friction: the printed path
-    def _step_difficulty(self, members: np.ndarray, step, t: int):
+    def _step_difficulty(self, members: np.ndarray, difficulty: np.ndarray, t: int):
         """A route step's difficulty for these members: eased for those who know the printed path."""
-        g = self._guidance_cfg
-        if g is None:
-            return step.difficulty
+        if self._guidance_cfg is None:
+            return difficulty
         known = self.state.guided_until[members] >= t
-        return guidance.eased_difficulty(step.difficulty, known, g.difficulty_reduction, g.hidden_above)
+        return guidance.eased_difficulty(
+            difficulty,
+            known,
+            self._param("guidance.difficulty_reduction", members),
+            self._param("guidance.hidden_above", members),
+        )
 
     # ------------------------------------------------------------------ reactions
     def _react(self, t: int, exposed: np.ndarray) -> None:
@@ -341,17 +386,20 @@ class BehaviourEngine:
         objectors = exposed[pop.preference[exposed] == OBJECT]
         if objectors.size == 0:
             return
-        gain = self._salience_cfg.intent_gain if self._salience_cfg else 0.0
+        gain = self._param("salience.intent_gain", objectors) if self._salience_cfg else 0.0
         level = self._salience_now(objectors, t) if self._salience_cfg else np.zeros(objectors.size)
 
-        def draw(reaction, stream: str, can: np.ndarray) -> np.ndarray:
-            p = salience.scaled_probability(reaction.share, level[can], gain)
+        def draw(reaction: str, stream: str, can: np.ndarray) -> np.ndarray:
+            share = self._param(f"reactions.{reaction}.share", objectors[can])
+            p = salience.scaled_probability(share, level[can], gain if np.isscalar(gain) else gain[can])
             return objectors[can][self.streams.uniform(stream, objectors[can], t) < p]
 
         if self._delete_cfg:
-            deleting = draw(self._delete_cfg, "delete_old_posts", s.backlog_kept[objectors] == reactions.KEPT_ALL)
-            s.backlog_kept[deleting] = reactions.kept_code(self._delete_cfg.kept_share)
-            self._deleted_count += np.bincount(pop.region[deleting], minlength=N_REGIONS)
+            deleting = draw("delete_old_posts", "delete_old_posts", s.backlog_kept[objectors] == reactions.KEPT_ALL)
+            s.backlog_kept[deleting] = self._param(
+                "kept_code", deleting, lambda c: reactions.kept_code(c.reactions.delete_old_posts.kept_share)
+            ).astype(np.uint8)
+            self._deleted_count += np.bincount(pop.region[deleting], minlength=self.n_cells)
             at = np.searchsorted(pop.poster, deleting)
             is_poster = (at < pop.poster.size) & (pop.poster[np.minimum(at, pop.poster.size - 1)] == deleting)
             posters = deleting[is_poster]
@@ -359,18 +407,18 @@ class BehaviourEngine:
             deleted = old_posts * (1.0 - reactions.backlog_after_deletion(1.0, s.backlog_kept[posters]))
             self._cumulative["posts_deleted"] += self._weighted(posters, deleted)
         if self._post_less_cfg:
-            chilling = draw(self._post_less_cfg, "post_less", ~s.chilled[objectors])
+            chilling = draw("post_less", "post_less", ~s.chilled[objectors])
             s.chilled[chilling] = True
-            self._chilled_count += np.bincount(pop.region[chilling], minlength=N_REGIONS)
+            self._chilled_count += np.bincount(pop.region[chilling], minlength=self.n_cells)
         if self._close_cfg:
-            closing = draw(self._close_cfg, "close_account", s.closed_day[objectors] == NEVER)
+            closing = draw("close_account", "close_account", s.closed_day[objectors] == NEVER)
             if closing.size and t + 1 < self.n_days:
                 s.closed_day[closing] = t + 1
                 self._closing.setdefault(t + 1, []).append(closing)
                 self._closed_by_choice.append(closing)
                 ingested = closing[s.profile_ingested[closing] & (s.choice[closing] != OPTED_OUT)]
-                for r, amounts in self._data_by_region(ingested):  # leaving is an objection: now counted as such
-                    self.ledger.objected(r, amounts, pop.weight_by_region[r])
+                if ingested.size:  # leaving is an objection: now counted as such
+                    self._ledger_by_cell(self.ledger.objected, self._data_by_cell(ingested))
 
     def _posts_made(self, due: np.ndarray, t: int) -> np.ndarray:
         """Of the posters due today (indices into the poster arrays), those who post: a chilled member
@@ -382,7 +430,7 @@ class BehaviourEngine:
         chilled = s.chilled[agents]
         u = np.ones(due.size)
         u[chilled] = self.streams.uniform("post_less_skip", agents[chilled], t)
-        made = reactions.post_kept(u, chilled, self._post_less_cfg.post_factor)
+        made = reactions.post_kept(u, chilled, self._param("reactions.post_less.post_factor", agents))
         skipped = due[~made]
         gaps = self.streams.geometric_days("post", pop.poster[skipped], t, pop.poster_post_prob[skipped])
         s.next_post[skipped] = np.minimum(t + gaps, NEVER)
@@ -414,8 +462,8 @@ class BehaviourEngine:
         self._count_active(members[active], 1, choice=choice[active])
         objector = pop.preference[members] == OBJECT
         now_out, was_out = objector & (choice == OPTED_OUT), objector & (before == OPTED_OUT)
-        self._objectors_out += np.bincount(pop.region[members[now_out]], minlength=N_REGIONS)
-        self._objectors_out -= np.bincount(pop.region[members[was_out]], minlength=N_REGIONS)
+        self._objectors_out += np.bincount(pop.region[members[now_out]], minlength=self.n_cells)
+        self._objectors_out -= np.bincount(pop.region[members[was_out]], minlength=self.n_cells)
 
     # ------------------------------------------------------------------ 8. quantities of the new metrics
     def _behaviour_quantities(self, t: int) -> dict[str, np.ndarray]:

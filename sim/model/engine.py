@@ -2,12 +2,20 @@
 
 One step is one day. Every rule lives in its own module (awareness, consent, friction, content,
 ledger) as a function of arrays; this module only wires them in the scheduled order. No Python
-loop runs over agents: loops run over regions (10) or routes (4) only.
+loop runs over agents: loops run over routes (4) or today's notices only.
+
+One model may run a batch of simulations (sim.model.batch): its region axis then runs over cells,
+(simulation, region) pairs, and every parameter a batch may vary is read per member through
+`_param` (per cell, gathered by the member's cell). A single run is a batch of one, through the
+same code, so a simulation gives the same series alone and in a batch.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable, Sequence
+from operator import attrgetter
+from types import SimpleNamespace
 
 import mesa
 import numpy as np
@@ -19,11 +27,12 @@ from sim.model.metrics import METRIC_NAMES
 from sim.model.random_streams import NEVER
 from sim.model.regions import REGION_CODES
 from sim.model.rules import awareness, consent, content, friction
-from sim.model.rules.consent import CHANNELS, NO_CHOICE, OBJECT, OPTED_IN, OPTED_OUT
+from sim.model.rules.consent import CHANNELS, NO_CHOICE, OPTED_IN, OPTED_OUT
 from sim.model.rules.ledger import DATA_TYPES, first_pull_data, new_posts_data
+from sim.model.search import lower_bound
 from sim.model.state import NOT_YET, AgentState
 from sim.model.tally import Tally, counts_from_codes, enrolled_by_choice
-from sim.model.world import build_world
+from sim.model.world import build_batch_world
 
 PROFILES, TEXT, FACES, OTHER = range(len(DATA_TYPES))
 MAX_FAILURES = 100  # int8 counter cap
@@ -32,47 +41,50 @@ MAX_FAILURES = 100  # int8 counter cap
 class ConsentModel(BehaviourEngine, mesa.Model):
     """Members of a professional network under region consent policies, one day per step."""
 
-    def __init__(self, config: SimConfig):
-        super().__init__(seed=config.seed)
-        self.config = config
-        self.world = world = build_world(config)
+    def __init__(self, config: SimConfig | Sequence[SimConfig]):
+        """One simulation of `config`, or a batch of simulations of a list of configs that share
+        their `sim.model.batch.batch_key` (use `sim.model.batch.simulate_many`, which groups them)."""
+        configs = [config] if isinstance(config, SimConfig) else list(config)
+        super().__init__(seed=configs[0].seed)
+        self.config = config = configs[0]  # what the batch shares is read from the first config
+        self.world = world = build_batch_world(configs)
+        self.n_sims, self.n_cells = world.n_sims, world.n_cells
+        self._cell_params: dict[str, np.ndarray] = {}
         self.streams, self.n_days, self.dates = world.streams, world.n_days, world.dates
         self.pop, self.graph, self.policy, self.ledger = world.pop, world.graph, world.policy, world.ledger
         self.route_names, self.media_hazard_cum = world.route_names, world.media_hazard_cum
         self.day = 0  # index of the next day to simulate
         self.contacts = self.graph.degree
-        self.state = AgentState.initial(self.pop, config.feed.initial_face_share)
-        self.failed_attempts = np.zeros(len(REGION_CODES))
+        initial_face = self._per_cell("feed.initial_face_share")[self.pop.region[self.pop.poster]]
+        self.state = AgentState.initial(self.pop, initial_face)
+        self.failed_attempts = np.zeros(self.n_cells)
         self.designs = self.policy.designs
         one_click = [n for n in self.route_names if config.friction.routes[n].channel == "one_click"]
         self._one_click_route = one_click[0] if one_click else None
         # choices recorded today, per region, direction (opted out, opted in) and channel
-        self.choices_today = np.zeros((len(REGION_CODES), 2, len(CHANNELS)))
+        self.choices_today = np.zeros((self.n_cells, 2, len(CHANNELS)))
         self._one_click_readers = np.empty(0, np.int64)
         self.sharers: deque[tuple[int, np.ndarray]] = deque()  # (day, agents) who told their contacts
         self.pending_choices: dict[int, list[tuple]] = {}  # (members, choices, channel) of forms awaiting effect
-        self.records = np.full((self.n_days, len(REGION_CODES) + 1, len(METRIC_NAMES)), np.nan)
-        self._objector_eligible = self.pop.eligible & (self.pop.preference == OBJECT)
-        self._eligible_count = np.array([np.count_nonzero(self.pop.eligible[s]) for s in self.pop.slices])
-        self._objector_count = np.array([np.count_nonzero(self._objector_eligible[s]) for s in self.pop.slices])
-        self._post_rate_sum = np.array(
-            [self.pop.poster_post_prob[self.pop.poster_slice(r)].sum() for r in range(len(REGION_CODES))]
-        )
+        # per simulation: days x (regions + ALL) x metrics; `records` is the one simulation's
+        self.records_by_sim = np.full((self.n_sims, self.n_days, len(REGION_CODES) + 1, len(METRIC_NAMES)), np.nan)
+        self.records = self.records_by_sim[0] if self.n_sims == 1 else None
+        self._recount_eligible()
+        self._post_rate_sum = np.array([self.pop.poster_post_prob[ps].sum() for ps in self.pop.poster_slices])
         self._poster_region = self.pop.region[self.pop.poster]
         # sum over posters of post probability x face share, per region (updated where a face share moves)
         self._face_rate = np.bincount(
             self._poster_region,
             weights=self.pop.poster_post_prob.astype(np.float64) * self.state.face_share,
-            minlength=len(REGION_CODES),
+            minlength=self.n_cells,
         )
         self.state.next_visit[:], self.state.next_post[:], first_level = world.first_event_times()
         # the media hazard is known for every day at set-up: a member's exposure day follows from their level
-        self._cum_by_region = np.ascontiguousarray(self.media_hazard_cum.T)
-        self._region_starts = np.array([sl.start for sl in self.pop.slices] + [self.pop.n])
+        self._cum_by_cell = np.ascontiguousarray(self.media_hazard_cum.T)
         self._set_exposure_level(np.arange(self.pop.n), first_level, 0)
         self.datacollector = RecordsCollector()
         self._init_behaviour()
-        self.tally = Tally(self.pop.region, self.n_days)  # counts by status, touched where state changes
+        self.tally = Tally(self.pop.region, self.n_days, self.n_cells)  # counts by status, touched where state changes
         self.tally.everyone()
         self._enrolled_if = (None, None)  # (regime row, [region, choice] enrolled) cached across days
 
@@ -98,6 +110,21 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         self.day += 1
         self.running = self.day < self.n_days
         self.datacollector.collect(self)
+
+    def _per_cell(self, name: str, value_of: Callable[[SimConfig], float] | None = None) -> np.ndarray:
+        """A parameter that may differ between a batch's simulations, per cell (float64):
+        `value_of(config)` (default: the dotted config key `name`) of each simulation, over its
+        regions. Computed once, in Python per simulation, so a value is the same alone and batched."""
+        values = self._cell_params.get(name)
+        if values is None:
+            value_of = value_of or attrgetter(name)
+            per_sim = np.array([value_of(c) for c in self.world.configs], np.float64)
+            values = self._cell_params[name] = np.repeat(per_sim, len(REGION_CODES))
+        return values
+
+    def _param(self, name: str, members: np.ndarray, value_of=None) -> np.ndarray:
+        """The parameter `name` (see `_per_cell`) of each of these members' simulation."""
+        return self._per_cell(name, value_of)[self.pop.region[members]]
 
     def _agent_regime(self, idx: np.ndarray) -> np.ndarray:
         return self.regime_today[self.pop.region[idx]]
@@ -144,7 +171,7 @@ class ConsentModel(BehaviourEngine, mesa.Model):
 
     # 3. awareness: notices, word of mouth, media
     def _awareness(self, t: int, visitors: np.ndarray, exposed_by_notice: np.ndarray) -> np.ndarray:
-        s, wom = self.state, self.config.awareness.word_of_mouth
+        s, wom = self.state, self.config.awareness.word_of_mouth  # window_days: shared by a batch
         parts = [exposed_by_notice]
         saw_in_app = visitors[s.in_app_pending[visitors]]
         s.in_app_pending[saw_in_app] = False
@@ -156,10 +183,12 @@ class ConsentModel(BehaviourEngine, mesa.Model):
 
         while self.sharers and self.sharers[0][0] < t - wom.window_days:
             self.sharers.popleft()
-        if self.sharers and wom.strength > 0:
+        if self.sharers and self._per_cell("awareness.word_of_mouth.strength").any():
             sharers = np.concatenate([a for _, a in self.sharers])
             told, telling = awareness.contacts_told(self.graph.indptr, self.graph.indices, sharers)
-            p = awareness.daily_exposure_probability(0.0, 0.0, 0.0, wom.strength, telling, self.contacts[told])
+            strength = self._param("awareness.word_of_mouth.strength", told)
+            told, telling, strength = told[strength > 0], telling[strength > 0], strength[strength > 0]
+            p = awareness.daily_exposure_probability(0.0, 0.0, 0.0, strength, telling, self.contacts[told])
             self._set_exposure_level(told, s.exposure_level[told] - awareness.hazard(p).astype(np.float32), t)
             self._told(t, told, telling, p)
 
@@ -176,21 +205,19 @@ class ConsentModel(BehaviourEngine, mesa.Model):
     def _set_exposure_level(self, members: np.ndarray, level: np.ndarray, from_day: int) -> None:
         """Set members' exposure levels (float32) and the day from `from_day` on when their region's
         cumulative media hazard first reaches it (NEVER if not within the horizon): media exposure is
-        then a calendar, not a daily comparison of every member. `members` sorted (regions contiguous)."""
+        then a calendar, not a daily comparison of every member."""
         s = self.state
         s.exposure_level[members] = level
         level = s.exposure_level[members].astype(np.float64)  # compared as stored, like the daily check
-        days = np.full(members.size, NEVER, np.int16)
-        bounds = np.searchsorted(members, self._region_starts)
-        for r in np.flatnonzero(bounds[1:] > bounds[:-1]):
-            lo, hi = bounds[r], bounds[r + 1]
-            at = from_day + np.searchsorted(self._cum_by_region[r, from_day:], level[lo:hi], side="left")
-            days[lo:hi] = np.where(at < self.n_days, at, NEVER)
-        s.exposure_day[members] = days
+        # the first day >= from_day whose cumulative hazard in the member's cell reaches the level (it
+        # never decreases): one search for all members, in the [cell, day] table laid flat
+        row = self.pop.region[members].astype(np.int64) * self.n_days
+        day = lower_bound(self._cum_by_cell.reshape(-1), row + from_day, row + self.n_days, level) - row
+        s.exposure_day[members] = np.where(day < self.n_days, day, NEVER).astype(np.int16)
 
     # 4. intent: exposure turns into intent for members whose status differs from their preference
     def _form_intent(self, t: int, exposed: np.ndarray) -> None:
-        s, pop, cfg = self.state, self.pop, self.config.consent
+        s, pop = self.state, self.pop
         who = exposed[pop.eligible[exposed] & ~s.gave_up[exposed] & ~s.awaiting_decision[exposed]]
         if who.size == 0:  # a lean day: no work (and no draws) for nobody
             return
@@ -202,12 +229,14 @@ class ConsentModel(BehaviourEngine, mesa.Model):
             pop.concern[who],
             pop.believes_reach_cost[who],
             pop.visibility_motive[who],
-            cfg.object_intent_scale,
-            cfg.accept_intent_prob,
+            self._param("consent.object_intent_scale", who),
+            self._param("consent.accept_intent_prob", who),
         )
         p = self._salience_scaled(p, who, t, "intent")
         forms = who[self.streams.uniform("intent", who, t) < p]
-        fade = consent.intent_fade_probability(cfg.intent_half_life_days)
+        fade = self._param(
+            "intent_fade", forms, lambda c: consent.intent_fade_probability(c.consent.intent_half_life_days)
+        )
         duration = self.streams.geometric_days("intent_duration", forms, t, fade)
         s.intent_until[forms] = np.minimum(t + duration - 1, NEVER)
         self.tally.touch(forms)
@@ -226,18 +255,24 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         s.aware_since[asked[s.aware_since[asked] == NOT_YET]] = t
         self.tally.touch(asked)
         blocking = designs.blocking[self._agent_regime(asked)]
-        passes = self._passes_route(asked, self.config.friction.routes["prompt"].steps, "prompt_step", t)
+        passes = self._passes_route(asked, "prompt", "prompt_step", t)
         answered = asked[blocking | passes]
         framing = designs.framing[self._agent_regime(answered)]
+        answer_cfg = SimpleNamespace(
+            **{
+                name: self._param(f"consent.prompt_answer.{name}", answered)
+                for name in type(self.config.consent.prompt_answer).model_fields
+            }
+        )
         accept_p = consent.prompt_accept_probability(
-            pop.preference[answered], pop.concern[answered], framing, self.config.consent.prompt_answer
+            pop.preference[answered], pop.concern[answered], framing, answer_cfg
         )
         choice = consent.prompt_answer(self.streams.uniform("prompt_answer", answered, t), accept_p)
         self._record_choice(answered, choice, CHANNELS.index("prompt"))
 
     # 5b. members with intent try their region's route on a visit
     def _attempt_routes(self, t: int, visitors: np.ndarray) -> None:
-        s, pop, fr = self.state, self.pop, self.config.friction
+        s, pop = self.state, self.pop
         who = visitors[(s.intent_until[visitors] >= t) & ~s.gave_up[visitors]]
         if who.size == 0:
             return
@@ -245,7 +280,7 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         routes = self._open_routes(who, desired)
         keep = (routes != 0) & (desired != NO_CHOICE)
         who, routes, desired = who[keep], routes[keep], desired[keep]
-        p_try = friction.try_probability(fr.try_prob, fr.frustration_factor, s.failures[who])
+        p_try = self._try_probability(who)
         p_try = self._salience_scaled(p_try, who, t, "try")
         tries = self.streams.uniform("try", who, t) < p_try
         who, routes, desired = who[tries], routes[tries], desired[tries]
@@ -260,7 +295,7 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         for k, name in enumerate(self.route_names):
             on_route = ((routes >> np.uint32(k)) & np.uint32(1)).astype(bool)
             if on_route.any():
-                passed[k, on_route] = self._passes_route(who[on_route], fr.routes[name].steps, f"step_{name}", t)
+                passed[k, on_route] = self._passes_route(who[on_route], name, f"step_{name}", t)
             if (on_route & several).any():
                 order[k, on_route] = self.streams.uniform(f"route_order_{name}", who[on_route], t)
         used = friction.first_route_passed(passed, order)
@@ -283,7 +318,7 @@ class ConsentModel(BehaviourEngine, mesa.Model):
             self.pending_choices.setdefault(t + spec.wait_days, []).append((done, choice, channel))
         else:
             self._record_choice(done, choice, channel)
-        shares = self.streams.uniform("share", done, t) < self.config.awareness.word_of_mouth.share_prob
+        shares = self.streams.uniform("share", done, t) < self._param("awareness.word_of_mouth.share_prob", done)
         self.sharers.append((t, done[shares]))
 
     # 5c. a one-click "object" link in a notice: readers with intent act without visiting settings
@@ -291,21 +326,38 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         readers = self._one_click_readers
         if readers.size == 0 or self._one_click_route is None:
             return
-        s, pop, fr = self.state, self.pop, self.config.friction
+        s, pop = self.state, self.pop
         who = np.unique(readers)
         who = who[(s.intent_until[who] >= t) & ~s.gave_up[who] & ~s.awaiting_decision[who]]
         who = who[consent.desired_choice(pop.preference[who], self._enrolled(who)) == OPTED_OUT]
-        p_try = friction.try_probability(fr.try_prob, fr.frustration_factor, s.failures[who])
-        who = who[self.streams.uniform("one_click_try", who, t) < p_try]
-        spec = fr.routes[self._one_click_route]
-        done = who[self._passes_route(who, spec.steps, f"step_{self._one_click_route}", t)]
+        who = who[self.streams.uniform("one_click_try", who, t) < self._try_probability(who)]
+        done = who[self._passes_route(who, self._one_click_route, f"step_{self._one_click_route}", t)]
         self._route_done(t, done, np.full(done.size, OPTED_OUT, np.int8), self._one_click_route)
 
-    def _passes_route(self, members: np.ndarray, steps, stream: str, t: int) -> np.ndarray:
-        skill, weight = self.pop.skill[members], self.config.friction.skill_weight
-        difficulty = [self._step_difficulty(members, st, t) for st in steps]
+    def _try_probability(self, members: np.ndarray) -> np.ndarray:
+        return friction.try_probability(
+            self._param("friction.try_prob", members),
+            self._param("friction.frustration_factor", members),
+            self.state.failures[members],
+        )
+
+    def _passes_route(self, members: np.ndarray, route: str, stream: str, t: int) -> np.ndarray:
+        """Whether each member passes every step of `route` (its steps' count is shared by a batch,
+        their difficulties may differ)."""
+        skill, weight = self.pop.skill[members], self._param("friction.skill_weight", members)
+        n_steps = len(self.config.friction.routes[route].steps)
+        difficulty = [
+            self._step_difficulty(
+                members,
+                self._param(
+                    f"difficulty:{route}:{i}", members, lambda c, i=i: c.friction.routes[route].steps[i].difficulty
+                ),
+                t,
+            )
+            for i in range(n_steps)
+        ]
         p = np.stack([friction.step_success_probability(skill, d, weight) for d in difficulty])
-        u = self.streams.uniforms([f"{stream}_{i}" for i in range(len(steps))], members, t)
+        u = self.streams.uniforms([f"{stream}_{i}" for i in range(n_steps)], members, t)
         return friction.attempt_succeeds(u, p)
 
     def _record_failures(self, failed: np.ndarray, t: int) -> None:
@@ -313,11 +365,11 @@ class ConsentModel(BehaviourEngine, mesa.Model):
             return
         s = self.state
         s.failures[failed] = np.minimum(s.failures[failed] + 1, MAX_FAILURES)
-        quits = failed[self.streams.uniform("give_up", failed, t) < self.config.friction.give_up_prob]
+        quits = failed[self.streams.uniform("give_up", failed, t) < self._param("friction.give_up_prob", failed)]
         s.gave_up[quits] = True
         s.intent_until[quits] = NOT_YET
         self.tally.touch(quits)
-        self.failed_attempts += np.bincount(self.pop.region[failed], minlength=len(REGION_CODES))
+        self.failed_attempts += np.bincount(self.pop.region[failed], minlength=self.n_cells)
 
     def _record_choice(self, members: np.ndarray, choice: np.ndarray, channel: int) -> None:
         """Record choices made through a channel (CHANNELS); data already ingested from new
@@ -331,36 +383,38 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         s.choice_channel[members] = channel
         for d, direction in enumerate((OPTED_OUT, OPTED_IN)):
             region = self.pop.region[members[choice == direction]]
-            self.choices_today[:, d, channel] += np.bincount(region, minlength=len(REGION_CODES))
+            self.choices_today[:, d, channel] += np.bincount(region, minlength=self.n_cells)
         s.intent_until[members] = NOT_YET
         s.awaiting_decision[members] = False
         self.tally.touch(members)
-        for r, amounts in self._data_by_region(new_out):
-            self.ledger.objected(r, amounts, self.pop.weight_by_region[r])
+        if new_out.size:
+            self._ledger_by_cell(self.ledger.objected, self._data_by_cell(new_out))
 
     # 6. content: posts, their type, and the face share's drift toward what the feed rewards
     def _post(self, t: int) -> None:
-        s, pop, feed = self.state, self.pop, self.config.feed
+        s, pop = self.state, self.pop
         due = np.flatnonzero(s.next_post == t)
         if due.size == 0:
             return
         due = self._posts_made(due, t)
         agents = pop.poster[due]
         kind = content.post_type(
-            self.streams.uniform("post_type", agents, t), s.face_share[due], feed.other_image_share
+            self.streams.uniform("post_type", agents, t),
+            s.face_share[due],
+            self._param("feed.other_image_share", agents),
         )
         s.pending_posts[due, kind] += 1  # a poster posts at most once a day
         before = s.face_share[due]
         s.face_share[due] = content.face_share_update(
             s.face_share[due],
-            feed.face_boost,
+            self._param("feed.face_boost", agents),
             pop.visibility_motive[agents],
-            feed.adaptation_rate,
-            feed.min_face_share,
-            feed.max_face_share,
+            self._param("feed.adaptation_rate", agents),
+            self._param("feed.min_face_share", agents),
+            self._param("feed.max_face_share", agents),
         )
         change = pop.poster_post_prob[due].astype(np.float64) * (s.face_share[due] - before)
-        self._face_rate += np.bincount(self._poster_region[due], weights=change, minlength=len(REGION_CODES))
+        self._face_rate += np.bincount(self._poster_region[due], weights=change, minlength=self.n_cells)
         gaps = self.streams.geometric_days("post", agents, t, pop.poster_post_prob[due])
         s.next_post[due] = np.minimum(t + gaps, NEVER)
 
@@ -371,62 +425,79 @@ class ConsentModel(BehaviourEngine, mesa.Model):
             return
         if self.config.training.retroactive_removal:
             self._remove_objectors_data()
-        for r in regions:
-            self._ingest_region(int(r))
+        if regions.size:
+            self._ingest(regions)
 
-    def _ingest_region(self, r: int) -> None:
-        s, pop, tr = self.state, self.pop, self.config.training
-        sl = pop.slices[r]
-        enrolled = consent.is_enrolled(self.regime_today[r], s.choice[sl], pop.eligible[sl], self.designs)
-        amounts = np.zeros(len(DATA_TYPES))
+    def _ingest(self, cells: np.ndarray) -> None:
+        """A training pull in these cells (regions): every enrolled member's new data enters the set."""
+        s, pop = self.state, self.pop
+        pulled = np.zeros(self.n_cells, bool)
+        pulled[cells] = True
+        in_pull = pulled[pop.region]
 
         # First pull of a member: profile (and its photo) plus the backlog of posts before the start.
-        first = np.flatnonzero(enrolled & ~s.profile_ingested[sl]) + sl.start
+        first = np.flatnonzero(in_pull & ~s.profile_ingested)
+        first = first[self._enrolled(first)]
         at, is_poster = self._poster_slots(first)
         backlog = np.zeros(first.size)
         backlog[is_poster] = pop.poster_rate_per_day[at[is_poster]] * pop.tenure_days[first[is_poster]]
         backlog = self._backlog_after_deletions(first, backlog)
-        feed = self.config.feed
         first_data = first_pull_data(
             pop.has_photo[first],
             backlog,
-            tr.profile_tokens,
-            tr.tokens_per_post,
-            feed.initial_face_share,
-            feed.other_image_share,
+            self._param("training.profile_tokens", first),
+            self._param("training.tokens_per_post", first),
+            self._param("feed.initial_face_share", first),
+            self._param("feed.other_image_share", first),
         )
         s.ingested[at[is_poster]] += first_data[is_poster].astype(np.float32)  # the others: see ingested_of
         s.profile_ingested[first] = True
-        amounts += first_data.sum(axis=0)
 
-        # Posts since the last pull, of enrolled posters.
-        ps = pop.poster_slice(r)
-        take = ps.start + np.flatnonzero(enrolled[pop.poster[ps] - sl.start])
+        # Posts since the last pull, of enrolled posters (only those with posts have any to give).
+        with_posts = np.flatnonzero(in_pull[pop.poster] & s.pending_posts.any(axis=1))
+        take = with_posts[self._enrolled(pop.poster[with_posts])]
         posts = s.pending_posts[take]
         new_data = new_posts_data(
-            posts[:, content.TEXT_ONLY], posts[:, content.OTHER_IMAGE], posts[:, content.FACE_IMAGE], tr.tokens_per_post
+            posts[:, content.TEXT_ONLY],
+            posts[:, content.OTHER_IMAGE],
+            posts[:, content.FACE_IMAGE],
+            self._param("training.tokens_per_post", pop.poster[take]),
         )
         s.pending_posts[take] = 0
         s.ingested[take] += new_data.astype(np.float32)
-        amounts += new_data.sum(axis=0)
-        self.ledger.ingest(r, amounts, pop.weight_by_region[r])
+        amounts = self._by_cell(first, first_data) + self._by_cell(pop.poster[take], new_data)
+        self._ledger_by_cell(self.ledger.ingest, amounts)
 
     def _remove_objectors_data(self) -> None:
         s = self.state
         gone = self._with_closed(np.flatnonzero((s.choice == OPTED_OUT) & s.profile_ingested))
-        for r, amounts in self._data_by_region(gone):
-            self.ledger.remove(r, amounts, self.pop.weight_by_region[r])
+        if gone.size:
+            self._ledger_by_cell(self.ledger.remove, self._data_by_cell(gone))
         at, is_poster = self._poster_slots(gone)
         s.ingested[at[is_poster]] = 0
         s.profile_ingested[gone] = False
 
-    def _data_by_region(self, members: np.ndarray):
-        """(region, these members' data in the set summed in float64) for each region among them."""
-        if members.size == 0:
-            return
-        data, region = self.ingested_of(members), self.pop.region[members]
-        for r in np.unique(region):
-            yield int(r), data[region == r].sum(axis=0, dtype=np.float64)
+    def _by_cell(self, members: np.ndarray, data: np.ndarray) -> np.ndarray:
+        """[cell, data type]: the rows of `data` (members x DATA_TYPES) summed in float64 by the members' cell."""
+        cell = self.pop.region[members]
+        return np.stack(
+            [
+                np.bincount(cell, weights=data[:, k].astype(np.float64), minlength=self.n_cells)
+                for k in range(data.shape[1])
+            ],
+            axis=-1,
+        )
+
+    def _ledger_by_cell(self, entry, amounts: np.ndarray) -> None:
+        """Enter [cell, data type] amounts in the ledger (`entry`: its ingest, objected or remove),
+        in the cells with any."""
+        cells = np.flatnonzero(amounts.any(axis=1))
+        if cells.size:
+            entry(cells, amounts[cells], self.pop.weight_by_region[cells])
+
+    def _data_by_cell(self, members: np.ndarray) -> np.ndarray:
+        """[cell, data type]: these members' data in the set, summed in float64 by cell."""
+        return self._by_cell(members, self.ingested_of(members))
 
     def _poster_slots(self, members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each member's index in the poster arrays (Population.poster), and whether they post."""
@@ -444,7 +515,7 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         out[s.profile_ingested[members]] = np.stack(
             [
                 np.ones(pulled.size, np.float32),
-                np.full(pulled.size, self.config.training.profile_tokens, np.float32),
+                self._param("training.profile_tokens", pulled).astype(np.float32),
                 self.pop.has_photo[pulled].astype(np.float32),
                 np.zeros(pulled.size, np.float32),
             ],
@@ -456,9 +527,9 @@ class ConsentModel(BehaviourEngine, mesa.Model):
 
     # 8. record: per-region quantities in real units; the metric registry turns them into metrics
     def _record(self, t: int) -> None:
-        regional, whole = metrics.record(self._quantities(t))
-        self.records[t, :-1] = regional
-        self.records[t, -1] = whole
+        regional, whole = metrics.record(self._quantities(t), self.n_sims)
+        self.records_by_sim[:, t, :-1] = regional
+        self.records_by_sim[:, t, -1] = whole
 
     def _enrolled_by_choice(self) -> np.ndarray:
         regime, table = self._enrolled_if

@@ -270,23 +270,27 @@ _NUM = np.array([_QUANTITY_ORDER.index(m.numerator) for m in REGISTRY])
 _DEN = np.array([_QUANTITY_ORDER.index(m.denominator) if m.denominator else len(_QUANTITY_ORDER) for m in REGISTRY])
 
 
-def record(quantities: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def record(quantities: dict[str, np.ndarray], n_sims: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Every metric per region and for the whole membership, from per-region quantities.
 
-    Returns (regional [regions, metrics], whole [metrics]). A share with a zero denominator is 0.
-    A quantity the registry needs and the engine did not measure is an error, not a silent zero.
+    The quantities are per cell of a batch of `n_sims` simulations (sim.model.batch: each
+    simulation's regions in turn; for one simulation, its regions). Returns
+    (regional [sims, regions, metrics], whole [sims, metrics]).
+    A share with a zero denominator is 0. A quantity the registry needs and the engine did not
+    measure is an error, not a silent zero.
     """
     try:
         columns = [quantities[name] for name in _QUANTITY_ORDER]
     except KeyError:
         raise KeyError(f"quantities not measured: {sorted(QUANTITIES - set(quantities))}") from None
-    n_regions = len(columns[0])
-    q = np.zeros((n_regions, len(columns) + 1))
+    n_cells = len(columns[0])
+    q = np.zeros((n_cells, len(columns) + 1))
     q[:, :-1] = np.array(columns, dtype=np.float64).T
-    num, den = q[:, _NUM], q[:, _DEN]
+    q = q.reshape(n_sims, n_cells // n_sims, -1)
+    num, den = q[..., _NUM], q[..., _DEN]
     with np.errstate(invalid="ignore", divide="ignore"):
         regional = np.where(_ADDITIVE, num, np.where(den > 0, num / den, 0.0))
-        total_num, total_den = num.sum(axis=0), den.sum(axis=0)
+        total_num, total_den = num.sum(axis=1), den.sum(axis=1)
         whole = np.where(_ADDITIVE, total_num, np.where(total_den > 0, total_num / total_den, 0.0))
     return regional, whole
 

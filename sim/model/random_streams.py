@@ -69,7 +69,7 @@ class Streams:
         """
         x = np.asarray(agent_index).astype(np.uint64)
         x *= _GOLDEN
-        x += np.uint64(self._position(name, day))
+        x += self._start(name, day, agent_index)
         return _to_unit(x)
 
     def uniforms(self, names: list[str], agent_index: np.ndarray, day: int) -> np.ndarray:
@@ -77,8 +77,12 @@ class Streams:
         (one pass over a (streams, agents) array instead of one call per stream)."""
         x = np.asarray(agent_index).astype(np.uint64)
         x *= _GOLDEN
-        x = x[None, :] + np.array([self._position(n, day) for n in names], np.uint64)[:, None]
+        x = x[None, :] + np.stack([np.broadcast_to(self._start(n, day, agent_index), x.shape) for n in names])
         return _to_unit(x)
+
+    def _start(self, name: str, day: int, agent_index: np.ndarray) -> np.uint64:
+        """What `uniform` adds to agent x golden gamma: the (stream, day) position."""
+        return np.uint64(self._position(name, day))
 
     def _position(self, name: str, day: int) -> int:
         """Where the (stream, day) pair starts in the Weyl sequence."""
@@ -104,6 +108,35 @@ class Streams:
         np.floor(gaps, out=gaps)
         np.minimum(gaps, NEVER - 1, out=gaps)
         return gaps.astype(np.int64) + 1
+
+
+class BatchStreams(Streams):
+    """Keyed draws for a batch of simulations laid end to end in one agent array (sim.model.batch).
+
+    Simulation k's agents are the global indices starts[k] .. starts[k + 1] - 1, and its agent i
+    (global starts[k] + i) draws exactly what agent i draws in simulation k run alone with its own
+    seed: the Weyl position is shifted by -starts[k] x golden gamma (mod 2**64), so
+    global x gamma + shifted position == local x gamma + position, bit for bit.
+    """
+
+    def __init__(self, streams: list[Streams], starts: np.ndarray):
+        self.streams = streams
+        self.starts = np.asarray(starts, np.int64)
+        sizes = np.diff(self.starts)
+        self.sim_of_agent = np.repeat(np.arange(len(streams), dtype=np.int32), sizes)
+        self._shift = (self.starts[:-1].astype(np.uint64) * _GOLDEN).astype(np.uint64)  # wraps mod 2**64
+        self._stream_keys: dict[str, np.ndarray] = {}
+
+    def generator(self, name: str) -> np.random.Generator:
+        raise TypeError("set-up streams are per simulation: use BatchStreams.streams[k].generator")
+
+    def _start(self, name: str, day: int, agent_index: np.ndarray) -> np.ndarray:
+        keys = self._stream_keys.get(name)
+        if keys is None:
+            keys = np.array([int(s.key(name)) for s in self.streams], np.uint64) - self._shift
+            self._stream_keys[name] = keys
+        day_part = np.uint64(((day + 1) * int(_DAY_MULT) + int(_GOLDEN)) % 2**64)
+        return (keys + day_part)[self.sim_of_agent[np.asarray(agent_index)]]
 
 
 def _to_unit(x: np.ndarray) -> np.ndarray:

@@ -48,7 +48,8 @@ class AgentState:
     closed_day: np.ndarray  # int16 day the account is closed (NEVER: open)
 
     @classmethod
-    def initial(cls, pop: Population, initial_face_share: float) -> AgentState:
+    def initial(cls, pop: Population, initial_face_share) -> AgentState:
+        """The state at the start; `initial_face_share` is one share, or one per poster (a batch)."""
         n, p = pop.n, pop.poster.size
         return cls(
             next_visit=np.zeros(n, np.int16),
@@ -66,7 +67,7 @@ class AgentState:
             awaiting_decision=np.zeros(n, bool),
             profile_ingested=np.zeros(n, bool),
             ingested=np.zeros((p, 4), np.float32),
-            face_share=np.full(p, initial_face_share, np.float32),
+            face_share=np.broadcast_to(np.asarray(initial_face_share, np.float32), (p,)).copy(),
             next_post=np.zeros(p, np.int16),
             pending_posts=np.zeros((p, 3), np.int16),
             salience=np.zeros(n, np.float16),

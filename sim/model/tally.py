@@ -77,12 +77,13 @@ def counts_from_codes(counts: np.ndarray, enrolled_if: np.ndarray) -> dict[str, 
 class Tally:
     """Counts of members by (region, status code), updated for the members touched."""
 
-    def __init__(self, region: np.ndarray, n_days: int):
+    def __init__(self, region: np.ndarray, n_days: int, n_regions: int = N_REGIONS):
+        """`region`: each member's region (a batch's cell, sim.model.batch), of `n_regions`."""
         self.region = region
         self.n_days = n_days
         self.code = np.zeros(region.size, np.uint8)
-        self.counts = np.zeros((N_REGIONS, N_CODES), np.int64)
-        self.counts[:, 0] = np.bincount(region, minlength=N_REGIONS)
+        self.counts = np.zeros((n_regions, N_CODES), np.int64)
+        self.counts[:, 0] = np.bincount(region, minlength=n_regions)
         self._touched: list[np.ndarray] = []
         self._intent_ends: list[list[np.ndarray]] = [[] for _ in range(n_days + 1)]
 

@@ -4,6 +4,12 @@ The array engine (`sim.model.engine`) and the per-object Mesa reference
 (`sim.verification.reference`) build the same world from a config and read the same per-day
 schedules from it (notices, training pulls, the first event times), so the reference holds only
 what is per-object.
+
+A batch of simulations (`build_batch_world`, sim.model.batch) is one world whose region axis runs
+over *cells*, (simulation, region) pairs: cell k x 10 + r is region r of simulation k. Each
+simulation's population, graph, media and policy are built alone from its own config and seed and
+laid end to end; every per-region array of the engine is then per cell. For one simulation, cells
+are regions.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from sim.model.config import SimConfig, for_region
 from sim.model.graph import Graph, sample_graph
 from sim.model.policy import Notice, PolicyTable, compile_policy, media_events
 from sim.model.population import Population, sample_population
-from sim.model.random_streams import Streams
+from sim.model.random_streams import BatchStreams, Streams
 from sim.model.regions import REGION_CODES
 from sim.model.rules import awareness
 from sim.model.rules.ledger import Ledger
@@ -34,7 +40,7 @@ class NoticeRecipients:
 
 @dataclass
 class World:
-    config: SimConfig
+    config: SimConfig  # the first simulation's: what a batch's simulations share (sim.model.batch)
     streams: Streams
     n_days: int
     dates: np.ndarray  # datetime64[D] of each simulated day
@@ -44,13 +50,33 @@ class World:
     policy: PolicyTable
     media_hazard_cum: np.ndarray  # [day, region] cumulative media hazard
     ledger: Ledger
+    configs: list[SimConfig] | None = None  # one per simulation of a batch (None: [config])
+    sim_streams: list[Streams] | None = None  # each simulation's own streams (set-up draws)
+    agent_starts: np.ndarray | None = None  # first agent of each simulation, then the total
+
+    def __post_init__(self):
+        self.configs = self.configs or [self.config]
+        self.sim_streams = self.sim_streams or [self.streams]
+        if self.agent_starts is None:
+            self.agent_starts = np.array([0, self.pop.n])
+        self._notices_by_day: dict[int, list[Notice]] = {}
+        for n in self.policy.notices:
+            self._notices_by_day.setdefault(n.day, []).append(n)
+
+    @property
+    def n_sims(self) -> int:
+        return len(self.configs)
+
+    @property
+    def n_cells(self) -> int:
+        return self.n_sims * len(REGION_CODES)
 
     def notices_on(self, t: int) -> list[Notice]:
-        return [n for n in self.policy.notices if n.day == t]
+        return self._notices_by_day.get(t, [])
 
     def recipients(self, notice: Notice, t: int) -> NoticeRecipients:
         """The members a notice reaches (keyed draws: the same members in both engines)."""
-        probs = self.config.awareness.notices
+        probs = self.configs[notice.region // len(REGION_CODES)].awareness.notices
         s = self.pop.slices[notice.region]
         members = np.arange(s.start, s.stop)
         empty = np.empty(0, np.int64)
@@ -112,4 +138,31 @@ def build_world(config: SimConfig) -> World:
         policy=compile_policy(config.policy, config.start, n_days, route_names),
         media_hazard_cum=awareness.cumulative_media_hazard(attention, config.awareness.media.reach),
         ledger=Ledger(len(REGION_CODES)),
+    )
+
+
+def build_batch_world(configs: list[SimConfig]) -> World:
+    """One world for a batch of simulations (see the module's docstring): each built alone, then laid
+    end to end. The configs must share everything `sim.model.batch.batch_key` keeps."""
+    worlds = [build_world(c) for c in configs]
+    if len(worlds) == 1:
+        return worlds[0]
+    from sim.model.batch import stack_graphs, stack_policies, stack_populations
+
+    first = worlds[0]
+    pop, starts = stack_populations([w.pop for w in worlds])
+    return World(
+        config=first.config,
+        streams=BatchStreams([w.streams for w in worlds], starts),
+        n_days=first.n_days,
+        dates=first.dates,
+        pop=pop,
+        graph=stack_graphs([w.graph for w in worlds], starts),
+        route_names=first.route_names,
+        policy=stack_policies([w.policy for w in worlds]),
+        media_hazard_cum=np.hstack([w.media_hazard_cum for w in worlds]),
+        ledger=Ledger(len(worlds) * len(REGION_CODES)),
+        configs=list(configs),
+        sim_streams=[w.streams for w in worlds],
+        agent_starts=starts,
     )

@@ -52,6 +52,8 @@ def intent_probability(desired, concern, believes_reach_cost, visibility_motive,
     Objectors act on their concern (scaled); a member who believes opting out costs reach discounts
     it by how much they care about reach. Accepters rarely opt in unprompted.
     """
+    # in float64 whatever the attributes' storage (float32): a parameter may come as a scalar or per member
+    concern, visibility_motive = np.asarray(concern, np.float64), np.asarray(visibility_motive, np.float64)
     object_p = np.clip(object_scale * concern, 0.0, 1.0)
     object_p = np.where(believes_reach_cost, object_p * (1.0 - visibility_motive), object_p)
     return np.where(desired == OPTED_OUT, object_p, np.where(desired == OPTED_IN, accept_prob, 0.0))

@@ -17,6 +17,7 @@ TEXT_ONLY, OTHER_IMAGE, FACE_IMAGE = 0, 1, 2
 
 def post_type(u, face_share, other_image_share):
     """Type of one post from a uniform draw: face image, other image, or text only."""
+    face_share = np.asarray(face_share, np.float64)  # float64 whether the parameters are scalars or arrays
     face = u < face_share
     other = ~face & (u < face_share + (1.0 - face_share) * other_image_share)
     return np.where(face, FACE_IMAGE, np.where(other, OTHER_IMAGE, TEXT_ONLY)).astype(np.int8)
@@ -26,7 +27,7 @@ def face_share_update(face_share, face_boost, visibility_motive, rate, lower, up
     """Face share after one post, moved toward what the feed rewards."""
     f = np.asarray(face_share, np.float64)
     rewarded = f * face_boost / (f * face_boost + (1.0 - f))
-    return np.clip(f + rate * visibility_motive * (rewarded - f), lower, upper)
+    return np.clip(f + rate * np.asarray(visibility_motive, np.float64) * (rewarded - f), lower, upper)
 
 
 def daily_probability(rate_per_day):

@@ -35,25 +35,33 @@ def new_posts_data(text_only, other_images, face_images, tokens_per_post):
     return np.stack([np.zeros_like(posts), tokens_per_post * posts, face_images, other_images], axis=-1)
 
 
+def _weighted(amounts, weight) -> np.ndarray:
+    """Items in real units: `amounts` (..., DATA_TYPES) times `weight` (real members per agent) per row."""
+    weight = np.asarray(weight, np.float64)
+    return (weight[..., None] if weight.ndim else weight) * amounts
+
+
 class Ledger:
-    """Weighted totals per region (rows) and data type (columns)."""
+    """Weighted totals per region (rows) and data type (columns). `region` is a row, or an array of
+    distinct rows with `amounts` (rows x DATA_TYPES) and `weight` per row (a batch's cells)."""
 
     def __init__(self, n_regions: int):
         self.total = np.zeros((n_regions, len(DATA_TYPES)))
         self.from_objectors = np.zeros((n_regions, len(DATA_TYPES)))
         self.removed = np.zeros((n_regions, len(DATA_TYPES)))
 
-    def ingest(self, region: int, amounts: np.ndarray, weight: float) -> None:
-        self.total[region] += weight * amounts
+    def ingest(self, region, amounts: np.ndarray, weight) -> None:
+        self.total[region] += _weighted(amounts, weight)
 
-    def objected(self, region: int, amounts: np.ndarray, weight: float) -> None:
+    def objected(self, region, amounts: np.ndarray, weight) -> None:
         """A member whose data is already in the set opts out: their share now counts as an objector's."""
-        self.from_objectors[region] += weight * amounts
+        self.from_objectors[region] += _weighted(amounts, weight)
 
-    def remove(self, region: int, amounts: np.ndarray, weight: float) -> None:
+    def remove(self, region, amounts: np.ndarray, weight) -> None:
         """Retroactive removal of opted-out members' data (already counted as objectors')."""
         # The same data was added in other groupings (members object one by one, leave together),
         # so float rounding could leave a tiny negative remainder: floor at zero.
-        self.total[region] = np.maximum(self.total[region] - weight * amounts, 0.0)
-        self.from_objectors[region] = np.maximum(self.from_objectors[region] - weight * amounts, 0.0)
-        self.removed[region] += weight * amounts
+        items = _weighted(amounts, weight)
+        self.total[region] = np.maximum(self.total[region] - items, 0.0)
+        self.from_objectors[region] = np.maximum(self.from_objectors[region] - items, 0.0)
+        self.removed[region] += items

@@ -1,0 +1,37 @@
+"""Searches over many sorted segments at once (no Python loop over regions or cells)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def lower_bound(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """For each query k, the first index i in [lo[k], hi[k]) with values[i] >= x[k], else hi[k]:
+    `numpy.searchsorted(values[lo:hi], x, side="left") + lo`, for every query's own segment of a
+    flat array that is non-decreasing within each segment. A binary search run on all queries
+    together: log2(longest segment) passes."""
+    lo, hi, x = np.array(lo, np.int64), np.array(hi, np.int64), np.asarray(x)
+    out = hi.copy()  # a query whose segment's last value is below it ends at hi without a search
+    if values.size == 0:
+        return out
+    search = np.flatnonzero((lo < hi) & (values[np.maximum(hi - 1, 0)] >= x))
+    lo, hi, x = lo[search], hi[search], x[search]
+    while search.size:
+        open_ = lo < hi
+        if not open_.any():
+            break
+        mid = (lo + hi) // 2
+        below = open_ & (values[np.where(open_, mid, 0)] < x)
+        lo = np.where(below, mid + 1, lo)
+        hi = np.where(open_ & ~below, mid, hi)
+    out[search] = lo
+    return out
+
+
+def ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """The concatenated index ranges [lo[k], hi[k]) (empty where hi <= lo)."""
+    lengths = np.maximum(np.asarray(hi, np.int64) - lo, 0)
+    total = int(lengths.sum())
+    if total == 0:
+        return np.empty(0, np.int64)
+    return np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(lo, lengths)
