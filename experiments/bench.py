@@ -14,8 +14,8 @@ whose agents' own work is negligible), and the machine's memory bandwidth and pl
 (numpy PCG64) beside the keyed draws' rate, so runs on different machines can be compared.
 Batches (sim.model.batch): simulations per hour at 20,000 agents over 365 and 852 days with every
 mechanism on, alone and as one batch of `--batch` simulations (different seeds) in one process,
-and for the whole machine: one batch per core, run at the same time in separate processes (the sum
-of their rates, each timed from its configs composed to its batch done).
+and for the whole machine: one batch per core in separate processes, started together (once their
+configs are composed) and timed to the last one done.
 Writes a JSON record (default outputs/bench/bench.json) and prints tables.
 """
 
@@ -37,6 +37,7 @@ from sim.run.compose import EVERY_MECHANISM_ON
 ROOT = Path(__file__).resolve().parent.parent
 FULL_SIZES = (100_000, 1_000_000, 10_000_000)
 QUICK_SIZES = (100_000,)
+MACHINE_LEAD_S = 20.0  # seconds for the batch processes to start and compose their configs before the common start
 
 
 def _config(agents: int, overrides: list[str]):
@@ -151,16 +152,19 @@ def _days_config(agents: int, days: int, seed: int = 0):
     return _config(agents, [f"end={end}", f"seed={seed}", *EVERY_MECHANISM_ON])
 
 
-def batch_rate(agents: int, days: int, size: int) -> dict:
+def batch_rate(agents: int, days: int, size: int, start_at: float | None = None) -> dict:
     """Seconds per simulation of one batch of `size` simulations (seeds 0..size-1) in this process,
-    built and run (the configs are composed before the clock starts)."""
+    built and run (the configs are composed before the clock starts, which waits for the wall-clock
+    time `start_at` if given, so that several processes start together)."""
     from sim.model.batch import run_batch
 
     configs = [_days_config(agents, days, seed) for seed in range(size)]
+    if start_at is not None:
+        time.sleep(max(start_at - time.time(), 0.0))
     t0 = time.perf_counter()
     run_batch(configs)
     wall = time.perf_counter() - t0
-    return {"agents": agents, "days": days, "batch": size, "wall_s": wall, "s_per_sim": wall / size}
+    return {"agents": agents, "days": days, "batch": size, "wall_s": wall, "s_per_sim": wall / size, "end": time.time()}
 
 
 def batched(agents: int, days_list: tuple[int, ...], size: int, processes: int) -> list[dict]:
@@ -170,14 +174,16 @@ def batched(agents: int, days_list: tuple[int, ...], size: int, processes: int) 
     for days in days_list:
         alone = batch_rate(agents, days, 1)
         one = batch_rate(agents, days, size)
-        cmd = [sys.executable, __file__, "--batch-child", str(agents), str(days), str(size)]
+        start_at = time.time() + MACHINE_LEAD_S  # every process has composed its configs by then
+        cmd = [sys.executable, __file__, "--batch-child", str(agents), str(days), str(size), str(start_at)]
         children = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT) for _ in range(processes)]
-        walls = []
+        ends = []
         for child in children:
             stdout, _ = child.communicate()
             if child.returncode != 0:
                 raise RuntimeError(f"batch benchmark child failed: {' '.join(cmd)}")
-            walls.append(json.loads(stdout.strip().splitlines()[-1])["wall_s"])
+            ends.append(json.loads(stdout.strip().splitlines()[-1])["end"])
+        machine_wall = max(ends) - start_at  # from the common start to the last batch done
         out.append(
             {
                 "agents": agents,
@@ -188,26 +194,31 @@ def batched(agents: int, days_list: tuple[int, ...], size: int, processes: int) 
                 "alone_sims_per_hour": 3600 / alone["s_per_sim"],
                 "batched_sims_per_hour": 3600 / one["s_per_sim"],
                 "processes": processes,
-                # each process's rate while the others ran (their clocks start once the configs are composed)
-                "machine_sims_per_hour": sum(3600 * size / w for w in walls),
-                "machine_walls_s": walls,
+                "machine_sims_per_hour": 3600 * processes * size / machine_wall,
+                "machine_wall_s": machine_wall,
             }
         )
     return out
 
 
-def batch_table(rows: list[dict]) -> str:
-    head = (
-        f"{'agents':>8}{'days':>6}{'batch':>7}{'alone s/sim':>13}{'batched s/sim':>15}"
-        f"{'sims/h alone':>14}{'sims/h batched':>16}{'sims/h machine':>16}"
-    )
+def _fixed_table(rows: list[dict], columns: list[tuple[str, str, str, str]]) -> str:
+    """A plain-text table: per column (heading, key, alignment and width such as ">8", number format)."""
+    head = "".join(f"{name:{width}}" for name, _, width, _ in columns)
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(
-            f"{r['agents']:>8,}{r['days']:>6}{r['batch']:>7}{r['alone_s_per_sim']:>13.3f}{r['batched_s_per_sim']:>15.3f}"
-            f"{r['alone_sims_per_hour']:>14,.0f}{r['batched_sims_per_hour']:>16,.0f}{r['machine_sims_per_hour']:>16,.0f}"
-        )
+        lines.append("".join(f"{r.get(key, float('nan')):{width}{fmt}}" for _, key, width, fmt in columns))
     return "\n".join(lines)
+
+
+def batch_table(rows: list[dict]) -> str:
+    return _fixed_table(
+        rows,
+        [("agents", "agents", ">8", ","), ("days", "days", ">6", ""), ("batch", "batch", ">7", ""),
+         ("alone s/sim", "alone_s_per_sim", ">13", ".3f"), ("batched s/sim", "batched_s_per_sim", ">15", ".3f"),
+         ("sims/h alone", "alone_sims_per_hour", ">14", ",.0f"),
+         ("sims/h batched", "batched_sims_per_hour", ">16", ",.0f"),
+         ("sims/h machine", "machine_sims_per_hour", ">16", ",.0f")],
+    )  # fmt: skip
 
 
 def _run_child(agents: int, engine: str, overrides: list[str]) -> dict:
@@ -219,29 +230,23 @@ def _run_child(agents: int, engine: str, overrides: list[str]) -> dict:
 
 
 def table(records: list[dict]) -> str:
-    head = (
-        f"{'engine':<10}{'agents':>12}{'setup s':>9}{'step s':>9}{'agent-days/s':>14}"
-        f"{'s/sim-year':>11}{'peak B/agent':>13}{'graph B/agent':>14}{'state B/agent':>14}"
-    )
-    rows = [head, "-" * len(head)]
-    for r in records:
-        rows.append(
-            f"{r['engine']:<10}{r['agents']:>12,}{r['setup_s']:>9.2f}{r['step_s']:>9.2f}{r['agent_days_per_s']:>14.3g}"
-            f"{r['s_per_simulated_year']:>11.2f}{r['peak_bytes_per_agent']:>13.0f}{r['graph_bytes_per_agent']:>14.1f}"
-            f"{r.get('state_bytes_per_agent', float('nan')):>14.1f}"
-        )
-    return "\n".join(rows)
+    return _fixed_table(
+        records,
+        [("engine", "engine", "<10", ""), ("agents", "agents", ">12", ","), ("setup s", "setup_s", ">9", ".2f"),
+         ("step s", "step_s", ">9", ".2f"), ("agent-days/s", "agent_days_per_s", ">14", ".3g"),
+         ("s/sim-year", "s_per_simulated_year", ">11", ".2f"), ("peak B/agent", "peak_bytes_per_agent", ">13", ".0f"),
+         ("graph B/agent", "graph_bytes_per_agent", ">14", ".1f"),
+         ("state B/agent", "state_bytes_per_agent", ">14", ".1f")],
+    )  # fmt: skip
 
 
 def small_table(rows: list[dict]) -> str:
-    head = f"{'agents':>8}{'days':>6}  {'mechanisms':<11}{'s/sim':>8}{'ms/day':>8}{'sims/hour':>11}"
-    lines = [head, "-" * len(head)]
-    for r in rows:
-        lines.append(
-            f"{r['agents']:>8,}{r['days']:>6}  {r['mechanisms']:<11}{r['s_per_sim']:>8.3f}{r['ms_per_day']:>8.3f}"
-            f"{r['sims_per_hour']:>11,.0f}"
-        )
-    return "\n".join(lines)
+    return _fixed_table(
+        rows,
+        [("agents", "agents", ">8", ","), ("days", "days", ">6", ""), ("mechanisms", "mechanisms", ">12", ""),
+         ("s/sim", "s_per_sim", ">8", ".3f"), ("ms/day", "ms_per_day", ">8", ".3f"),
+         ("sims/hour", "sims_per_hour", ">11", ",.0f")],
+    )  # fmt: skip
 
 
 def phase_table(record: dict) -> str:
@@ -259,11 +264,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engine", default="array", help=argparse.SUPPRESS)
     parser.add_argument("--override", action="append", default=[], help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, default=50, help="simulations per batch (20,000 agents each)")
-    parser.add_argument("--batch-child", type=int, nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--batch-child", type=float, nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.batch_child:
-        print(json.dumps(batch_rate(*args.batch_child)))
+        agents, days, size, start_at = args.batch_child
+        print(json.dumps(batch_rate(int(agents), int(days), int(size), start_at)))
         return 0
     if args.one:
         print(json.dumps(measure_one(args.one, args.engine, args.override)))
