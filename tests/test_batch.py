@@ -73,6 +73,8 @@ def test_what_a_batch_may_vary_and_what_it_shares():
     for shared in ("policy=forced_choice_everywhere", "salience.enabled=true", "end=2025-10-31",
                    "awareness.word_of_mouth.window_days=3", "training.ingest_every_days=14"):  # fmt: skip
         assert key(shared) != batch_key(one), shared
+    with pytest.raises(ValueError, match="simulate_many"):  # one model cannot hold them
+        ConsentModel([one, validate_config(compose_raw([*BASE, "policy=forced_choice_everywhere"]))])
 
 
 def test_simulate_many_groups_mixed_configs_and_keeps_their_order(monkeypatch):

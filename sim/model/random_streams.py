@@ -124,7 +124,7 @@ class BatchStreams(Streams):
         self.starts = np.asarray(starts, np.int64)
         sizes = np.diff(self.starts)
         self.sim_of_agent = np.repeat(np.arange(len(streams), dtype=np.int32), sizes)
-        self._shift = (self.starts[:-1].astype(np.uint64) * _GOLDEN).astype(np.uint64)  # wraps mod 2**64
+        self._shift = self.starts[:-1].astype(np.uint64) * _GOLDEN  # wraps mod 2**64
         self._stream_keys: dict[str, np.ndarray] = {}
 
     def generator(self, name: str) -> np.random.Generator:

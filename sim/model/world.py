@@ -144,10 +144,16 @@ def build_world(config: SimConfig) -> World:
 def build_batch_world(configs: list[SimConfig]) -> World:
     """One world for a batch of simulations (see the module's docstring): each built alone, then laid
     end to end. The configs must share everything `sim.model.batch.batch_key` keeps."""
+    from sim.model.batch import batch_key, stack_graphs, stack_policies, stack_populations
+
+    if len({batch_key(c) for c in configs}) > 1:
+        raise ValueError(
+            "these configs differ in what one batch must share (the policy, horizon, switches...: "
+            "sim.model.batch.batch_key); run them through sim.model.batch.simulate_many, which groups them"
+        )
     worlds = [build_world(c) for c in configs]
     if len(worlds) == 1:
         return worlds[0]
-    from sim.model.batch import stack_graphs, stack_policies, stack_populations
 
     first = worlds[0]
     pop, starts = stack_populations([w.pop for w in worlds])
