@@ -2,7 +2,7 @@
 then Sobol indices of the most influential, for the headline outputs.
 
     python experiments/sensitivity.py --small    # a few minutes on 2 cores (4 Morris trajectories, Sobol N=16)
-    python experiments/sensitivity.py            # 20,000 agents, 20 trajectories, Sobol N=128 (hours on 2 cores)
+    python experiments/sensitivity.py            # 20,000 agents, 20 trajectories, Sobol N=128 (batched: minutes)
 
 Parameters and ranges, policies, region groups and outputs: conf/calibration/sensitivity.yaml.
 Every run uses the same seed (common random numbers), so output differences are the parameters'
