@@ -55,8 +55,7 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         self.route_names, self.media_hazard_cum = world.route_names, world.media_hazard_cum
         self.day = 0  # index of the next day to simulate
         self.contacts = self.graph.degree
-        initial_face = self._per_cell("feed.initial_face_share")[self.pop.region[self.pop.poster]]
-        self.state = AgentState.initial(self.pop, initial_face)
+        self.state = AgentState.initial(self.pop, self._param("feed.initial_face_share", self.pop.poster))
         self.failed_attempts = np.zeros(self.n_cells)
         self.designs = self.policy.designs
         one_click = [n for n in self.route_names if config.friction.routes[n].channel == "one_click"]

@@ -77,8 +77,10 @@ class Streams:
         (one pass over a (streams, agents) array instead of one call per stream)."""
         x = np.asarray(agent_index).astype(np.uint64)
         x *= _GOLDEN
-        x = x[None, :] + np.stack([np.broadcast_to(self._start(n, day, agent_index), x.shape) for n in names])
-        return _to_unit(x)
+        rows = np.empty((len(names), *x.shape), np.uint64)
+        for k, name in enumerate(names):  # one pass per row, no broadcast copy of the positions
+            np.add(x, self._start(name, day, agent_index), out=rows[k])
+        return _to_unit(rows)
 
     def _start(self, name: str, day: int, agent_index: np.ndarray) -> np.uint64:
         """What `uniform` adds to agent x golden gamma: the (stream, day) position."""
