@@ -23,32 +23,92 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.analysis.sensitivity import load_spec, output_names, posterior_ranges, run_outputs
+from sim.analysis.sensitivity import load_spec, output_names, posterior_ranges
 from sim.model.batch import BATCH_AGENTS
 from sim.run.compose import DATA_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_design(X, names, parameters, bases, spec, agents, seed, jobs, backend="loky") -> np.ndarray:
-    from joblib import Parallel, delayed, parallel_backend
+def run_design(stage, X, names, parameters, bases, spec, agents, seed, jobs, backend="loky", store=None):
+    """The outputs of every parameter set of the design X (one row per set, spec order), and how
+    many of the sets were run here (the others came from the store).
+
+    Sets go in chunks, each run as batches (sim.model.batch). With `store` (a folder), each
+    finished chunk is saved there under a key of everything its outputs depend on, so a run cut
+    off resumes where it stopped, and a changed design or code never reuses stale outputs."""
+    from joblib import Parallel, delayed, effective_n_jobs, parallel_backend
+
+    from sim.analysis.sensitivity import run_chunk
 
     if backend == "ray":  # a Ray cluster (RAY_ADDRESS, or a local Ray): the [ray] extra
         from ray.util.joblib import register_ray
 
         register_ray()
     rows = [dict(zip(names, x, strict=True)) for x in X]
-    # parameter sets in chunks, each run as batches (sim.model.batch): at least one chunk per job,
-    # and no more sets in a chunk than a batch of BATCH_AGENTS holds
+    # at least one chunk per job, and no more sets in a chunk than a batch of BATCH_AGENTS holds
     per_chunk = max(BATCH_AGENTS // (agents * len(spec["policies"])), 1)
-    n_chunks = max(jobs, -(-len(rows) // per_chunk))
+    n_chunks = max(effective_n_jobs(jobs), -(-len(rows) // per_chunk))
     chunks = [list(c) for c in np.array_split(np.array(rows, dtype=object), n_chunks) if len(c)]
-    t0 = time.perf_counter()
+    folder = None
+    if store is not None:
+        folder = Path(store) / f"{stage}-{design_key(X, names, bases, spec, agents, seed, len(chunks))}"
+        folder.mkdir(parents=True, exist_ok=True)
+    done = {}
+    for i in range(len(chunks)):
+        if folder is not None and (folder / f"{i:05d}.npy").exists():
+            done[i] = np.load(folder / f"{i:05d}.npy")
+    if done:
+        print(f"  {stage}: resuming, {len(done)} of {len(chunks)} chunks already in {folder}", file=sys.stderr)
+    todo = [i for i in range(len(chunks)) if i not in done]
+    calls = [delayed(run_chunk)(i, bases, parameters, chunks[i], spec, agents, seed) for i in todo]
+    t0, reported = time.perf_counter(), -1
     with parallel_backend(backend, n_jobs=jobs):
-        parts = Parallel(verbose=0)(delayed(run_outputs)(bases, parameters, c, spec, agents, seed) for c in chunks)
-    Y = [y for part in parts for y in part]
-    print(f"  {len(rows)} runs in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
-    return np.array(Y)
+        for i, outputs in _as_finished(calls, backend, Parallel, effective_n_jobs(jobs)):
+            done[i] = np.array(outputs, dtype=np.float64)
+            if folder is not None:  # written whole, then renamed: a cut-off write leaves no chunk
+                np.save(folder / f"{i:05d}.tmp.npy", done[i])
+                (folder / f"{i:05d}.tmp.npy").replace(folder / f"{i:05d}.npy")
+            percent = 100 * len(done) // len(chunks)
+            if percent // 5 > reported:  # progress every 5%
+                reported = percent // 5
+                elapsed = time.perf_counter() - t0
+                new = len(done) - (len(chunks) - len(todo))
+                left = elapsed / max(new, 1) * (len(chunks) - len(done))
+                print(f"  {stage}: {percent}% of {len(rows)} sets, {elapsed:.0f} s, about {left:.0f} s left",
+                      file=sys.stderr, flush=True)  # fmt: skip
+    ran = sum(len(chunks[i]) for i in todo)
+    print(f"  {stage}: {ran} of {len(rows)} sets run in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+    return np.concatenate([done[i] for i in range(len(chunks))]), ran
+
+
+def _as_finished(calls, backend, Parallel, n_jobs):
+    """(chunk index, outputs) as chunks finish. Ray's joblib backend cannot hand results back one by
+    one, so there they come in waves of a few chunks per worker."""
+    if backend != "ray":
+        yield from Parallel(return_as="generator_unordered")(calls)
+        return
+    wave = 4 * n_jobs
+    for start in range(0, len(calls), wave):
+        yield from Parallel()(calls[start : start + wave])
+
+
+def design_key(X, names, bases, spec, agents, seed, n_chunks) -> str:
+    """A hash of what a design's outputs depend on: the sample, the configs, the spec, the size,
+    the seed, the chunking and the code (every module and packaged input of `sim`)."""
+    import hashlib
+
+    import sim
+
+    digest = hashlib.sha256()
+    settings = {"names": names, "bases": bases, "spec": spec, "agents": agents, "seed": seed, "chunks": n_chunks}
+    digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
+    digest.update(np.ascontiguousarray(X, dtype=np.float64).tobytes())
+    package = Path(sim.__file__).parent
+    for path in sorted(package.rglob("*")):
+        if path.suffix in {".py", ".csv", ".yaml", ".json"} and path.parent != package / "data" / "sensitivity":
+            digest.update(str(path.relative_to(package)).encode() + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def figure(morris: pd.DataFrame, sobol: pd.DataFrame, path: Path) -> None:
@@ -80,6 +140,25 @@ def figure(morris: pd.DataFrame, sobol: pd.DataFrame, path: Path) -> None:
 
 
 TARGET_HALF_WIDTH = 0.05  # issue 16: Sobol total indices known to +-0.05 (95%)
+NOISE_SETS = 32  # Saltelli base rows rerun under other seeds to measure the population draw's noise
+NOISE_SEEDS = 3
+NOISE_WARN = 0.05  # a seed-noise share above this is flagged in the report
+
+
+def seed_noise(X2, Y2, n_parameters, run) -> np.ndarray:
+    """Per output, the share of its spread over parameter sets that another population draw does
+    not reproduce: 1 - the mean correlation between the outputs at the design's seed and at
+    NOISE_SEEDS other seeds, over the first NOISE_SETS base rows of the Saltelli sample (independent
+    draws of the parameters). Every run shares one seed, so a shift or rescaling that a seed applies
+    to all sets alike leaves the indices unchanged; only this share can move them, and an index may
+    be inflated by up to it. It shrinks with more agents. `run(X, seed_offset)` runs a design."""
+    rows = np.arange(0, len(X2), n_parameters + 2)[:NOISE_SETS]  # layout: A, AB_1..AB_k, B per base row
+    corr = []
+    for offset in range(1, NOISE_SEEDS + 1):
+        other = run(X2[rows], offset)
+        with np.errstate(invalid="ignore", divide="ignore"):  # an output constant over the sets: no share
+            corr.append([np.corrcoef(Y2[rows, k], other[:, k])[0, 1] for k in range(Y2.shape[1])])
+    return 1 - np.mean(corr, axis=0)
 
 
 def _precision(meta: dict) -> str:
@@ -92,12 +171,31 @@ def _precision(meta: dict) -> str:
         return f"Precision: the widest 95% half-width of a total index is {worst:.3f} (target {TARGET_HALF_WIDTH})."
     needed = int(2 ** np.ceil(np.log2(meta["sobol_n"] * (worst / TARGET_HALF_WIDTH) ** 2)))
     runs = needed * (len(meta["sobol_parameters"]) + 2)
+    hours = runs * meta["seconds"] / meta["sets_run"] / 3600 if meta.get("sets_run") else None
+    pace = f", about {hours:.1f} hours at this run's pace" if hours else ""
     return (
         f"Precision: the widest 95% half-width of a total index is {worst:.3f}, above the target of "
-        f"{TARGET_HALF_WIDTH}; half-widths shrink as 1/sqrt(N), so N={needed:,} ({runs:,} parameter sets, "
-        f"about {runs * meta['seconds'] / max(meta['morris_runs'] + meta['sobol_runs'], 1) / 3600:.1f} hours at "
-        "this run's pace) would reach it."
+        f"{TARGET_HALF_WIDTH}; half-widths shrink as 1/sqrt(N), so N={needed:,} ({runs:,} parameter sets{pace}) "
+        "would reach it."
     )
+
+
+def _noise(meta: dict) -> list[str]:
+    """What the population draw's noise does to the indices, and which outputs it makes unreliable."""
+    shares = {o: v for o, v in meta.get("seed_noise", {}).items() if v is not None}
+    if not shares:
+        return []
+    noisy = [f"{o} ({v:.2f})" for o, v in shares.items() if v > NOISE_WARN]
+    return [
+        f"Seed noise: every run shares one seed, so what a population draw does to all parameter sets alike "
+        f"cannot move an index; what can is the share of an output's spread over parameter sets that another "
+        f"draw does not reproduce (1 minus the correlation over {meta['seed_noise_sets']} parameter sets between "
+        f"the design's seed and {meta['seed_noise_seeds']} others; column 'seed noise' below). An index may be "
+        f"inflated by up to that share, and more agents shrink it. "
+        + (f"Above {NOISE_WARN}, read the indices as rough: {'; '.join(noisy)}." if noisy
+           else f"It is at most {max(shares.values()):.3f} for every output."),
+        "",
+    ]  # fmt: skip
 
 
 def report(morris: pd.DataFrame, sobol: pd.DataFrame, meta: dict) -> str:
@@ -119,17 +217,19 @@ def report(morris: pd.DataFrame, sobol: pd.DataFrame, meta: dict) -> str:
         "",
         _precision(meta),
         "",
+        *_noise(meta),
         "![sensitivity](sensitivity/sensitivity.png)",
         "",
         "## What drives what (Sobol total index, largest three per output)",
         "",
-        "| output (policy / regions / metric) | main drivers (ST with 95% confidence half-width) |",
-        "|---|---|",
+        "| output (policy / regions / metric) | main drivers (ST with 95% confidence half-width) | seed noise |",
+        "|---|---|---|",
     ]
     for output, part in sobol.groupby("output", sort=False):
         top = part.sort_values("ST", ascending=False).head(3)
         drivers = "; ".join(f"{r.parameter} {r.ST:.2f} ± {r.ST_conf:.2f}" for r in top.itertuples())
-        lines.append(f"| {output} | {drivers} |")
+        share = meta.get("seed_noise", {}).get(output)
+        lines.append(f"| {output} | {drivers} | {'n/a' if share is None else f'{share:.3f}'} |")
     lines += [
         "",
         "## Morris screening (mu*, per output, top five)",
@@ -156,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     from SALib.sample import sobol as sobol_sample
 
     from sim.analysis.calibration import shipped_raw
+    from sim.run.folder import software
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--small", action="store_true", help="a quick pass (minutes)")
@@ -175,9 +276,12 @@ def main(argv: list[str] | None = None) -> int:
         "--backend", default="loky", choices=["loky", "ray"], help="joblib backend: loky here, ray on a Ray cluster"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "docs", help="SENSITIVITY.md and its figure")
+    parser.add_argument("--store", type=Path, default=ROOT / "outputs" / "sensitivity",
+                        help="finished chunks, kept so that a run cut off resumes ('none': keep nothing)")  # fmt: skip
     parser.add_argument("--data-out", type=Path, default=DATA_DIR / "sensitivity",
                         help="morris.csv, sobol.csv, sensitivity.json (packaged: briefs read them)")  # fmt: skip
     args = parser.parse_args(argv)
+    store = None if str(args.store) == "none" else args.store
     agents = args.agents or (10_000 if args.small else 20_000)
     trajectories = args.trajectories or (4 if args.small else 20)
     sobol_n = args.sobol_n or (16 if args.small else 128)
@@ -197,7 +301,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Morris: {len(names)} parameters, {trajectories} trajectories", file=sys.stderr)
     problem = {"num_vars": len(names), "names": names, "bounds": [p["bounds"] for p in parameters]}
     X = morris_sample.sample(problem, N=trajectories, num_levels=4, seed=args.seed)
-    Y = run_design(X, names, parameters, bases, spec, agents, args.seed, args.jobs, args.backend)
+    sets_run = []  # per design: the sets this invocation ran (a resumed run takes the others from the store)
+    Y, ran = run_design("morris", X, names, parameters, bases, spec, agents, args.seed, args.jobs, args.backend, store)
+    sets_run.append(ran)
     rows = []
     for k, output in enumerate(outputs):
         res = morris_analyze.analyze(problem, X, Y[:, k], num_levels=4, seed=args.seed)
@@ -221,12 +327,25 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [p for p in parameters if p["name"] in top]
     problem2 = {"num_vars": len(chosen), "names": [p["name"] for p in chosen], "bounds": [p["bounds"] for p in chosen]}
     X2 = sobol_sample.sample(problem2, sobol_n, calc_second_order=False, seed=args.seed)
-    Y2 = run_design(X2, problem2["names"], chosen, bases, spec, agents, args.seed, args.jobs, args.backend)
+    Y2, ran = run_design("sobol", X2, problem2["names"], chosen, bases, spec, agents, args.seed, args.jobs,
+                          args.backend, store)  # fmt: skip
+    sets_run.append(ran)
+
+    def other_seed(X_, offset):
+        Y_, ran_ = run_design(f"noise-seed{args.seed + offset}", X_, problem2["names"], chosen, bases, spec, agents,
+                              args.seed + offset, args.jobs, args.backend, store)  # fmt: skip
+        sets_run.append(ran_)
+        return Y_
+
+    print(f"Seed noise: {min(NOISE_SETS, sobol_n)} sets under {NOISE_SEEDS} other seeds", file=sys.stderr)
+    noise = dict(zip(outputs, seed_noise(X2, Y2, len(chosen), other_seed), strict=True))
     rows = []
     for k, output in enumerate(outputs):
         if np.ptp(Y2[:, k]) == 0:  # an output the parameters do not move (e.g. nothing enrolled)
             continue
-        res = sobol_analyze.analyze(problem2, Y2[:, k], calc_second_order=False, seed=args.seed)
+        # SALib's Sobol analysis ignores a seed of 0 (`if seed:`) and bootstraps from numpy's global
+        # state, so the confidence intervals would differ between identical runs: never pass it 0
+        res = sobol_analyze.analyze(problem2, Y2[:, k], calc_second_order=False, seed=args.seed + 1)
         for i, name in enumerate(problem2["names"]):
             rows.append(
                 {
@@ -236,6 +355,7 @@ def main(argv: list[str] | None = None) -> int:
                     "S1_conf": res["S1_conf"][i],
                     "ST": res["ST"][i],
                     "ST_conf": res["ST_conf"][i],
+                    "seed_noise": noise[output],
                 }
             )
     sobol = pd.DataFrame(rows)
@@ -259,7 +379,12 @@ def main(argv: list[str] | None = None) -> int:
         "ranges_from_posterior": from_posterior,
         "ranges": {p["name"]: [float(b) for b in p["bounds"]] for p in parameters},
         "max_st_conf": float(sobol["ST_conf"].max()) if len(sobol) else None,
-        "seconds": round(time.perf_counter() - started, 1),
+        "seed_noise": {o: (None if np.isnan(v) else round(float(v), 4)) for o, v in noise.items()},
+        "seed_noise_sets": min(NOISE_SETS, sobol_n),
+        "seed_noise_seeds": NOISE_SEEDS,
+        "seconds": round(time.perf_counter() - started, 1),  # this invocation's wall time
+        "sets_run": int(sum(sets_run)),  # by this invocation; the rest came from the store (a resumed run)
+        "software": {k: v for k, v in software().items() if k != "command"},  # the code's commit, packages
     }
     (data_dir / "sensitivity.json").write_text(json.dumps(meta, indent=2) + "\n")
     figure(morris, sobol, args.out / "sensitivity" / "sensitivity.png")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -17,13 +18,15 @@ _spec.loader.exec_module(sensitivity)
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # one trajectory: Morris sigma is undefined
 def test_tiny_sensitivity_run_writes_morris_sobol_and_report(tmp_path):
     args = ["--agents", "1000", "--trajectories", "1", "--sobol-n", "2", "--top", "2", "--jobs", "1"]
-    assert sensitivity.main([*args, "--out", str(tmp_path), "--data-out", str(tmp_path / "sensitivity")]) == 0
+    out = ["--out", str(tmp_path), "--data-out", str(tmp_path / "sensitivity"), "--store", str(tmp_path / "store")]
+    assert sensitivity.main([*args, *out]) == 0
     morris = pd.read_csv(tmp_path / "sensitivity" / "morris.csv")
     spec_parameters = {p["name"] for p in sensitivity.load_spec()["parameters"]}
     assert set(morris.parameter) == spec_parameters
     assert (morris.mu_star >= 0).all()
     sobol = pd.read_csv(tmp_path / "sensitivity" / "sobol.csv")
     assert sobol.parameter.nunique() == 2
+    assert sobol.seed_noise.notna().any()  # the population draw's share is measured per output
     report = (tmp_path / "SENSITIVITY.md").read_text()
     assert "What drives what" in report and "linkedin_actual/default_on_2024/enrolled_share" in report
     assert (tmp_path / "sensitivity" / "sensitivity.png").stat().st_size > 1000
@@ -40,6 +43,56 @@ def test_outputs_are_named_per_policy_group_and_metric():
 def test_sensitivity_runs_its_design_on_a_local_ray(tmp_path, monkeypatch):
     monkeypatch.setenv("RAY_ADDRESS", "local")
     args = ["--agents", "1000", "--trajectories", "1", "--sobol-n", "2", "--top", "2", "--jobs", "2"]
-    out = ["--out", str(tmp_path), "--data-out", str(tmp_path / "sensitivity")]  # nothing into the package
+    # nothing into the package or the project's outputs
+    out = ["--out", str(tmp_path), "--data-out", str(tmp_path / "sensitivity"), "--store", str(tmp_path / "store")]
     assert sensitivity.main([*args, "--backend", "ray", *out]) == 0
     assert (tmp_path / "sensitivity" / "sobol.csv").exists()
+
+
+def test_seed_noise_is_nothing_for_a_shifted_rescaled_copy_and_all_for_independent_outputs():
+    """Indices do not change under a shift or rescaling of the output: a seed that only does that
+    adds no noise; a seed whose outputs are unrelated to the design's makes them all noise."""
+    rng = np.random.default_rng(1)
+    k = 3  # parameters: the Saltelli sample's base rows are every (k + 2)th
+    X2 = rng.random((64 * (k + 2), k))
+    Y2 = np.column_stack([rng.normal(size=len(X2)), rng.normal(size=len(X2)), np.ones(len(X2))])
+    base = np.arange(0, len(X2), k + 2)[: sensitivity.NOISE_SETS]
+
+    def copy(X, offset):
+        assert np.array_equal(X, X2[base])  # only the base rows are rerun
+        return 3.0 * Y2[base] + offset
+
+    def unrelated(X, offset):
+        return np.random.default_rng(offset).normal(size=(len(X), Y2.shape[1]))
+
+    same = sensitivity.seed_noise(X2, Y2, k, copy)
+    assert np.allclose(same[:2], 0.0) and np.isnan(same[2])  # a constant output has no share
+    assert (sensitivity.seed_noise(X2, Y2, k, unrelated)[:2] > 0.6).all()
+
+
+def test_a_cut_off_design_resumes_from_its_store_with_the_same_outputs(tmp_path):
+    """Each finished chunk is stored; a rerun runs only what is missing and gives the same outputs,
+    and a changed design (another seed) never takes stored outputs."""
+    from sim.analysis.calibration import shipped_raw
+
+    spec = sensitivity.load_spec()
+    parameters = [p for p in spec["parameters"] if p["name"] in ("try_prob", "give_up_prob")]
+    names = [p["name"] for p in parameters]
+    X = np.array([[0.2, 0.1], [0.5, 0.2], [0.8, 0.3], [0.9, 0.4]])
+    bases = {policy: shipped_raw([f"policy={policy}", "end=2024-12-31"]) for policy in spec["policies"]}
+    args = (names, parameters, bases, spec, 500)
+
+    def run(seed):
+        return sensitivity.run_design("sobol", X, *args, seed, 2, store=tmp_path)
+
+    first, ran = run(0)
+    assert ran == len(X) and first.shape == (len(X), len(sensitivity.output_names(spec)))
+    (folder,) = tmp_path.iterdir()
+    chunks = sorted(folder.glob("*.npy"))
+    assert len(chunks) == 2
+    chunks[1].unlink()  # as if the run had been cut off before its last chunk
+    again, ran = run(0)
+    assert ran == 2 and np.array_equal(again, first)
+    assert run(0)[1] == 0  # all stored now
+    other, ran = run(1)
+    assert ran == len(X) and not np.array_equal(other, first)

@@ -64,6 +64,12 @@ def run_outputs(
     return [out[i * per_set : (i + 1) * per_set] for i in range(len(sets))]
 
 
+def run_chunk(index: int, bases: dict, parameters: list[dict], sets: list[dict], spec: dict, agents: int, seed: int):
+    """`run_outputs` of one chunk of a design, tagged with the chunk's index (chunks come back in
+    the order they finish, and each is stored as it does, so an interrupted design resumes)."""
+    return index, run_outputs(bases, parameters, sets, spec, agents, seed)
+
+
 def posterior_ranges(parameters: list[dict], posterior, low: float = 0.01, high: float = 0.99) -> list[str]:
     """Replace each parameter's hand-set range by its posterior's weighted 1-99% range where the
     calibration infers it (matched by name); return the names whose range now comes from the posterior."""
