@@ -23,7 +23,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.analysis.sensitivity import load_spec, output_names, posterior_ranges
+from sim.analysis.sensitivity import (
+    NOISE_SEEDS,
+    NOISE_SETS,
+    NOISE_WARN,
+    load_spec,
+    output_names,
+    posterior_ranges,
+    seed_noise,
+)
 from sim.model.batch import BATCH_AGENTS
 from sim.run.compose import DATA_DIR
 
@@ -140,25 +148,6 @@ def figure(morris: pd.DataFrame, sobol: pd.DataFrame, path: Path) -> None:
 
 
 TARGET_HALF_WIDTH = 0.05  # issue 16: Sobol total indices known to +-0.05 (95%)
-NOISE_SETS = 32  # Saltelli base rows rerun under other seeds to measure the population draw's noise
-NOISE_SEEDS = 3
-NOISE_WARN = 0.05  # a seed-noise share above this is flagged in the report
-
-
-def seed_noise(X2, Y2, n_parameters, run) -> np.ndarray:
-    """Per output, the share of its spread over parameter sets that another population draw does
-    not reproduce: 1 - the mean correlation between the outputs at the design's seed and at
-    NOISE_SEEDS other seeds, over the first NOISE_SETS base rows of the Saltelli sample (independent
-    draws of the parameters). Every run shares one seed, so a shift or rescaling that a seed applies
-    to all sets alike leaves the indices unchanged; only this share can move them, and an index may
-    be inflated by up to it. It shrinks with more agents. `run(X, seed_offset)` runs a design."""
-    rows = np.arange(0, len(X2), n_parameters + 2)[:NOISE_SETS]  # layout: A, AB_1..AB_k, B per base row
-    corr = []
-    for offset in range(1, NOISE_SEEDS + 1):
-        other = run(X2[rows], offset)
-        with np.errstate(invalid="ignore", divide="ignore"):  # an output constant over the sets: no share
-            corr.append([np.corrcoef(Y2[rows, k], other[:, k])[0, 1] for k in range(Y2.shape[1])])
-    return 1 - np.mean(corr, axis=0)
 
 
 def _precision(meta: dict) -> str:

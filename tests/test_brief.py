@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -159,8 +160,10 @@ def _recompute(row) -> tuple[float, float, float]:
         return tuple(float(per_seed.quantile(q)) for q in (0.5, 0.1, 0.9))
     if source.name == "sobol.csv":
         sobol = _table(row.source)
-        value = float(sobol[(sobol.output == selector["output"]) & (sobol.parameter == selector["parameter"])]
-                      [selector["column"]].iloc[0])  # fmt: skip
+        rows = sobol[sobol.output == selector["output"]]
+        if "parameter" in selector:  # an index; the seed-noise share is per output
+            rows = rows[rows.parameter == selector["parameter"]]
+        value = float(rows[selector["column"]].iloc[0])
         return value, value, value
     if source.name == "predictive.json":  # the posterior predictive check: the model over posterior draws
         values = pd.Series(json.loads(source.read_text())["values"][selector["target"]])
@@ -387,3 +390,29 @@ def test_publicity_finding_compares_a_story_and_printed_steps_paired_by_seed(tmp
     )
     assert printed.text.str.endswith("percentage points").all()
     assert (guidance_adds > 0).all()  # the printed path converts more at the same reach (ODD §7.11)
+
+
+def test_drivers_carry_each_outputs_seed_noise_and_flag_the_rough_ones(tmp_path):
+    """Where the sensitivity analysis measured the population draw's noise, each output's drivers
+    carry it (registered with its source), and a share above NOISE_WARN marks its indices rough."""
+    from sim.analysis.sensitivity import NOISE_WARN
+    from sim.brief.context import drivers
+    from sim.brief.numbers import Register
+
+    shipped = DATA_DIR / "sensitivity"
+    for name in ("morris.csv", "sensitivity.json"):
+        (tmp_path / name).write_bytes((shipped / name).read_bytes())
+    sobol = pd.read_csv(shipped / "sobol.csv")
+    rough = "linkedin_actual/default_on_2024/dataset_text_tokens"
+    sobol["seed_noise"] = np.where(sobol.output == rough, NOISE_WARN + 0.1, NOISE_WARN / 2)
+    sobol.to_csv(tmp_path / "sobol.csv", index=False)
+    register = Register()
+    entries = drivers(tmp_path, {}, "linkedin_actual", register)["findings"]["training_set"]
+    by_group = {e["group"]: e for e in entries}
+    assert by_group["default_on_2024"]["noisy"] and not by_group["enrolled_2025"]["noisy"]
+    assert by_group["default_on_2024"]["seed_noise"].median == pytest.approx(NOISE_WARN + 0.1)
+    text = by_group["default_on_2024"]["seed_noise"].value  # printing registers it, with its source
+    assert register.rows[-1]["text"] == text and register.rows[-1]["source"] == str(tmp_path / "sobol.csv")
+    sobol.drop(columns="seed_noise").to_csv(tmp_path / "sobol.csv", index=False)  # an older analysis
+    entries = drivers(tmp_path, {}, "linkedin_actual", Register())["findings"]["training_set"]
+    assert all("seed_noise" not in e for e in entries)

@@ -10,6 +10,25 @@ import numpy as np
 from sim.run.compose import CONF_DIR
 
 SPEC_FILE = CONF_DIR / "calibration" / "sensitivity.yaml"
+NOISE_SETS = 32  # Saltelli base rows rerun under other seeds to measure the population draw's noise
+NOISE_SEEDS = 3
+NOISE_WARN = 0.05  # assumption: above this seed-noise share, the report and briefs call an output's indices rough
+
+
+def seed_noise(X2, Y2, n_parameters, run) -> np.ndarray:
+    """Per output, the share of its spread over parameter sets that another population draw does
+    not reproduce: 1 - the mean correlation between the outputs at the design's seed and at
+    NOISE_SEEDS other seeds, over the first NOISE_SETS base rows of the Saltelli sample (independent
+    draws of the parameters). Every run shares one seed, so a shift or rescaling that a seed applies
+    to all sets alike leaves the indices unchanged; only this share can move them, and an index may
+    be inflated by up to it. It shrinks with more agents. `run(X, seed_offset)` runs a design."""
+    rows = np.arange(0, len(X2), n_parameters + 2)[:NOISE_SETS]  # layout: A, AB_1..AB_k, B per base row
+    corr = []
+    for offset in range(1, NOISE_SEEDS + 1):
+        other = run(X2[rows], offset)
+        with np.errstate(invalid="ignore", divide="ignore"):  # an output constant over the sets: no share
+            corr.append([np.corrcoef(Y2[rows, k], other[:, k])[0, 1] for k in range(Y2.shape[1])])
+    return 1 - np.mean(corr, axis=0)
 
 
 def load_spec(path=SPEC_FILE) -> dict:

@@ -19,7 +19,7 @@ import pandas as pd
 import yaml
 
 from sim.analysis.posterior import PREDICTIVE_FILE, load_posterior
-from sim.analysis.sensitivity import SPEC_FILE, load_spec
+from sim.analysis.sensitivity import NOISE_WARN, SPEC_FILE, load_spec
 from sim.brief.findings import POLICY, build_findings
 from sim.brief.numbers import Quantity, Register, table_factor
 from sim.brief.sources import MissingData, Sweep
@@ -231,6 +231,7 @@ def drivers(sensitivity_dir: Path | None, findings: dict, baseline: str, registe
                     "regions": ", ".join(groups.get(group, [])) or group,
                     "sobol": [_driver(files["sobol.csv"], output, row, register) for row in top.itertuples()],
                     "morris": list(ranked),
+                    **_seed_noise(files["sobol.csv"], sobol, output, register),
                 }
             )
         per_finding[finding] = entries or {"missing": f"The sensitivity analysis has no output {policy}/*/{metric}."}
@@ -246,6 +247,18 @@ def drivers(sensitivity_dir: Path | None, findings: dict, baseline: str, registe
         "dir": _shown(sensitivity_dir),
         "findings": per_finding,
     }
+
+
+def _seed_noise(source: Path, sobol: pd.DataFrame, output: str, register: Register) -> dict:
+    """The share of the output's spread over parameter sets that another population draw does not
+    reproduce (sim.analysis.sensitivity.seed_noise), where the analysis measured it."""
+    values = sobol.loc[sobol.output == output, "seed_noise"] if "seed_noise" in sobol else pd.Series(dtype=float)
+    if values.dropna().empty:
+        return {}
+    value = float(values.iloc[0])
+    quantity = Quantity(value, value, value, 1, "index", f"seed-noise share of {output}", str(source),
+                        {"output": output, "column": "seed_noise"}, register)  # fmt: skip
+    return {"seed_noise": quantity, "noisy": value > NOISE_WARN}
 
 
 def _driver(source: Path, output: str, row, register: Register) -> dict:
