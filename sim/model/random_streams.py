@@ -19,6 +19,8 @@ import zlib
 
 import numpy as np
 
+from sim.model.compiled import njit
+
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
@@ -67,14 +69,20 @@ class Streams:
         only if their positions fall within a population's length of each other, a chance of about
         agents / 2**64 per pair. One finaliser round per draw, in place (few passes over memory).
         """
+        start = self._start(name, day, agent_index)
+        if _keyed_uniform_compiled is not None:
+            index = np.asarray(agent_index, np.int64)
+            return _keyed_uniform_compiled(index.ravel(), np.ravel(start)).reshape(index.shape)
         x = np.asarray(agent_index).astype(np.uint64)
         x *= _GOLDEN
-        x += self._start(name, day, agent_index)
+        x += start
         return _to_unit(x)
 
     def uniforms(self, names: list[str], agent_index: np.ndarray, day: int) -> np.ndarray:
         """`uniform` for several streams at once: row k is exactly `uniform(names[k], agent_index, day)`
         (one pass over a (streams, agents) array instead of one call per stream)."""
+        if _keyed_uniform_compiled is not None:
+            return np.stack([self.uniform(name, agent_index, day) for name in names])
         x = np.asarray(agent_index).astype(np.uint64)
         x *= _GOLDEN
         rows = np.empty((len(names), *x.shape), np.uint64)
@@ -150,6 +158,25 @@ def _to_unit(x: np.ndarray) -> np.ndarray:
     u *= _TO_UNIT
     return u
 
+
+def _keyed_uniform_loop(index, start):
+    """`Streams.uniform` in one pass: agent index x golden gamma + its start (one for all, or one
+    per agent), the SplitMix64 finaliser, the top 53 bits to (0, 1). Unsigned 64-bit arithmetic
+    wraps as numpy's does, and the last step is exact, so the result is numpy's bit for bit."""
+    out = np.empty(index.size, np.float64)
+    per_agent = start.size > 1
+    for i in range(index.size):
+        x = np.uint64(index[i]) * _GOLDEN + start[i if per_agent else 0]
+        x ^= x >> np.uint64(30)
+        x *= _MIX1
+        x ^= x >> np.uint64(27)
+        x *= _MIX2
+        x ^= x >> np.uint64(31)
+        out[i] = (np.float64(x >> np.uint64(11)) + 0.5) * _TO_UNIT
+    return out
+
+
+_keyed_uniform_compiled = njit(cache=True, nogil=True)(_keyed_uniform_loop) if njit else None
 
 # A day index beyond any horizon the config allows (days are int16 in the state arrays).
 NEVER = 32_000

@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.model.compiled import njit
+
 
 def lower_bound(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, x: np.ndarray) -> np.ndarray:
     """For each query k, the first index i in [lo[k], hi[k]) with values[i] >= x[k], else hi[k]:
     `numpy.searchsorted(values[lo:hi], x, side="left") + lo`, for every query's own segment of a
-    flat array that is non-decreasing within each segment. A binary search run on all queries
-    together: log2(longest segment) passes."""
+    flat array that is non-decreasing within each segment. Compiled (one binary search per query)
+    where numba is there, else `lower_bound_numpy`."""
+    lo, hi, x = np.asarray(lo, np.int64), np.asarray(hi, np.int64), np.asarray(x)
+    if _lower_bound_compiled is None or np.size(values) == 0:
+        return lower_bound_numpy(values, lo, hi, x)
+    return _lower_bound_compiled(np.asarray(values), lo, hi, x)
+
+
+def lower_bound_numpy(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """`lower_bound` in numpy: a binary search run on all queries together, log2(longest segment)
+    passes."""
     lo, hi, x = np.array(lo, np.int64), np.array(hi, np.int64), np.asarray(x)
     out = hi.copy()  # a query whose segment's last value is below it ends at hi without a search
     if values.size == 0:
@@ -26,6 +37,24 @@ def lower_bound(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, x: np.ndarra
         hi = np.where(open_ & ~below, mid, hi)
     out[search] = lo
     return out
+
+
+def _lower_bound_loop(values, lo, hi, x):
+    out = hi.copy()
+    for k in range(lo.size):
+        a, b = lo[k], hi[k]
+        if a < b and values[b - 1] >= x[k]:  # as lower_bound_numpy: else (even for NaN) hi
+            while a < b:
+                mid = (a + b) // 2
+                if values[mid] < x[k]:
+                    a = mid + 1
+                else:
+                    b = mid
+            out[k] = a
+    return out
+
+
+_lower_bound_compiled = njit(cache=True, nogil=True)(_lower_bound_loop) if njit else None
 
 
 def ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
