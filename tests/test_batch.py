@@ -150,3 +150,16 @@ def test_the_segment_searches_equal_numpy_searchsorted_on_each_segment():
     assert lower_bound(values, lo, hi, x).tolist() == [int(e) for e in expected]
     assert lower_bound(np.empty(0), [0], [0], [0.5]).tolist() == [0]
     assert ranges(np.array([2, 5, 9]), np.array([4, 5, 11])).tolist() == [2, 3, 9, 10]
+
+
+def test_unique_equals_numpy_unique_on_index_arrays():
+    from sim.model.search import unique
+
+    rng = np.random.default_rng(2)
+    for size in (0, 1, 2, 1000):
+        for dtype in (np.int32, np.int64):
+            values = rng.integers(0, 300, size).astype(dtype)
+            got, expected = unique(values), np.unique(values)
+            assert got.dtype == expected.dtype and np.array_equal(got, expected)
+            (got, counts), (expected, expected_counts) = unique(values, True), np.unique(values, return_counts=True)
+            assert np.array_equal(got, expected) and np.array_equal(counts, expected_counts)

@@ -23,7 +23,7 @@ from sim.model.rules import awareness, guidance, membership, reactions, salience
 from sim.model.rules import concern as concern_rules
 from sim.model.rules.consent import INDIFFERENT, OBJECT, OPTED_IN, OPTED_OUT
 from sim.model.rules.ledger import DATA_TYPES
-from sim.model.search import lower_bound, ranges
+from sim.model.search import lower_bound, ranges, unique
 from sim.model.state import NOT_YET
 
 N_REGIONS = len(REGION_CODES)
@@ -183,7 +183,7 @@ class BehaviourEngine:
             parts.append(agents[bounds[t] : bounds[t + 1]])
         if not parts:
             return
-        changing = np.unique(np.concatenate(parts))
+        changing = unique(np.concatenate(parts))
         joined = changing[s.join_day[changing] == t]
         if joined.size:  # a joiner starts unaware, with no intent and no notice seen before joining
             s.aware_since[joined] = NOT_YET

@@ -29,7 +29,7 @@ from sim.model.regions import REGION_CODES
 from sim.model.rules import awareness, consent, content, friction
 from sim.model.rules.consent import CHANNELS, NO_CHOICE, OPTED_IN, OPTED_OUT
 from sim.model.rules.ledger import DATA_TYPES, first_pull_data, new_posts_data
-from sim.model.search import lower_bound
+from sim.model.search import lower_bound, unique
 from sim.model.state import NOT_YET, AgentState
 from sim.model.tally import Tally, counts_from_codes, enrolled_by_choice
 from sim.model.world import build_batch_world
@@ -193,7 +193,7 @@ class ConsentModel(BehaviourEngine, mesa.Model):
 
         parts.append(np.flatnonzero(s.exposure_day == t))  # media: members whose level the hazard reaches today
 
-        exposed = np.unique(np.concatenate(parts))
+        exposed = unique(np.concatenate(parts))
         newly = exposed[s.aware_since[exposed] == NOT_YET]
         s.aware_since[newly] = t
         self.tally.touch(newly)
@@ -326,7 +326,7 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         if readers.size == 0 or self._one_click_route is None:
             return
         s, pop = self.state, self.pop
-        who = np.unique(readers)
+        who = unique(readers)
         who = who[(s.intent_until[who] >= t) & ~s.gave_up[who] & ~s.awaiting_decision[who]]
         who = who[consent.desired_choice(pop.preference[who], self._enrolled(who)) == OPTED_OUT]
         who = who[self.streams.uniform("one_click_try", who, t) < self._try_probability(who)]

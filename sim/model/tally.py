@@ -24,6 +24,7 @@ import numpy as np
 from sim.model.regions import REGION_CODES
 from sim.model.rules import consent
 from sim.model.rules.consent import CHANNELS, NO_CHOICE, OBJECT, OPTED_IN, OPTED_OUT
+from sim.model.search import unique
 from sim.model.state import NOT_YET
 
 N_REGIONS = len(REGION_CODES)
@@ -103,7 +104,7 @@ class Tally:
         self._touched = []
         if not parts:
             return
-        who = np.unique(np.concatenate(parts)) if len(parts) > 1 else parts[0]
+        who = unique(np.concatenate(parts)) if len(parts) > 1 else parts[0]
         s = state
         intent = s.intent_until[who]
         gave_up = s.gave_up[who]

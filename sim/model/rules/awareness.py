@@ -21,6 +21,7 @@ import numpy as np
 
 from sim.model.config import MediaConfig, for_region
 from sim.model.regions import REGION_CODES
+from sim.model.search import unique
 
 
 def daily_exposure_probability(media, reach, notice, wom_strength, telling, contacts):
@@ -68,7 +69,7 @@ def contacts_told(indptr: np.ndarray, indices: np.ndarray, sharers: np.ndarray):
     A sparse product of the graph with the sharers' indicator, done from the sharers' side:
     its cost is the sharers' degrees, not the population.
     """
-    sharers = np.unique(sharers)  # a member listed twice in the window tells once
+    sharers = unique(sharers)  # a member listed twice in the window tells once
     if sharers.size == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     starts = indptr[sharers]
@@ -78,4 +79,4 @@ def contacts_told(indptr: np.ndarray, indices: np.ndarray, sharers: np.ndarray):
         return np.empty(0, np.int64), np.empty(0, np.int64)
     offsets = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     neighbours = indices[np.repeat(starts, lengths) + offsets]
-    return np.unique(neighbours, return_counts=True)
+    return unique(neighbours, return_counts=True)
