@@ -103,7 +103,9 @@ def _as_finished(calls, backend, Parallel, n_jobs):
 
 def design_key(X, names, bases, spec, agents, seed, n_chunks) -> str:
     """A hash of what a design's outputs depend on: the sample, the configs, the spec, the size,
-    the seed, the chunking and the code (every module and packaged input of `sim`)."""
+    the seed, the chunking and the code that computes them (the modules, configs and data of
+    `sim.model`, `sim.run`, `sim.analysis`, `sim/conf` and `sim/data`; not the briefs, reports or
+    explorer, whose changes leave the outputs as they are)."""
     import hashlib
 
     import sim
@@ -113,9 +115,10 @@ def design_key(X, names, bases, spec, agents, seed, n_chunks) -> str:
     digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
     digest.update(np.ascontiguousarray(X, dtype=np.float64).tobytes())
     package = Path(sim.__file__).parent
-    for path in sorted(package.rglob("*")):
-        if path.suffix in {".py", ".csv", ".yaml", ".json"} and path.parent != package / "data" / "sensitivity":
-            digest.update(str(path.relative_to(package)).encode() + path.read_bytes())
+    for part in ("model", "run", "analysis", "conf", "data"):
+        for path in sorted((package / part).rglob("*")):
+            if path.suffix in {".py", ".csv", ".yaml", ".json"} and path.parent != package / "data" / "sensitivity":
+                digest.update(str(path.relative_to(package)).encode() + path.read_bytes())
     return digest.hexdigest()[:16]
 
 
