@@ -392,6 +392,34 @@ def test_publicity_finding_compares_a_story_and_printed_steps_paired_by_seed(tmp
     assert (guidance_adds > 0).all()  # the printed path converts more at the same reach (ODD §7.11)
 
 
+def _with_seed_noise(folder: Path, rough: str) -> pd.DataFrame:
+    """A copy of the shipped sensitivity analysis in `folder` whose output `rough` has a seed-noise
+    share above NOISE_WARN and every other output one below it."""
+    from sim.analysis.sensitivity import NOISE_WARN
+
+    shipped = DATA_DIR / "sensitivity"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("morris.csv", "sensitivity.json"):
+        (folder / name).write_bytes((shipped / name).read_bytes())
+    sobol = pd.read_csv(shipped / "sobol.csv")
+    sobol["seed_noise"] = np.where(sobol.output == rough, NOISE_WARN + 0.1, NOISE_WARN / 2)
+    sobol.to_csv(folder / "sobol.csv", index=False)
+    return sobol
+
+
+def test_the_brief_gives_each_drivers_seed_noise_and_calls_the_noisy_ones_rough(sweeps, tmp_path):
+    _with_seed_noise(tmp_path / "sensitivity", "linkedin_actual/default_on_2024/dataset_text_tokens")
+    out = tmp_path / "brief"
+    done = _brief(sweeps["root"], str(sweeps["regimes"]), "--out", str(out), "--formats", "md",
+                  "--sensitivity", str(tmp_path / "sensitivity"), "--calibration", "none")  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    drivers = _section((out / "brief.md").read_text(), "What drives the findings")
+    training = next(line for line in drivers.splitlines() if line.startswith("- **The training set"))
+    assert training.count("Seed noise") == 2 and training.count("read these indices as rough") == 1
+    numbers = _numbers(out)
+    assert numbers.what.str.startswith("seed-noise share of").sum() >= 2  # each printed one is registered
+
+
 def test_drivers_carry_each_outputs_seed_noise_and_flag_the_rough_ones(tmp_path):
     """Where the sensitivity analysis measured the population draw's noise, each output's drivers
     carry it (registered with its source), and a share above NOISE_WARN marks its indices rough."""
@@ -399,13 +427,8 @@ def test_drivers_carry_each_outputs_seed_noise_and_flag_the_rough_ones(tmp_path)
     from sim.brief.context import drivers
     from sim.brief.numbers import Register
 
-    shipped = DATA_DIR / "sensitivity"
-    for name in ("morris.csv", "sensitivity.json"):
-        (tmp_path / name).write_bytes((shipped / name).read_bytes())
-    sobol = pd.read_csv(shipped / "sobol.csv")
     rough = "linkedin_actual/default_on_2024/dataset_text_tokens"
-    sobol["seed_noise"] = np.where(sobol.output == rough, NOISE_WARN + 0.1, NOISE_WARN / 2)
-    sobol.to_csv(tmp_path / "sobol.csv", index=False)
+    sobol = _with_seed_noise(tmp_path, rough)
     register = Register()
     entries = drivers(tmp_path, {}, "linkedin_actual", register)["findings"]["training_set"]
     by_group = {e["group"]: e for e in entries}
