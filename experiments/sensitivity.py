@@ -6,10 +6,12 @@ then Sobol indices of the most influential, for the headline outputs.
 
 Parameters and ranges, policies, region groups and outputs: conf/calibration/sensitivity.yaml.
 Every run uses the same seed (common random numbers), so output differences are the parameters'
-effect. Runs go in parallel with joblib on all cores (--jobs), or on a Ray cluster with
---backend ray (the [ray] extra; RAY_ADDRESS names the cluster). Writes sim/data/sensitivity/ (morris.csv,
-sobol.csv, sensitivity.json: packaged, the briefs read them), docs/sensitivity/sensitivity.png and
-docs/SENSITIVITY.md.
+effect; the report measures, per output, what another seed's population would change (seed noise).
+Finished chunks of parameter sets are kept in --store (outputs/sensitivity/), so the same command
+run again after an interruption resumes where it stopped. Runs go in parallel with joblib on all
+cores (--jobs), or on a Ray cluster with --backend ray (the [ray] extra; RAY_ADDRESS names the
+cluster). Writes sim/data/sensitivity/ (morris.csv, sobol.csv, sensitivity.json: packaged, the
+briefs read them), docs/sensitivity/sensitivity.png and docs/SENSITIVITY.md.
 """
 
 from __future__ import annotations
