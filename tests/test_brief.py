@@ -438,4 +438,4 @@ def test_drivers_carry_each_outputs_seed_noise_and_flag_the_rough_ones(tmp_path)
     assert register.rows[-1]["text"] == text and register.rows[-1]["source"] == str(tmp_path / "sobol.csv")
     sobol.drop(columns="seed_noise").to_csv(tmp_path / "sobol.csv", index=False)  # an older analysis
     entries = drivers(tmp_path, {}, "linkedin_actual", Register())["findings"]["training_set"]
-    assert all("seed_noise" not in e for e in entries)
+    assert all(e["seed_noise"] is None and not e["noisy"] for e in entries)

@@ -251,10 +251,10 @@ def drivers(sensitivity_dir: Path | None, findings: dict, baseline: str, registe
 
 def _seed_noise(source: Path, sobol: pd.DataFrame, output: str, register: Register) -> dict:
     """The share of the output's spread over parameter sets that another population draw does not
-    reproduce (sim.analysis.sensitivity.seed_noise), where the analysis measured it."""
+    reproduce (sim.analysis.sensitivity.seed_noise); None where the analysis did not measure it."""
     values = sobol.loc[sobol.output == output, "seed_noise"] if "seed_noise" in sobol else pd.Series(dtype=float)
     if values.dropna().empty:
-        return {}
+        return {"seed_noise": None, "noisy": False}
     value = float(values.iloc[0])
     quantity = Quantity(value, value, value, 1, "index", f"seed-noise share of {output}", str(source),
                         {"output": output, "column": "seed_noise"}, register)  # fmt: skip
