@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed, effective_n_jobs, parallel_backend
 
 from sim.analysis.sensitivity import (
     NOISE_SEEDS,
@@ -47,8 +48,6 @@ def run_design(stage, X, names, parameters, bases, spec, agents, seed, jobs, bac
     Sets go in chunks, each run as batches (sim.model.batch). With `store` (a folder), each
     finished chunk is saved there under a key of everything its outputs depend on, so a run cut
     off resumes where it stopped, and a changed design or code never reuses stale outputs."""
-    from joblib import Parallel, delayed, effective_n_jobs, parallel_backend
-
     from sim.analysis.sensitivity import run_chunk
 
     if backend == "ray":  # a Ray cluster (RAY_ADDRESS, or a local Ray): the [ray] extra
@@ -74,7 +73,7 @@ def run_design(stage, X, names, parameters, bases, spec, agents, seed, jobs, bac
     calls = [delayed(run_chunk)(i, bases, parameters, chunks[i], spec, agents, seed) for i in todo]
     t0, reported = time.perf_counter(), -1
     with parallel_backend(backend, n_jobs=jobs):
-        for i, outputs in _as_finished(calls, backend, Parallel, effective_n_jobs(jobs)):
+        for i, outputs in _as_finished(calls, backend, effective_n_jobs(jobs)):
             done[i] = np.array(outputs, dtype=np.float64)
             if folder is not None:  # written whole, then renamed: a cut-off write leaves no chunk
                 np.save(folder / f"{i:05d}.tmp.npy", done[i])
@@ -92,7 +91,7 @@ def run_design(stage, X, names, parameters, bases, spec, agents, seed, jobs, bac
     return np.concatenate([done[i] for i in range(len(chunks))]), ran
 
 
-def _as_finished(calls, backend, Parallel, n_jobs):
+def _as_finished(calls, backend, n_jobs):
     """(chunk index, outputs) as chunks finish. Ray's joblib backend cannot hand results back one by
     one, so there they come in waves of a few chunks per worker."""
     if backend != "ray":
