@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,12 @@ def test_tiny_sensitivity_run_writes_morris_sobol_and_report(tmp_path):
     report = (tmp_path / "SENSITIVITY.md").read_text()
     assert "What drives what" in report and "linkedin_actual/default_on_2024/enrolled_share" in report
     assert (tmp_path / "sensitivity" / "sensitivity.png").stat().st_size > 1000
+    # run again: everything comes from the store, and the run time is still the whole design's
+    assert sensitivity.main([*args, *out]) == 0
+    meta = json.loads((tmp_path / "sensitivity" / "sensitivity.json").read_text())
+    assert meta["sets_run"] == 0
+    assert meta["run_time"]["sets_timed"] == meta["sets_total"] and meta["run_time"]["wall_seconds"] > 0
+    assert "Run time: the " in (tmp_path / "SENSITIVITY.md").read_text()
 
 
 def test_outputs_are_named_per_policy_group_and_metric():
@@ -85,14 +92,20 @@ def test_a_cut_off_design_resumes_from_its_store_with_the_same_outputs(tmp_path)
     def run(seed):
         return sensitivity.run_design("sobol", X, *args, seed, 2, store=tmp_path)
 
-    first, ran = run(0)
+    first, ran, _ = run(0)
     assert ran == len(X) and first.shape == (len(X), len(sensitivity.output_names(spec)))
     (folder,) = tmp_path.iterdir()
     chunks = sorted(folder.glob("*.npy"))
     assert len(chunks) == 2
     chunks[1].unlink()  # as if the run had been cut off before its last chunk
-    again, ran = run(0)
+    again, ran, _ = run(0)
     assert ran == 2 and np.array_equal(again, first)
-    assert run(0)[1] == 0  # all stored now
-    other, ran = run(1)
+    _, ran, timed = run(0)
+    assert ran == 0  # all stored now
+    # both invocations' chunks are timed, the rerun chunk once; a cut-off timing line is skipped
+    assert timed["sets"] == len(X) and timed["wall_s"] > 0 and timed["jobs"] == [2]
+    with open(folder / sensitivity.TIMING, "a", encoding="utf-8") as f:
+        f.write('{"chunk": 0, "se')
+    assert sensitivity.design_time(folder) == timed
+    other, ran, _ = run(1)
     assert ran == len(X) and not np.array_equal(other, first)
