@@ -82,8 +82,14 @@ def measure_one(agents: int, engine: str, overrides: list[str]) -> dict:
         "graph_bytes_per_agent": model.graph.nbytes / n,
     }
     if engine == "array":
-        pop_bytes = sum(v.nbytes for v in vars(model.pop).values() if hasattr(v, "nbytes"))
-        record["state_bytes_per_agent"] = (pop_bytes + model.state.nbytes) / n
+        fields = {  # each population and state array (the graph apart): its dtype and bytes per agent
+            f"{part}.{name}": {"dtype": str(value.dtype), "bytes_per_agent": value.nbytes / n}
+            for part, arrays in (("pop", vars(model.pop)), ("state", vars(model.state)))
+            for name, value in arrays.items()
+            if hasattr(value, "nbytes")
+        }
+        record["state_bytes_per_agent"] = sum(f["bytes_per_agent"] for f in fields.values())
+        record["state_fields"] = fields
         record["phase_share"] = {name.strip("_"): sec / (t2 - t1) for name, sec in phases.items()}
     return record
 

@@ -107,6 +107,7 @@ def report(bench: dict, spread: pd.DataFrame, conv: dict, default_agents: int, f
         big = arrays[10_000_000]
         peak_gb = big["peak_bytes_per_agent"] * big["agents"] / 1e9
         lines.append(f"- 10^7 agents over the full horizon: completed, peak about {peak_gb:.1f} GB (limit 24 GB)")
+    lines += _limits(bench, million)
     lines += [
         "",
         "## Sample size",
@@ -131,6 +132,71 @@ def report(bench: dict, spread: pd.DataFrame, conv: dict, default_agents: int, f
             f"in any region is {top.sd_points:.2f} points ({top.metric} in {top.region})."
         )
     return "\n".join(lines) + "\n"
+
+
+def _limits(bench: dict, million: dict | None) -> list[str]:
+    """What bounds each speed and memory target, from this benchmark's own measurements."""
+    lines = ["", "### What limits the targets, and what would move them", ""]
+    fixed = {r["mechanisms"]: r for r in bench.get("fixed_cost_per_day", [])}
+    alone = [r for r in bench.get("per_simulation", []) if r["days"] == 852 and r["mechanisms"] in fixed]
+    for r in alone:
+        per_day = fixed[r["mechanisms"]]
+        share = per_day["ms_per_day"] * r["days"] / 1e3 / r["s_per_sim"]
+        lines.append(
+            f"- One {r['agents']:,}-agent simulation, mechanisms {r['mechanisms']}: {share:.0%} of its "
+            f"{r['s_per_sim']:.2f} s is the fixed cost per day ({per_day['ms_per_day']:.2f} ms at "
+            f"{per_day['agents']:,} agents, times {r['days']} days), while the target leaves "
+            f"{TARGETS['s_per_sim_20k_852'] / r['days'] * 1e3:.2f} ms per day for everything; the rest grows "
+            "with the agents (next item)."
+        )
+    if alone:
+        lines.append(
+            "  The fixed cost is the step's hundreds of small array operations and Python calls a day, whatever "
+            "the agent count. A batch shares it among its simulations (the batch table above): that is how the "
+            "throughput target is met. One simulation alone would need the day's step compiled whole, not its "
+            "two innermost loops only."
+        )
+    rates = bench["machine_rates"]
+    if million:
+        n, bandwidth = million["agents"], rates["memory_copy_gb_per_s"] * 1e9
+        day_ms = n / million["agent_days_per_s"] * 1e3
+        allowed_ms = n / TARGETS["agent_days_per_s_at_1e6"] * 1e3
+        pass_ms = million["state_bytes_per_agent"] * n / bandwidth * 1e3
+        top = sorted(million["phase_share"].items(), key=lambda kv: -kv[1])[:3]
+        lines.append(
+            f"- Stepping at {n:,} agents takes {day_ms:.1f} ms per day; the target allows {allowed_ms:.1f} ms. "
+            f"One read of every agent's state ({million['state_bytes_per_agent']:.0f} bytes each) takes "
+            f"{pass_ms:.1f} ms at this machine's measured copy rate, so the target needs each day to touch "
+            "well under all the state. The largest phases ("
+            + ", ".join(f"{name} {share:.0%}" for name, share in top)
+            + ") gather and scatter by member index across the arrays (random access, a fraction of the copy "
+            "rate). Keeping agents in memory in the order of their next event (a calendar of visits) "
+            "would make those accesses sequential. The Mesa reference target is the same bound: "
+            f"{TARGETS['speedup_vs_mesa']:,.0f} times the reference's rate is "
+            f"{TARGETS['speedup_vs_mesa'] * _reference_rate(bench):.2g} agent-days per second."
+        )
+        fields = million.get("state_fields")
+        if fields:
+            flags = [f for f in fields.values() if f["dtype"] == "bool"]
+            flag_bytes = sum(f["bytes_per_agent"] for f in flags)
+            float_bytes = sum(f["bytes_per_agent"] for f in fields.values() if f["dtype"] == "float32")
+            packed = million["state_bytes_per_agent"] - flag_bytes + 2 * -(-len(flags) // 16)  # 16 flags a word
+            halved = packed - float_bytes / 2
+            lines.append(
+                f"- State: {len(flags)} true/false fields take {flag_bytes:.1f} bytes per agent and the float32 "
+                f"fields {float_bytes:.1f}. Packing the flags into bits would bring "
+                f"{million['state_bytes_per_agent']:.1f} to about {packed:.1f} bytes per agent, with the same "
+                f"results. Storing the float32 fields as float16 would take that to about {halved:.1f} "
+                f"({'within' if halved <= TARGETS['state_bytes_per_agent'] else 'still above'} the target of "
+                f"{TARGETS['state_bytes_per_agent']:.0f}), but it changes the numbers, so the regression "
+                "baseline would have to be redone on purpose."
+            )
+    return lines
+
+
+def _reference_rate(bench: dict) -> float:
+    """Agent-days per second of the per-object Mesa reference in this benchmark."""
+    return next(r["agent_days_per_s"] for r in bench["records"] if r["engine"] == "reference")
 
 
 def _batch_lines(bench: dict) -> list[str]:
@@ -201,6 +267,19 @@ def _new_columns(bench: dict, arrays: dict[int, dict]) -> list[str]:
         f"{ALL_MEMBERS * (state + graph) / 1e9:,.0f} GB in all before temporaries: beyond one machine of this kind",
         "(24 GB), so the model samples agents that stand for members (weights per region).",
     ]
+    if largest.get("state_fields"):
+        by_dtype: dict[str, list[float]] = {}
+        for field in largest["state_fields"].values():
+            by_dtype.setdefault(field["dtype"], []).append(field["bytes_per_agent"])
+        lines += [
+            "",
+            "By type (fields, bytes per agent; per-poster arrays count per agent at the poster share): "
+            + "; ".join(
+                f"{dtype} {len(sizes)} fields, {sum(sizes):.1f}"
+                for dtype, sizes in sorted(by_dtype.items(), key=lambda kv: -sum(kv[1]))
+            )
+            + ". Field by field: `state_fields` in `docs/performance/bench.json`.",
+        ]
     return lines
 
 

@@ -1,0 +1,52 @@
+"""The performance report's account of what limits each target is computed from the benchmark's
+own measurements: checked here on a synthetic benchmark whose arithmetic is known."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "experiments"))  # the report imports the benchmark's helpers by name
+_spec = importlib.util.spec_from_file_location("performance_report", ROOT / "experiments" / "performance_report.py")
+performance_report = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(performance_report)
+
+
+def _bench_and_million():
+    flags = {f"state.flag{i}": {"dtype": "bool", "bytes_per_agent": 1.0} for i in range(16)}
+    million = {
+        "agents": 1_000_000,
+        "agent_days_per_s": 1e8,  # 10 ms per simulated day
+        "state_bytes_per_agent": 60.0,
+        "phase_share": {"visits": 0.2, "awareness": 0.5, "record": 0.3, "post": 0.0},
+        "state_fields": {**flags, "pop.skill": {"dtype": "float32", "bytes_per_agent": 8.0}},
+    }
+    bench = {
+        "machine_rates": {"memory_copy_gb_per_s": 10.0},
+        "fixed_cost_per_day": [{"agents": 1000, "days": 852, "mechanisms": "all on", "ms_per_day": 1.0}],
+        "per_simulation": [{"agents": 20000, "days": 852, "mechanisms": "all on", "s_per_sim": 1.704}],
+        "records": [{"engine": "reference", "agent_days_per_s": 1e5}],
+    }
+    return bench, million
+
+
+def test_limits_follow_from_the_measurements():
+    bench, million = _bench_and_million()
+    text = "\n".join(performance_report._limits(bench, million))
+    # fixed cost 1 ms/day x 852 days = 0.852 s of 1.704 s; the 0.5 s target leaves 0.5/852 s a day
+    assert "50% of its 1.70 s is the fixed cost per day (1.00 ms at 1,000 agents, times 852 days)" in text
+    assert "leaves 0.59 ms per day" in text
+    # 10^6 / 1e8 = 10 ms a day against 10^6 / 2e8 = 5 ms; one read of 60 MB at 10 GB/s = 6 ms
+    assert "takes 10.0 ms per day; the target allows 5.0 ms" in text and "takes 6.0 ms" in text
+    assert "(awareness 50%, record 30%, visits 20%)" in text
+    assert "3e+08 agent-days per second" in text  # 3,000 x the reference's 1e5
+    # 16 flags packed into one 16-bit word: 60 - 16 + 2 = 46; float32 halved: 46 - 4 = 42, within 48
+    assert "about 46.0 bytes per agent" in text and "about 42.0 (within the target" in text
+
+
+def test_limits_leave_out_what_the_benchmark_did_not_measure():
+    bench, _ = _bench_and_million()
+    text = "\n".join(performance_report._limits({**bench, "per_simulation": []}, None))
+    assert "fixed cost" not in text and "ms per day" not in text
