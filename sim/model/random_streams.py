@@ -79,8 +79,9 @@ class Streams:
         return _to_unit(x)
 
     def uniforms(self, names: list[str], agent_index: np.ndarray, day: int) -> np.ndarray:
-        """`uniform` for several streams at once: row k is exactly `uniform(names[k], agent_index, day)`
-        (one pass over a (streams, agents) array instead of one call per stream)."""
+        """`uniform` for several streams at once: row k is exactly `uniform(names[k], agent_index, day)`.
+        Compiled, one call per stream (each one pass); in numpy, one finaliser pass over a
+        (streams, agents) array instead of one per stream."""
         if _keyed_uniform_compiled is not None:
             return np.stack([self.uniform(name, agent_index, day) for name in names])
         x = np.asarray(agent_index).astype(np.uint64)
