@@ -360,11 +360,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Morris: {len(names)} parameters, {trajectories} trajectories", file=sys.stderr)
     problem = {"num_vars": len(names), "names": names, "bounds": [p["bounds"] for p in parameters]}
     X = morris_sample.sample(problem, N=trajectories, num_levels=4, seed=args.seed)
-    sets_run, timed = [], []  # per design: the sets this invocation ran (a resumed run takes the others from the store)
-    Y, ran, time_ = run_design("morris", X, names, parameters, bases, spec, agents, args.seed, args.jobs, args.backend,
-                               store)  # fmt: skip
-    sets_run.append(ran)
-    timed.append(time_)
+    designs = []  # per design run: its sets, those this invocation ran (the rest came from the store), its timing
+
+    def design(stage, X_, parameters_, seed):
+        Y_, ran, timed = run_design(stage, X_, [p["name"] for p in parameters_], parameters_, bases, spec, agents,
+                                    seed, args.jobs, args.backend, store)  # fmt: skip
+        designs.append({"sets": len(X_), "ran": ran, "timed": timed})
+        return Y_
+
+    Y = design("morris", X, parameters, args.seed)
     rows = []
     for k, output in enumerate(outputs):
         res = morris_analyze.analyze(problem, X, Y[:, k], num_levels=4, seed=args.seed)
@@ -388,17 +392,10 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [p for p in parameters if p["name"] in top]
     problem2 = {"num_vars": len(chosen), "names": [p["name"] for p in chosen], "bounds": [p["bounds"] for p in chosen]}
     X2 = sobol_sample.sample(problem2, sobol_n, calc_second_order=False, seed=args.seed)
-    Y2, ran, time_ = run_design("sobol", X2, problem2["names"], chosen, bases, spec, agents, args.seed, args.jobs,
-                                args.backend, store)  # fmt: skip
-    sets_run.append(ran)
-    timed.append(time_)
+    Y2 = design("sobol", X2, chosen, args.seed)
 
     def other_seed(X_, offset):
-        Y_, ran_, time_ = run_design(f"noise-seed{args.seed + offset}", X_, problem2["names"], chosen, bases, spec,
-                                     agents, args.seed + offset, args.jobs, args.backend, store)  # fmt: skip
-        sets_run.append(ran_)
-        timed.append(time_)
-        return Y_
+        return design(f"noise-seed{args.seed + offset}", X_, chosen, args.seed + offset)
 
     print(f"Seed noise: {min(NOISE_SETS, sobol_n)} sets under {NOISE_SEEDS} other seeds", file=sys.stderr)
     noise = dict(zip(outputs, seed_noise(X2, Y2, len(chosen), other_seed), strict=True))
@@ -446,13 +443,13 @@ def main(argv: list[str] | None = None) -> int:
         "seed_noise_sets": min(NOISE_SETS, sobol_n),
         "seed_noise_seeds": NOISE_SEEDS,
         "seconds": round(time.perf_counter() - started, 1),  # this invocation's wall time
-        "sets_run": int(sum(sets_run)),  # by this invocation; the rest came from the store (a resumed run)
-        "sets_total": int(len(X) + len(X2) + NOISE_SEEDS * min(NOISE_SETS, sobol_n)),
+        "sets_run": int(sum(d["ran"] for d in designs)),  # by this invocation; the rest came from the store
+        "sets_total": int(sum(d["sets"] for d in designs)),
         # the designs' wall time over every invocation that ran them (timed per stored chunk)
         "run_time": {
-            "sets_timed": int(sum(t["sets"] for t in timed)),
-            "wall_seconds": round(sum(t["wall_s"] for t in timed), 1),
-            "jobs": sorted({j for t in timed for j in t["jobs"]}),
+            "sets_timed": int(sum(d["timed"]["sets"] for d in designs)),
+            "wall_seconds": round(sum(d["timed"]["wall_s"] for d in designs), 1),
+            "jobs": sorted({j for d in designs for j in d["timed"]["jobs"]}),
         },
         "software": {k: v for k, v in software().items() if k != "command"},  # the code's commit, packages
     }
