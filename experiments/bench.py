@@ -91,7 +91,51 @@ def measure_one(agents: int, engine: str, overrides: list[str]) -> dict:
         record["state_bytes_per_agent"] = sum(f["bytes_per_agent"] for f in fields.values())
         record["state_fields"] = fields
         record["phase_share"] = {name.strip("_"): sec / (t2 - t1) for name, sec in phases.items()}
+        record["visit_lookup"] = visit_lookup(model.pop.visit_prob)
     return record
+
+
+def visit_lookup(visit_prob, days: int = 60) -> dict | None:
+    """Today's visitors found two ways over `days` days of visits of members with these daily visit
+    chances: the engine's scan of every member's next-visit day (`search.equal_indices`), and an
+    event calendar (each day's members in a linked list, `calendar_prototype`, popped and sorted to
+    the scan's order). Both see the same schedule; the draws and the state writes they share are not
+    timed. The calendar is favoured: no member moves between days (return visits and closures
+    would). None without numba (the calendar is compiled)."""
+    import numpy as np
+    from calendar_prototype import calendar_build, calendar_insert, calendar_pop
+
+    from sim.model.random_streams import NEVER
+    from sim.model.search import equal_indices
+
+    if calendar_pop is None:
+        return None
+    rng = np.random.default_rng(0)
+    p = np.maximum(np.asarray(visit_prob, np.float64), 1e-12)  # a member who never visits: beyond the horizon
+    next_day = np.minimum(rng.geometric(p) - 1, NEVER).astype(np.int16)
+    warm = calendar_build(next_day[:1], 1)  # compile before timing
+    calendar_insert(*warm, calendar_pop(*warm, 0), np.zeros(1, np.int64))
+    head, link = calendar_build(next_day, days)
+    seconds, visitors = {"scan": 0.0, "calendar": 0.0}, 0
+    for t in range(days):
+        t0 = time.perf_counter()
+        scanned = equal_indices(next_day, t)
+        t1 = time.perf_counter()
+        popped = calendar_pop(head, link, t)
+        t2 = time.perf_counter()
+        assert np.array_equal(scanned, popped)
+        new_day = np.minimum(t + rng.geometric(p[scanned]), NEVER)
+        next_day[scanned] = new_day
+        t3 = time.perf_counter()
+        calendar_insert(head, link, scanned, new_day)
+        seconds["scan"] += t1 - t0
+        seconds["calendar"] += t2 - t1 + time.perf_counter() - t3
+        visitors += scanned.size
+    return {
+        "days": days,
+        "visiting_share_per_day": visitors / days / p.size,
+        **{f"{way}_ms_per_day": s / days * 1e3 for way, s in seconds.items()},
+    }
 
 
 def machine_rates() -> dict:

@@ -154,7 +154,7 @@ def _limits(bench: dict, million: dict | None) -> list[str]:
             "  The fixed cost is the step's hundreds of small array operations and Python calls a day, whatever "
             "the agent count. A batch shares it among its simulations (the batch table above): that is how the "
             "throughput target is met. One simulation alone would need the day's step compiled whole, not its "
-            "two innermost loops only."
+            "innermost loops only."
         )
     rates = bench["machine_rates"]
     if million:
@@ -170,11 +170,29 @@ def _limits(bench: dict, million: dict | None) -> list[str]:
             "well under all the state. The largest phases ("
             + ", ".join(f"{name} {share:.0%}" for name, share in top)
             + ") gather and scatter by member index across the arrays (random access, a fraction of the copy "
-            "rate). Keeping agents in memory in the order of their next event (a calendar of visits) "
-            "would make those accesses sequential. The Mesa reference target is the same bound: "
+            "rate): with one array per field, a day that reads a dozen fields of each visitor misses the cache "
+            "a dozen times per visitor. Storing each member's fields together (one record per member) would "
+            "make that about one miss, at the price of strided whole-array operations elsewhere. The Mesa "
+            "reference target is the same bound: "
             f"{TARGETS['speedup_vs_mesa']:,.0f} times the reference's rate is "
             f"{TARGETS['speedup_vs_mesa'] * _reference_rate(bench):.2g} agent-days per second."
         )
+        lookup = million.get("visit_lookup")
+        if lookup:
+            scan, calendar = lookup["scan_ms_per_day"], lookup["calendar_ms_per_day"]
+            verdict = (
+                f"so a calendar would save {scan - calendar:.2f} ms a day"
+                if calendar < scan
+                else "reading every member's day in order beats following links to scattered members, so "
+                "visits, posts and media exposure are found by a compiled scan (one counting pass, one writing "
+                "pass), not a calendar"
+            )
+            lines.append(
+                f"- Finding the day's visitors at {n:,} agents ({lookup['visiting_share_per_day']:.1%} visit a "
+                f"day): the scan of every member's next-visit day takes {scan:.2f} ms a day; an event calendar "
+                f"(each day's members in a linked list, sorted to the scan's order; `visit_lookup` in the "
+                f"benchmark, over {lookup['days']} days) takes {calendar:.2f} ms. At this density {verdict}."
+            )
         fields = million.get("state_fields")
         if fields:
             flags = [f for f in fields.values() if f["dtype"] == "bool"]

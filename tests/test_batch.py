@@ -163,3 +163,15 @@ def test_unique_equals_numpy_unique_on_index_arrays():
             assert got.dtype == expected.dtype and np.array_equal(got, expected)
             (got, counts), (expected, expected_counts) = unique(values, True), np.unique(values, return_counts=True)
             assert np.array_equal(got, expected) and np.array_equal(counts, expected_counts)
+
+
+def test_equal_indices_equals_flatnonzero_of_the_comparison():
+    from sim.model.search import equal_indices
+
+    rng = np.random.default_rng(3)
+    for size in (0, 1, 7, 5000):
+        for dtype in (np.int16, np.int32):
+            values = rng.integers(0, 20, size).astype(dtype)
+            for x in (0, 5, 19, 25):  # 25: never present
+                got, expected = equal_indices(values, x), np.flatnonzero(values == x)
+                assert got.dtype == np.int64 and np.array_equal(got, expected)

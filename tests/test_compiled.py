@@ -32,6 +32,14 @@ def test_the_compiled_segment_search_equals_the_numpy_one():
         assert got.dtype == np.int64 and np.array_equal(got, search.lower_bound_numpy(values, lo, hi, x))
 
 
+def test_the_compiled_event_day_scan_equals_the_numpy_one(monkeypatch):
+    values = np.random.default_rng(5).integers(0, 852, 100_000).astype(np.int16)  # days, as stored
+    compiled = [search.equal_indices(values, t) for t in (0, 400, 851, 32767)]
+    monkeypatch.setattr(search, "_equal_indices_compiled", None)
+    for t, got in zip((0, 400, 851, 32767), compiled, strict=True):
+        assert np.array_equal(got, search.equal_indices(values, t))
+
+
 @pytest.mark.parametrize("shape", [(0,), (1,), (1000,), (4, 25)])
 def test_compiled_keyed_draws_equal_the_numpy_ones(monkeypatch, shape):
     rng = np.random.default_rng(3)

@@ -22,6 +22,7 @@ def _bench_and_million():
         "state_bytes_per_agent": 60.0,
         "phase_share": {"visits": 0.2, "awareness": 0.5, "record": 0.3, "post": 0.0},
         "state_fields": {**flags, "pop.skill": {"dtype": "float32", "bytes_per_agent": 8.0}},
+        "visit_lookup": {"days": 60, "visiting_share_per_day": 0.06, "scan_ms_per_day": 0.7, "calendar_ms_per_day": 7},
     }
     bench = {
         "machine_rates": {"memory_copy_gb_per_s": 10.0},
@@ -44,6 +45,15 @@ def test_limits_follow_from_the_measurements():
     assert "3e+08 agent-days per second" in text  # 3,000 x the reference's 1e5
     # 16 flags packed into one 16-bit word: 60 - 16 + 2 = 46; float32 halved: 46 - 4 = 42, within 48
     assert "about 46.0 bytes per agent" in text and "about 42.0 (within the target" in text
+    assert "(6.0% visit a day)" in text and "takes 0.70 ms a day" in text and "takes 7.00 ms" in text
+    assert "found by a compiled scan" in text
+
+
+def test_a_calendar_faster_than_the_scan_is_reported_as_a_saving():
+    bench, million = _bench_and_million()
+    million["visit_lookup"].update(scan_ms_per_day=2.0, calendar_ms_per_day=0.5)
+    text = "\n".join(performance_report._limits(bench, million))
+    assert "a calendar would save 1.50 ms a day" in text and "compiled scan" not in text
 
 
 def test_limits_leave_out_what_the_benchmark_did_not_measure():

@@ -156,3 +156,14 @@ def test_a_config_that_passes_validation_can_sample_its_population():
     config = validate_config(raw)  # accepted: within the schema's tolerance
     pop = sample_population(config.population, 0.0, Streams(0))
     assert pop.n == config.population.agents
+
+
+def test_cell_masks_and_poster_slots_agree_with_indexing_by_region(pop):
+    cells = np.zeros(len(pop.slices), bool)
+    cells[[1, 4]] = True
+    assert np.array_equal(pop.in_cells(cells), cells[pop.region])
+    assert np.array_equal(pop.in_cells(cells, posters=True), cells[pop.region[pop.poster]])
+    members = np.array([0, pop.poster[0], pop.poster[-1], pop.n - 1, *pop.poster[5:9]], np.int64)
+    at, is_poster = pop.poster_slots(members)
+    assert np.array_equal(is_poster, np.isin(members, pop.poster))
+    assert np.array_equal(pop.poster[at[is_poster]], members[is_poster])

@@ -128,8 +128,7 @@ class BehaviourEngine:
         s.closed_day[dormant] = membership.closing_days(rng, s.join_day[dormant], m.dormant_close_per_year)
         # joiners: first visit on the join day (sign-up), first post after it
         s.next_visit[joiners] = join
-        at = np.searchsorted(pop.poster, joiners)
-        is_poster = (at < pop.poster.size) & (pop.poster[np.minimum(at, pop.poster.size - 1)] == joiners)
+        at, is_poster = pop.poster_slots(joiners)
         s.next_post[at[is_poster]] = np.minimum(join[is_poster] + s.next_post[at[is_poster]] + 1, NEVER)
         self._members_count -= np.bincount(pop.region[joiners], minlength=self.n_cells)
         self._changing.append(
@@ -190,15 +189,14 @@ class BehaviourEngine:
             s.intent_until[joined] = NOT_YET
             s.in_app_pending[joined] = False
             self.tally.touch(joined)
-            level = self.media_hazard_cum[t - 1, pop.region[joined]]
+            level = self.media_hazard_cum[t - 1].take(pop.region[joined])
             self._set_exposure_level(joined, level + self.streams.exponential("exposure", joined, t), t)
             self._members_count += np.bincount(pop.region[joined], minlength=self.n_cells)
             self._cumulative["joined"] += self._weighted(joined)
         closed = changing[s.closed_day[changing] == t]
         if closed.size:
             s.next_visit[closed] = NEVER
-            at = np.searchsorted(pop.poster, closed)
-            is_poster = (at < pop.poster.size) & (pop.poster[np.minimum(at, pop.poster.size - 1)] == closed)
+            at, is_poster = pop.poster_slots(closed)
             s.next_post[at[is_poster]] = NEVER
             self._members_count -= np.bincount(pop.region[closed], minlength=self.n_cells)
             self._cumulative["closed"] += self._weighted(closed)
@@ -307,9 +305,9 @@ class BehaviourEngine:
             self._raise_salience(exposed, boost, t)
         if self._guidance_cfg:
             news = exposed[~from_notice]
-            self._guide(news, self._guided_prob[t, pop.region[news]], "guided", t)
+            self._guide(news, self._guided_prob[t].take(pop.region[news]), "guided", t)
         if self._return_cfg:
-            p = self._param("return_visits.response_prob", exposed) * self._event_prob[t, pop.region[exposed]]
+            p = self._param("return_visits.response_prob", exposed) * self._event_prob[t].take(pop.region[exposed])
             hit = p > 0
             back = exposed[hit][self.streams.uniform("return_visit", exposed[hit], t) < p[hit]]
             s.next_visit[back] = np.minimum(s.next_visit[back], t + 1)
@@ -400,8 +398,7 @@ class BehaviourEngine:
                 "kept_code", deleting, lambda c: reactions.kept_code(c.reactions.delete_old_posts.kept_share)
             ).astype(np.uint8)
             self._deleted_count += np.bincount(pop.region[deleting], minlength=self.n_cells)
-            at = np.searchsorted(pop.poster, deleting)
-            is_poster = (at < pop.poster.size) & (pop.poster[np.minimum(at, pop.poster.size - 1)] == deleting)
+            at, is_poster = pop.poster_slots(deleting)
             posters = deleting[is_poster]
             old_posts = pop.poster_rate_per_day[at[is_poster]] * pop.tenure_days[posters]
             deleted = old_posts * (1.0 - reactions.backlog_after_deletion(1.0, s.backlog_kept[posters]))

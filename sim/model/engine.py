@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Sequence
+from functools import reduce
 from operator import attrgetter
 from types import SimpleNamespace
 
@@ -29,7 +30,7 @@ from sim.model.regions import REGION_CODES
 from sim.model.rules import awareness, consent, content, friction
 from sim.model.rules.consent import CHANNELS, NO_CHOICE, OPTED_IN, OPTED_OUT
 from sim.model.rules.ledger import DATA_TYPES, first_pull_data, new_posts_data
-from sim.model.search import lower_bound, unique
+from sim.model.search import equal_indices, lower_bound, unique
 from sim.model.state import NOT_YET, AgentState
 from sim.model.tally import Tally, counts_from_codes, enrolled_by_choice
 from sim.model.world import build_batch_world
@@ -123,16 +124,19 @@ class ConsentModel(BehaviourEngine, mesa.Model):
 
     def _param(self, name: str, members: np.ndarray, value_of=None) -> np.ndarray:
         """The parameter `name` (see `_per_cell`) of each of these members' simulation."""
-        return self._per_cell(name, value_of)[self.pop.region[members]]
+        return self._per_cell(name, value_of).take(self.pop.region[members])  # take: see _agent_regime
 
     def _agent_regime(self, idx: np.ndarray) -> np.ndarray:
-        return self.regime_today[self.pop.region[idx]]
+        """Each member's regime today, as intp: numpy indexes a small table by an intp array ~3x
+        faster than by an int8 one (the regime indexes the design tables next), and `take` from a
+        small table ~3x faster than `[]` by the int8 region."""
+        return self.regime_today.astype(np.intp).take(self.pop.region[idx])
 
     def _open_routes(self, idx: np.ndarray, desired: np.ndarray) -> np.ndarray:
         """Bitmask of the routes open today to each member for the choice they want (opting in or
         out); 0 where the design offers no route."""
         region = self.pop.region[idx]
-        routes = np.where(desired == OPTED_IN, self.routes_in_today[region], self.routes_out_today[region])
+        routes = np.where(desired == OPTED_IN, self.routes_in_today.take(region), self.routes_out_today.take(region))
         return np.where(consent.has_route_to_act(self._agent_regime(idx), self.designs), routes, 0)
 
     def _enrolled(self, idx: np.ndarray) -> np.ndarray:
@@ -163,7 +167,7 @@ class ConsentModel(BehaviourEngine, mesa.Model):
     # 2. logins (event-time form: the next visit is drawn once per visit)
     def _visits(self, t: int) -> np.ndarray:
         s = self.state
-        visitors = np.flatnonzero(s.next_visit == t)
+        visitors = equal_indices(s.next_visit, t)
         gaps = self.streams.geometric_days("visit", visitors, t, self.pop.visit_prob[visitors])
         s.next_visit[visitors] = np.minimum(t + gaps, NEVER)
         return visitors
@@ -191,13 +195,15 @@ class ConsentModel(BehaviourEngine, mesa.Model):
             self._set_exposure_level(told, s.exposure_level[told] - awareness.hazard(p).astype(np.float32), t)
             self._told(t, told, telling, p)
 
-        parts.append(np.flatnonzero(s.exposure_day == t))  # media: members whose level the hazard reaches today
+        parts.append(equal_indices(s.exposure_day, t))  # media: members whose level the hazard reaches today
 
         exposed = unique(np.concatenate(parts))
         newly = exposed[s.aware_since[exposed] == NOT_YET]
         s.aware_since[newly] = t
         self.tally.touch(newly)
-        level = self.media_hazard_cum[t, self.pop.region[exposed]] + self.streams.exponential("exposure", exposed, t)
+        level = self.media_hazard_cum[t].take(self.pop.region[exposed]) + self.streams.exponential(
+            "exposure", exposed, t
+        )
         self._set_exposure_level(exposed, level, t + 1)
         return exposed
 
@@ -392,7 +398,7 @@ class ConsentModel(BehaviourEngine, mesa.Model):
     # 6. content: posts, their type, and the face share's drift toward what the feed rewards
     def _post(self, t: int) -> None:
         s, pop = self.state, self.pop
-        due = np.flatnonzero(s.next_post == t)
+        due = equal_indices(s.next_post, t)
         if due.size == 0:
             return
         due = self._posts_made(due, t)
@@ -432,12 +438,12 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         s, pop = self.state, self.pop
         pulled = np.zeros(self.n_cells, bool)
         pulled[cells] = True
-        in_pull = pulled[pop.region]
+        in_pull = pop.in_cells(pulled)
 
         # First pull of a member: profile (and its photo) plus the backlog of posts before the start.
         first = np.flatnonzero(in_pull & ~s.profile_ingested)
         first = first[self._enrolled(first)]
-        at, is_poster = self._poster_slots(first)
+        at, is_poster = self.pop.poster_slots(first)
         backlog = np.zeros(first.size)
         backlog[is_poster] = pop.poster_rate_per_day[at[is_poster]] * pop.tenure_days[first[is_poster]]
         backlog = self._backlog_after_deletions(first, backlog)
@@ -453,7 +459,9 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         s.profile_ingested[first] = True
 
         # Posts since the last pull, of enrolled posters (only those with posts have any to give).
-        with_posts = np.flatnonzero(in_pull[pop.poster] & s.pending_posts.any(axis=1))
+        # a bitwise or of the content types' columns is nonzero where any is (15x faster than any(axis=1))
+        has_posts = reduce(np.bitwise_or, s.pending_posts.T) != 0
+        with_posts = np.flatnonzero(pop.in_cells(pulled, posters=True) & has_posts)
         take = with_posts[self._enrolled(pop.poster[with_posts])]
         posts = s.pending_posts[take]
         new_data = new_posts_data(
@@ -472,7 +480,7 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         gone = self._with_closed(np.flatnonzero((s.choice == OPTED_OUT) & s.profile_ingested))
         if gone.size:
             self._ledger_by_cell(self.ledger.remove, self._data_by_cell(gone))
-        at, is_poster = self._poster_slots(gone)
+        at, is_poster = self.pop.poster_slots(gone)
         s.ingested[at[is_poster]] = 0
         s.profile_ingested[gone] = False
 
@@ -498,12 +506,6 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         """[cell, data type]: these members' data in the set, summed in float64 by cell."""
         return self._by_cell(members, self.ingested_of(members))
 
-    def _poster_slots(self, members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Each member's index in the poster arrays (Population.poster), and whether they post."""
-        poster = self.pop.poster
-        at = np.searchsorted(poster, members)
-        return at, (at < poster.size) & (poster[np.minimum(at, poster.size - 1)] == members)
-
     def ingested_of(self, members: np.ndarray) -> np.ndarray:
         """Each member's data in the training set, by DATA_TYPES (float32, members x 4). Kept for
         posters only (`AgentState.ingested`): a member who never posts has, once pulled, exactly the
@@ -520,7 +522,7 @@ class ConsentModel(BehaviourEngine, mesa.Model):
             ],
             axis=-1,
         )
-        at, is_poster = self._poster_slots(members)
+        at, is_poster = self.pop.poster_slots(members)
         out[is_poster] = s.ingested[at[is_poster]]
         return out
 

@@ -50,6 +50,21 @@ class Population:
         """Real members each agent stands for."""
         return self.weight_by_region[self.region]
 
+    def in_cells(self, cells: np.ndarray, posters: bool = False) -> np.ndarray:
+        """Whether each agent (or, with `posters`, each poster) is in a cell where the boolean
+        array `cells` is True. Agents are stored cell by cell, so this repeats each cell's flag
+        over its slice: a sequential write, where indexing by `region` is a gather."""
+        slices = self.poster_slices if posters else self.slices
+        return np.repeat(cells, [s.stop - s.start for s in slices])
+
+    def poster_slots(self, members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each member's index in the poster arrays, and whether they post. The members are cast to
+        the poster array's dtype first: `searchsorted` would otherwise copy the whole poster array to
+        the members' dtype on every call."""
+        members = np.asarray(members)
+        at = np.searchsorted(self.poster, members.astype(self.poster.dtype, copy=False))
+        return at, (at < self.poster.size) & (self.poster[np.minimum(at, self.poster.size - 1)] == members)
+
     def poster_slice(self, region: int) -> slice:
         """The region's posters, as a slice of the poster arrays (posters are sorted by agent)."""
         return self.poster_slices[region]

@@ -71,8 +71,8 @@ class Streams:
         """
         start = self._start(name, day, agent_index)
         if _keyed_uniform_compiled is not None:
-            index = np.asarray(agent_index, np.int64)
-            return _keyed_uniform_compiled(index.ravel(), np.ravel(start)).reshape(index.shape)
+            index = np.asarray(agent_index, np.int64)  # methods, not np.ravel: this runs ~15 times a day
+            return _keyed_uniform_compiled(index.reshape(-1), np.asarray(start).reshape(-1)).reshape(index.shape)
         x = np.asarray(agent_index).astype(np.uint64)
         x *= _GOLDEN
         x += start

@@ -58,6 +58,31 @@ def _lower_bound_loop(values, lo, hi, x):
 _lower_bound_compiled = njit(cache=True, nogil=True)(_lower_bound_loop) if njit else None
 
 
+def equal_indices(values: np.ndarray, x: int) -> np.ndarray:
+    """`numpy.flatnonzero(values == x)` (int64, ascending) of a 1-d array: the day's scans for
+    members whose event day is today. Compiled, it is one counting pass and one branch-free
+    writing pass (about a third of numpy's time at 10^6 members: no boolean temporary, no
+    mispredicted branch where a few per cent match)."""
+    if _equal_indices_compiled is None:
+        return np.flatnonzero(values == x)
+    return _equal_indices_compiled(values, values.dtype.type(x))
+
+
+def _equal_indices_loop(values, x):
+    count = 0
+    for i in range(values.size):
+        count += values[i] == x
+    out = np.empty(count + 1, np.int64)  # one spare slot: every index is written, the next overwrites it
+    k = 0
+    for i in range(values.size):
+        out[k] = i
+        k += values[i] == x
+    return out[:count]
+
+
+_equal_indices_compiled = njit(cache=True, nogil=True)(_equal_indices_loop) if njit else None
+
+
 def unique(values: np.ndarray, return_counts: bool = False):
     """`numpy.unique` of an integer array (its distinct values, sorted, and with `return_counts`
     how often each occurs), by one sort: numpy 2's `unique` hashes before it sorts, which is an
