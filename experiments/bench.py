@@ -48,6 +48,16 @@ def _config(agents: int, overrides: list[str]):
 
 
 def _peak_rss_bytes() -> int:
+    """This process's peak resident memory. Linux's VmHWM, not `ru_maxrss`: a child started by
+    fork and exec inherits its parent's ru_maxrss, so a benchmark child started after the batches
+    would report the parent's peak and hide its own."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
 

@@ -60,3 +60,17 @@ def test_limits_leave_out_what_the_benchmark_did_not_measure():
     bench, _ = _bench_and_million()
     text = "\n".join(performance_report._limits({**bench, "per_simulation": []}, None))
     assert "fixed cost" not in text and "ms per day" not in text
+
+
+def test_a_benchmark_child_reports_its_own_peak_memory_not_its_parents():
+    """Each size runs in a child process; Linux's ru_maxrss would carry the parent's peak into it."""
+    import subprocess
+
+    import numpy as np
+
+    held = np.ones(300_000_000 // 8)  # this process now peaks above 300 MB
+    code = "import bench; print(bench._peak_rss_bytes())"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT / "experiments"
+    )
+    assert held.sum() > 0 and int(out.stdout) < 250e6
