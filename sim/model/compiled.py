@@ -2,10 +2,10 @@
 
 A few inner loops of the step (a binary search per query, the keyed draws' hash, the scan for the
 members whose event day is today) are one pass in compiled code but many passes over memory in
-numpy. Each has a numpy twin that gives the same
-result bit for bit (tests/test_compiled.py runs both); the numpy one runs without numba or with the
-environment variable SIM_COMPILED=0. Compiled code is cached beside the modules (numba's
-cache=True), so a process pays the compile once per machine, not once per run.
+numpy. Each has a numpy twin that gives the same result bit for bit (tests/test_compiled.py runs
+both); the numpy one runs without numba or with the environment variable SIM_COMPILED=0.
+Compiled code is cached beside the modules (numba's cache=True), so a process pays the compile
+once per machine, not once per run.
 """
 
 from __future__ import annotations

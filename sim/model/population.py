@@ -62,6 +62,8 @@ class Population:
         the poster array's dtype first: `searchsorted` would otherwise copy the whole poster array to
         the members' dtype on every call."""
         members = np.asarray(members)
+        if self.poster.size == 0:
+            return np.zeros(members.shape, np.intp), np.zeros(members.shape, bool)
         at = np.searchsorted(self.poster, members.astype(self.poster.dtype, copy=False))
         return at, (at < self.poster.size) & (self.poster[np.minimum(at, self.poster.size - 1)] == members)
 

@@ -1,12 +1,12 @@
 """An up-front memory estimate: refuse, before any work, a run this machine cannot hold.
 
-Measured (2026-11, numpy arrays of `sim.model.engine.ConsentModel`, default config):
-per agent, the population arrays (`model.pop`) take 26.4 bytes, the state (`model.state`) 36.4
-bytes and the contact graph (`model.graph`) 48.1 bytes at `population.graph.mean_contacts=10`
+Measured (experiments/bench.py, docs/performance/bench.json, 2026-12-01, every mechanism on):
+per agent, the population arrays (`model.pop`) take 26.4 bytes, the state (`model.state`) 44.9
+bytes and the contact graph (`model.graph`) 48.0 bytes at `population.graph.mean_contacts=10`
 (4.8 bytes per contact). The process's peak resident memory while building the model and stepping
-it was 478 bytes per agent at 1,000,000 agents (temporaries of the graph sampling and of each day's
-rules): 4.3 times the arrays. The estimate takes 5 times the arrays (a margin of about 17%), plus
-the daily records and the interpreter with its libraries.
+it was 472 bytes per agent at 1,139,958 agents and 461 at 11,399,589 (temporaries of the graph
+sampling and of each day's rules): 3.95 times the arrays. The estimate takes 4.6 times the arrays
+(a margin of about 17%), plus the daily records and the interpreter with its libraries.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import os
 
 from sim.model.config import SimConfig
 
-ARRAY_BYTES_PER_AGENT = 26.4 + 36.4  # population attributes + agent state (measured)
+ARRAY_BYTES_PER_AGENT = 26.4 + 44.9  # population attributes + agent state (measured)
 GRAPH_BYTES_PER_CONTACT = 4.81  # per agent and mean contact (measured: 48.1 bytes at 10 contacts)
-PEAK_FACTOR = 5.0  # peak resident / arrays: measured 4.3, with a margin
+PEAK_FACTOR = 4.6  # peak resident / arrays: measured 3.95, with a margin
 BASE_BYTES = 400e6  # Python, numpy, pandas, Mesa, Hydra loaded (measured about 150 MB), with a margin
 RECORD_BYTES = 8  # one float64 per day, region and metric
 
