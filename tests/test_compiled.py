@@ -40,6 +40,17 @@ def test_the_compiled_event_day_scan_equals_the_numpy_one(monkeypatch):
         assert np.array_equal(got, search.equal_indices(values, t))
 
 
+def test_the_compiled_row_layout_of_the_graph_equals_a_stable_argsort(monkeypatch):
+    from sim.model import graph
+
+    rng = np.random.default_rng(6)
+    a, b = rng.integers(0, 500, 5000).astype(np.int32), rng.integers(0, 500, 5000).astype(np.int32)
+    compiled = graph._csr(a, b, 500)
+    monkeypatch.setattr(graph, "_fill_rows_compiled", None)
+    expected = graph._csr(a, b, 500)
+    assert np.array_equal(compiled.indptr, expected.indptr) and np.array_equal(compiled.indices, expected.indices)
+
+
 @pytest.mark.parametrize("shape", [(0,), (1,), (1000,), (4, 25)])
 def test_compiled_keyed_draws_equal_the_numpy_ones(monkeypatch, shape):
     rng = np.random.default_rng(3)

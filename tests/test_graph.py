@@ -94,3 +94,15 @@ def test_same_seed_same_graph():
     np.testing.assert_array_equal(a.indptr, b.indptr)
     np.testing.assert_array_equal(a.indices, b.indices)
     assert not np.array_equal(a.indptr, c.indptr)
+
+
+def test_the_graph_does_not_depend_on_the_block_size_of_its_draws(monkeypatch):
+    """The ties are drawn a block at a time to bound the set-up's memory: any block size gives
+    the same graph (a Generator's doubles do not depend on how many are asked for at once)."""
+    from sim.model import graph
+
+    _, _, whole = _graph(seed=2)
+    monkeypatch.setattr(graph, "CHUNK_TIES", 997)
+    _, _, blocks = _graph(seed=2)
+    np.testing.assert_array_equal(whole.indptr, blocks.indptr)
+    np.testing.assert_array_equal(whole.indices, blocks.indices)
