@@ -4,9 +4,11 @@ Measured (experiments/bench.py, docs/performance/bench.json, 2026-12-01, every m
 per agent, the population arrays (`model.pop`) take 26.4 bytes, the state (`model.state`) 44.9
 bytes and the contact graph (`model.graph`) 48.0 bytes at `population.graph.mean_contacts=10`
 (4.8 bytes per contact). The process's peak resident memory while building the model and stepping
-it was 472 bytes per agent at 1,139,958 agents and 461 at 11,399,589 (temporaries of the graph
-sampling and of each day's rules): 3.95 times the arrays. The estimate takes 4.6 times the arrays
-(a margin of about 17%), plus the daily records and the interpreter with its libraries.
+it, above the interpreter with its libraries, was 234 bytes per agent at 11,399,589 agents (the
+arrays, each day's temporaries and the run's running lists): 1.96 times the arrays; 287 at
+1,139,958, where about 50 MB of libraries loaded on first use still weigh. The estimate takes 2.3
+times the arrays (a margin of about 17% at scale), plus the daily records and the interpreter with
+its libraries (BASE_BYTES, whose margin covers the libraries at small sizes).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sim.model.config import SimConfig
 
 ARRAY_BYTES_PER_AGENT = 26.4 + 44.9  # population attributes + agent state (measured)
 GRAPH_BYTES_PER_CONTACT = 4.81  # per agent and mean contact (measured: 48.1 bytes at 10 contacts)
-PEAK_FACTOR = 4.6  # peak resident / arrays: measured 3.95, with a margin
+PEAK_FACTOR = 2.3  # peak resident / arrays: measured 1.96 at 10^7 agents, with a margin
 BASE_BYTES = 400e6  # Python, numpy, pandas, Mesa, Hydra loaded (measured about 150 MB), with a margin
 RECORD_BYTES = 8  # one float64 per day, region and metric
 
