@@ -73,10 +73,9 @@ class BehaviourEngine:
             if self._concern_cfg:
                 self._init_concern([p[0] for p in parts])
         if self._membership_cfg:
-            self._changing: list[tuple[np.ndarray, np.ndarray]] = []  # (members, day their eligibility may change)
-            for k, config in enumerate(self.world.configs):
-                self._init_membership(k, config.membership)
-            self._end_membership_setup()
+            # (members, day their eligibility may change) of each simulation: set-up only
+            changing = [self._init_membership(k, config.membership) for k, config in enumerate(self.world.configs)]
+            self._end_membership_setup(changing)
 
     def _event_attention(self, cfg) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(event shocks, their how-to part, all attention) [day, region] of one simulation."""
@@ -103,11 +102,13 @@ class BehaviourEngine:
             order = np.argsort(u, kind="stable")
             indifferent.append(members[order])
             thresholds.append(u[order])
-        self._indifferent, self._thresholds = np.concatenate(indifferent), np.concatenate(thresholds)
+        self._indifferent = np.concatenate(indifferent).astype(np.int32)  # agent indices fit (Population.poster)
+        self._thresholds = np.concatenate(thresholds)
         self._threshold_bounds = np.concatenate([[0], np.cumsum([a.size for a in indifferent])])
 
-    def _init_membership(self, sim: int, m) -> None:
-        """Join, coming-of-age and closing days of simulation `sim`'s members (its own set-up draws)."""
+    def _init_membership(self, sim: int, m) -> tuple[np.ndarray, np.ndarray]:
+        """Join, coming-of-age and closing days of simulation `sim`'s members (its own set-up draws);
+        returns the members whose eligibility may change and the day it may."""
         pop, s, n_days = self.pop, self.state, self.n_days
         rng = self.world.sim_streams[sim].generator("membership")
         cells = slice(sim * N_REGIONS, (sim + 1) * N_REGIONS)
@@ -131,21 +132,19 @@ class BehaviourEngine:
         at, is_poster = pop.poster_slots(joiners)
         s.next_post[at[is_poster]] = np.minimum(join[is_poster] + s.next_post[at[is_poster]] + 1, NEVER)
         self._members_count -= np.bincount(pop.region[joiners], minlength=self.n_cells)
-        self._changing.append(
-            (
-                np.concatenate([joiners, minors, dormant]),
-                np.concatenate([s.join_day[joiners], s.adult_day[minors], s.closed_day[dormant]]).astype(np.int64),
-            )
+        return (
+            np.concatenate([joiners, minors, dormant]),
+            np.concatenate([s.join_day[joiners], s.adult_day[minors], s.closed_day[dormant]]).astype(np.int64),
         )
 
-    def _end_membership_setup(self) -> None:
+    def _end_membership_setup(self, changing: list[tuple[np.ndarray, np.ndarray]]) -> None:
         """Eligibility on day 0, and the calendar of the days it may change (members in any order:
         a day's changes are taken sorted)."""
         pop, s, n_days = self.pop, self.state, self.n_days
         pop.eligible[:] = membership.is_eligible(0, s.join_day, s.adult_day, s.closed_day)
         self._recount_eligible()
-        agents = np.concatenate([a for a, _ in self._changing])
-        days = np.concatenate([d for _, d in self._changing])
+        agents = np.concatenate([a for a, _ in changing])
+        days = np.concatenate([d for _, d in changing])
         keep = (days > 0) & (days < n_days)
         order = np.argsort(days[keep], kind="stable")
         self._schedule = (agents[keep][order], np.searchsorted(days[keep][order], np.arange(n_days + 1)))
@@ -339,7 +338,7 @@ class BehaviourEngine:
         keep = self.pop.eligible[told]
         told, telling, p = told[keep], telling[keep], p[keep]
         if self._salience_cfg:
-            share = telling / np.maximum(self.contacts[told], 1)
+            share = telling / np.maximum(self.graph.contacts_of(told), 1)
             self._raise_salience(told, self._param("salience.contact_boost", told) * share, t)
         if self._guidance_cfg:
             self._guide(told, self._param("guidance.word_of_mouth_share", told) * p, "guided_by_contact", t)

@@ -55,7 +55,6 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         self.pop, self.graph, self.policy, self.ledger = world.pop, world.graph, world.policy, world.ledger
         self.route_names, self.media_hazard_cum = world.route_names, world.media_hazard_cum
         self.day = 0  # index of the next day to simulate
-        self.contacts = self.graph.degree
         self.state = AgentState.initial(self.pop, self._param("feed.initial_face_share", self.pop.poster))
         self.failed_attempts = np.zeros(self.n_cells)
         self.designs = self.policy.designs
@@ -127,10 +126,9 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         return self._per_cell(name, value_of).take(self.pop.region[members])  # take: see _agent_regime
 
     def _agent_regime(self, idx: np.ndarray) -> np.ndarray:
-        """Each member's regime today, as intp: numpy indexes a small table by an intp array ~3x
-        faster than by an int8 one (the regime indexes the design tables next), and `take` from a
-        small table ~3x faster than `[]` by the int8 region."""
-        return self.regime_today.astype(np.intp).take(self.pop.region[idx])
+        """Each member's regime today (int8). Small tables are read by `take` here and in
+        rules.consent: numpy's `[]` by an int8 array (the regions, the regimes) is ~3x slower."""
+        return self.regime_today.take(self.pop.region[idx])
 
     def _open_routes(self, idx: np.ndarray, desired: np.ndarray) -> np.ndarray:
         """Bitmask of the routes open today to each member for the choice they want (opting in or
@@ -191,7 +189,7 @@ class ConsentModel(BehaviourEngine, mesa.Model):
             told, telling = awareness.contacts_told(self.graph.indptr, self.graph.indices, sharers)
             strength = self._param("awareness.word_of_mouth.strength", told)
             told, telling, strength = told[strength > 0], telling[strength > 0], strength[strength > 0]
-            p = awareness.daily_exposure_probability(0.0, 0.0, 0.0, strength, telling, self.contacts[told])
+            p = awareness.daily_exposure_probability(0.0, 0.0, 0.0, strength, telling, self.graph.contacts_of(told))
             self._set_exposure_level(told, s.exposure_level[told] - awareness.hazard(p).astype(np.float32), t)
             self._told(t, told, telling, p)
 
@@ -259,10 +257,10 @@ class ConsentModel(BehaviourEngine, mesa.Model):
             return
         s.aware_since[asked[s.aware_since[asked] == NOT_YET]] = t
         self.tally.touch(asked)
-        blocking = designs.blocking[self._agent_regime(asked)]
+        blocking = designs.blocking.take(self._agent_regime(asked))
         passes = self._passes_route(asked, "prompt", "prompt_step", t)
         answered = asked[blocking | passes]
-        framing = designs.framing[self._agent_regime(answered)]
+        framing = designs.framing.take(self._agent_regime(answered))
         answer_cfg = SimpleNamespace(
             **{
                 name: self._param(f"consent.prompt_answer.{name}", answered)

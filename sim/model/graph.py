@@ -28,6 +28,10 @@ class Graph:
     def degree(self) -> np.ndarray:
         return np.diff(self.indptr)
 
+    def contacts_of(self, members: np.ndarray) -> np.ndarray:
+        """How many contacts each of these members has (not kept per agent: 8 bytes each)."""
+        return self.indptr[members + 1] - self.indptr[members]
+
     @property
     def nbytes(self) -> int:
         return self.indptr.nbytes + self.indices.nbytes

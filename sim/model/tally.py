@@ -101,6 +101,7 @@ class Tally:
         parts = self._touched
         if t < len(self._intent_ends):
             parts += self._intent_ends[t]
+            self._intent_ends[t] = []  # read once: keeping them would hold every intent ever scheduled
         self._touched = []
         if not parts:
             return

@@ -22,21 +22,25 @@ INDIFFERENT, OBJECT, ACCEPT = 0, 1, 2
 CHANNELS = ("prompt", "settings", "form", "one_click")
 
 
+# The regime tables are read with `take`: numpy indexes a small table by an int8 array (the regime
+# codes) about 3x slower than `take` does.
+
+
 def is_enrolled(regime, choice, eligible, table: RegimeTable):
     """Whether a member's data may be used under the regime, given their recorded choice."""
-    by_default = table.enrols_unless_opted_out[regime] & (choice != OPTED_OUT)
-    by_choice = table.enrols_if_opted_in[regime] & (choice == OPTED_IN)
-    return eligible & (by_default | by_choice | table.enrols_everyone[regime])
+    by_default = table.enrols_unless_opted_out.take(regime) & (choice != OPTED_OUT)
+    by_choice = table.enrols_if_opted_in.take(regime) & (choice == OPTED_IN)
+    return eligible & (by_default | by_choice | table.enrols_everyone.take(regime))
 
 
 def has_route_to_act(regime, table: RegimeTable):
     """Regimes in which a member can change their own status through a route."""
-    return table.route_offered[regime]
+    return table.route_offered.take(regime)
 
 
 def asks_every_visit(regime, table: RegimeTable):
     """Regimes whose consent request comes back at every visit until answered."""
-    return table.asks_every_visit[regime]
+    return table.asks_every_visit.take(regime)
 
 
 def desired_choice(preference, enrolled):
