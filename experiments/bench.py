@@ -11,7 +11,9 @@ share of stepping time in each step phase (`sim.model.engine.time_phases`). Besi
 seconds per simulation at 20,000 agents (built and run, 365 and 852 days, mechanisms as shipped and
 all on) and simulations per hour from them, the fixed cost per simulated day (a 1,000-agent run,
 whose agents' own work is negligible), and the machine's memory bandwidth and plain generator rate
-(numpy PCG64) beside the keyed draws' rate, so runs on different machines can be compared.
+(numpy PCG64) beside the keyed draws' rate, so runs on different machines can be compared. At each
+size it also times the engine's scan for the day's visitors against an event calendar
+(`visit_lookup`).
 Batches (sim.model.batch): simulations per hour at 20,000 agents over 365 and 852 days with every
 mechanism on, alone and as one batch of `--batch` simulations (different seeds) in one process,
 and for the whole machine: one batch per core in separate processes, started together (once their

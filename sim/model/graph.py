@@ -43,10 +43,10 @@ CHUNK_TIES = 1 << 20  # ties drawn and placed per block: bounds the set-up's flo
 def sample_graph(cfg: GraphConfig, slices: list[slice], n: int, streams: Streams) -> Graph:
     """Draw the graph; mean degree is about cfg.mean_contacts.
 
-    Memory: the graph sampling is the run's peak (about 70 bytes per tie when every step made a
-    whole-array temporary). The ties' uniforms are drawn and turned into targets a block at a time
-    (the same numbers: a Generator's doubles do not depend on how they are requested), and the rows
-    are laid out by a counting sort instead of an argsort, so the peak is about 20 bytes per tie."""
+    Memory: with a whole-array temporary at every step the sampling needed about 70 bytes per tie,
+    the run's peak. Here the ties' uniforms are drawn and turned into targets a block at a time (the
+    same numbers: a Generator's doubles do not depend on how many are asked for at once), and the
+    rows are laid out by a counting sort instead of an argsort: about 20 bytes per tie."""
     rng = streams.generator("graph")
     activity = rng.lognormal(-(ACTIVITY_SPREAD**2) / 2, ACTIVITY_SPREAD, n)
     ties = rng.poisson(activity * cfg.mean_contacts / 2)  # each tie adds one contact at both ends

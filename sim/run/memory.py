@@ -4,9 +4,9 @@ Measured (experiments/bench.py, docs/performance/bench.json, 2026-12-01, every m
 per agent, the population arrays (`model.pop`) take 26.4 bytes, the state (`model.state`) 44.9
 bytes and the contact graph (`model.graph`) 48.0 bytes at `population.graph.mean_contacts=10`
 (4.8 bytes per contact). The process's peak resident memory while building the model and stepping
-it, above the interpreter with its libraries, was 234 bytes per agent at 11,399,589 agents (the
-arrays, each day's temporaries and the run's running lists): 1.96 times the arrays; 287 at
-1,139,958, where about 50 MB of libraries loaded on first use still weigh. The estimate takes 2.3
+it, above the interpreter with its libraries, was 213 bytes per agent at 11,399,589 agents (the
+arrays, each day's temporaries and the run's running lists): 1.79 times the arrays; 261 at
+1,139,958, where about 50 MB of libraries loaded on first use still weigh. The estimate takes 2.1
 times the arrays (a margin of about 17% at scale), plus the daily records and the interpreter with
 its libraries (BASE_BYTES, whose margin covers the libraries at small sizes).
 """
@@ -19,7 +19,7 @@ from sim.model.config import SimConfig
 
 ARRAY_BYTES_PER_AGENT = 26.4 + 44.9  # population attributes + agent state (measured)
 GRAPH_BYTES_PER_CONTACT = 4.81  # per agent and mean contact (measured: 48.1 bytes at 10 contacts)
-PEAK_FACTOR = 2.3  # peak resident / arrays: measured 1.96 at 10^7 agents, with a margin
+PEAK_FACTOR = 2.1  # peak resident / arrays: measured 1.79 at 10^7 agents, with a margin
 BASE_BYTES = 400e6  # Python, numpy, pandas, Mesa, Hydra loaded (measured about 150 MB), with a margin
 RECORD_BYTES = 8  # one float64 per day, region and metric
 
