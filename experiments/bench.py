@@ -358,7 +358,12 @@ def main(argv: list[str] | None = None) -> int:
     ref = records[-1]["agent_days_per_s"]
     result = {
         "when_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "memory_bytes": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
+            "python": sys.version.split()[0],
+        },
         "mode": "quick" if args.quick else "full",
         "records": records,
         "machine_rates": rates,

@@ -55,7 +55,8 @@ def report(bench: dict, spread: pd.DataFrame, conv: dict, default_agents: int, f
         "## The machine",
         "",
         f"- platform: `{bench['machine']['platform']}`, {bench['machine']['cpus']} CPUs, "
-        f"Python {bench['machine']['python']}",
+        + (f"{bench['machine']['memory_bytes'] / 1e9:.1f} GB of memory, " if "memory_bytes" in bench["machine"] else "")
+        + f"Python {bench['machine']['python']}",
         f"- benchmark run at {bench['when_utc']} ({bench['mode']} mode), one process per size",
         "",
         "## Speed and memory",
@@ -273,17 +274,7 @@ def _new_columns(bench: dict, arrays: dict[int, dict]) -> list[str]:
         f"- numpy PCG64 uniforms: {rates['pcg64_uniforms_per_s']:.3g} per second",
         f"- the model's keyed uniforms (`Streams.uniform`): {rates['keyed_uniforms_per_s']:.3g} per second",
         "",
-        "### Memory per agent, and all members one-to-one",
-        "",
-    ]
-    state, graph = largest["state_bytes_per_agent"], largest["graph_bytes_per_agent"]
-    lines += [
-        f"At {largest['agents']:,} agents the population and state arrays take {state:.1f} bytes per agent and the",
-        f"graph {graph:.1f} (contacts as int32 indices, row offsets as int64: beyond 2^31 edges int32 offsets",
-        f"overflow). A run of all {ALL_MEMBERS:,} members one-to-one would hold about",
-        f"{ALL_MEMBERS * state / 1e9:,.0f} GB of state and {ALL_MEMBERS * graph / 1e9:,.0f} GB of graph,",
-        f"{ALL_MEMBERS * (state + graph) / 1e9:,.0f} GB in all before temporaries: beyond one machine of this kind",
-        "(24 GB), so the model samples agents that stand for members (weights per region).",
+        *_memory_lines(bench, largest),
     ]
     if largest.get("state_fields"):
         by_dtype: dict[str, list[float]] = {}
@@ -299,6 +290,32 @@ def _new_columns(bench: dict, arrays: dict[int, dict]) -> list[str]:
             + ". Field by field: `state_fields` in `docs/performance/bench.json`.",
         ]
     return lines
+
+
+def _memory_lines(bench: dict, largest: dict) -> list[str]:
+    """What a run of every member one-to-one would need, and how many agents this machine holds."""
+    state, graph = largest["state_bytes_per_agent"], largest["graph_bytes_per_agent"]
+    peak = largest["peak_bytes_per_agent"]
+    memory = bench["machine"].get("memory_bytes")
+    fits = (
+        f"This machine ({memory / 1e9:.1f} GB) holds about {memory / peak / 1e6:,.0f} million agents at that "
+        "peak (before the interpreter and its libraries), so"
+        if memory
+        else "So"
+    )
+    return [
+        "### Memory per agent, and all members one-to-one",
+        "",
+        f"At {largest['agents']:,} agents the population and state arrays take {state:.1f} bytes per agent and the",
+        f"graph {graph:.1f} (contacts as int32 indices, row offsets as int64: beyond 2^31 edges int32 offsets",
+        f"overflow). A run of all {ALL_MEMBERS:,} members one-to-one would hold about",
+        f"{ALL_MEMBERS * state / 1e9:,.0f} GB of state and {ALL_MEMBERS * graph / 1e9:,.0f} GB of graph,",
+        f"{ALL_MEMBERS * (state + graph) / 1e9:,.0f} GB in all before temporaries, and about "
+        f"{ALL_MEMBERS * peak / 1e9:,.0f} GB at the measured peak of {peak:.0f} bytes per agent (the process's "
+        "peak above its baseline).",
+        f"{fits} the model samples agents that stand for members (weights per region); `sim.run.memory` "
+        "refuses a run that would not fit.",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -74,3 +74,13 @@ def test_a_benchmark_child_reports_its_own_peak_memory_not_its_parents():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT / "experiments"
     )
     assert held.sum() > 0 and int(out.stdout) < 250e6
+
+
+def test_the_memory_lines_scale_the_measured_peak_to_every_member_and_to_the_machine():
+    largest = {"agents": 10**7, "peak_bytes_per_agent": 200.0}
+    largest.update(state_bytes_per_agent=70.0, graph_bytes_per_agent=50.0)
+    text = "\n".join(performance_report._memory_lines({"machine": {"memory_bytes": 24e9}}, largest))
+    # 930e6 x 120 B = 111.6 GB of arrays; x 200 B = 186 GB at the peak; 24e9 / 200 = 120 million agents
+    assert "112 GB in all before temporaries, and about 186 GB at the measured peak of 200 bytes" in text
+    assert "This machine (24.0 GB) holds about 120 million agents" in text
+    assert "holds about" not in "\n".join(performance_report._memory_lines({"machine": {}}, largest))
