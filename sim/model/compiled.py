@@ -2,8 +2,9 @@
 
 A few inner loops (a binary search per query, the keyed draws' hash, the scan for the members
 whose event day is today, the graph's row layout at set-up) are one pass in compiled code but many
-passes over memory, or a sort, in numpy. Each has a numpy twin that gives the same result bit for bit (tests/test_compiled.py runs
-both); the numpy one runs without numba or with the environment variable SIM_COMPILED=0.
+passes over memory, or a sort, in numpy. Each has a numpy twin that gives the same result bit
+for bit (tests/test_compiled.py runs both); the numpy one runs without numba or with the
+environment variable SIM_COMPILED=0.
 Compiled code is cached beside the modules (numba's cache=True), so a process pays the compile
 once per machine, not once per run.
 """

@@ -18,7 +18,7 @@ import os
 from sim.model.config import SimConfig
 
 ARRAY_BYTES_PER_AGENT = 26.4 + 44.9  # population attributes + agent state (measured)
-GRAPH_BYTES_PER_CONTACT = 4.81  # per agent and mean contact (measured: 48.1 bytes at 10 contacts)
+GRAPH_BYTES_PER_CONTACT = 4.81  # per agent and mean contact (measured: 48.0-48.1 bytes at 10 contacts)
 PEAK_FACTOR = 2.1  # peak resident / arrays: measured 1.79 at 10^7 agents, with a margin
 BASE_BYTES = 400e6  # Python, numpy, pandas, Mesa, Hydra loaded (measured about 150 MB), with a margin
 RECORD_BYTES = 8  # one float64 per day, region and metric
