@@ -8,83 +8,37 @@ the schema only states what is allowed.
 from __future__ import annotations
 
 import datetime as dt
-import types
 import typing
 from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     ValidationInfo,
+    create_model,
     field_validator,
     model_validator,
 )
 
+from sim.model import mechanisms
 from sim.model.regimes import BY_NAME, Enrolment, Framing, Request
 from sim.model.regions import REGION_CODES
+from sim.model.schema import (
+    ByRegionProbability,
+    PositiveFloat,
+    Probability,
+    RegionShift,
+    Strict,
+    _regions_with_default,
+    for_region,
+)
 
-Probability = Annotated[float, Field(ge=0.0, le=1.0)]
-PositiveFloat = Annotated[float, Field(gt=0.0)]
 NoticeChannel = Literal["email", "in_app", "prompt"]
 MediaLevel = Literal["none", "moderate", "high"]
 ROUTE_NONE = "none"
 MAX_HORIZON_DAYS = 30_000  # day indices are int16 in the state arrays
-
-
-class Strict(BaseModel):
-    # allow_inf_nan=False: every number finite (an infinite Beta shape would make every agent NaN).
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _plain_input(cls, value, info: ValidationInfo):
-        """Booleans are not numbers (`seed=true` is not seed 1); dates say their format."""
-        field = cls.model_fields.get(info.field_name)
-        kinds = _scalar_kinds(field.annotation) if field is not None else set()
-        if isinstance(value, bool) and kinds & {int, float} and bool not in kinds:
-            raise ValueError("a boolean is not a number here")
-        if isinstance(value, str) and dt.date in kinds:
-            try:
-                dt.date.fromisoformat(value)
-            except ValueError:
-                raise ValueError("not a date: write YYYY-MM-DD, e.g. 2025-03-01") from None
-        return value
-
-
-def _scalar_kinds(annotation) -> set:
-    """The plain types a field accepts at its top level (through Annotated, Optional and unions)."""
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _scalar_kinds(typing.get_args(annotation)[0])
-    if origin in (typing.Union, types.UnionType):
-        return set().union(*(_scalar_kinds(a) for a in typing.get_args(annotation)))
-    return {annotation} if isinstance(annotation, type) else set()
-
-
-def _check_region_keys(values: dict, *, need_default: bool) -> dict:
-    unknown = sorted(set(values) - set(REGION_CODES) - {"default"})
-    if unknown:
-        raise ValueError(f"unknown region(s) {unknown}; allowed: {list(REGION_CODES)} or 'default'")
-    if need_default and "default" not in values:
-        raise ValueError("needs a 'default' entry (used for every region not named)")
-    return values
-
-
-def _regions_with_default(values: dict) -> dict:
-    return _check_region_keys(values, need_default=True)
-
-
-# A per-region value: {"default": x, "EU_EEA": y, ...}; regions not named take the default.
-ByRegionProbability = Annotated[dict[str, Probability], AfterValidator(_regions_with_default)]
-RegionShift = Annotated[float, Field(ge=-0.5, le=0.5)]
-
-
-def for_region(values: dict[str, float], region: str) -> float:
-    """The value of a per-region setting for one region."""
-    return values.get(region, values["default"])
 
 
 class Segment(Strict):
@@ -400,82 +354,6 @@ class PolicyConfig(Strict):
         return _check_event_regions(v) if v else v
 
 
-# ---------------------------------------------------------------- behaviour beyond the toggle (issue 14)
-Strength = Annotated[float, Field(ge=0.0, le=10.0)]
-ByRegionRate = Annotated[dict[str, Annotated[float, Field(ge=0.0, le=1.0)]], AfterValidator(_regions_with_default)]
-
-
-class SalienceConfig(Strict):
-    """A per-member, decaying salience raised by exposures (docs/ODD.md §7.10)."""
-
-    enabled: bool
-    half_life_days: PositiveFloat
-    exposure_boost: Strength
-    notice_boost: Strength
-    contact_boost: Strength
-    max_salience: Annotated[float, Field(gt=0.0, le=100.0)]
-    intent_gain: Strength
-    try_gain: Strength
-
-
-class GuidanceConfig(Strict):
-    """Coverage (and word of mouth) that prints the opt-out path (docs/ODD.md §7.11)."""
-
-    enabled: bool
-    coverage_share: Probability
-    difficulty_reduction: Annotated[float, Field(ge=0.0, le=20.0)]
-    hidden_above: Annotated[float, Field(ge=-20.0, le=20.0)]
-    memory_days: Annotated[int, Field(ge=1, le=3650)]
-    word_of_mouth_share: Probability
-
-
-class ReturnVisitsConfig(Strict):
-    """A major story brings members back to check their settings (docs/ODD.md §7.12)."""
-
-    enabled: bool
-    response_prob: Probability
-
-
-class ConcernShiftConfig(Strict):
-    """Sustained coverage moves some indifferent members to object, and back (docs/ODD.md §7.13)."""
-
-    enabled: bool
-    sensitivity: Annotated[float, Field(ge=0.0, le=100.0)]
-    max_share: Probability
-    memory_days: PositiveFloat
-
-
-class Reaction(Strict):
-    enabled: bool
-    share: Probability
-
-
-class DeleteReaction(Reaction):
-    kept_share: Probability
-
-
-class PostLessReaction(Reaction):
-    post_factor: Probability
-
-
-class ReactionsConfig(Strict):
-    """What objectors do besides the toggle (docs/ODD.md §7.14)."""
-
-    delete_old_posts: DeleteReaction
-    post_less: PostLessReaction
-    close_account: Reaction
-
-
-class MembershipConfig(Strict):
-    """Joiners, members turning 18, closed dormant accounts (docs/ODD.md §7.15)."""
-
-    enabled: bool
-    growth_per_year: ByRegionRate
-    age_in_days: Annotated[int, Field(ge=1, le=3650)]
-    dormant_close_per_year: Probability
-    dormant_below_visits_per_day: Annotated[float, Field(ge=0.0, le=1.0)]
-
-
 class UncertaintyConfig(Strict):
     """Posterior ensembles (docs/ODD.md §9a): `mode: posterior` runs `draws` parameter sets from the
     calibrated posterior; `none` runs the shipped defaults once."""
@@ -492,7 +370,9 @@ class UncertaintyConfig(Strict):
         return self
 
 
-class SimConfig(Strict):
+class _CoreConfig(Strict):
+    """The run's keys and the core model's groups; `SimConfig` adds the mechanisms' groups."""
+
     # Field order matters: a field validator sees the fields above it (policy routes need friction).
     seed: Annotated[int, Field(ge=0, le=2**63 - 1)]
     start: dt.date
@@ -506,13 +386,6 @@ class SimConfig(Strict):
     feed: FeedConfig
     training: TrainingConfig
     policy: PolicyConfig
-    salience: SalienceConfig
-    guidance: GuidanceConfig
-    return_visits: ReturnVisitsConfig
-    concern: ConcernShiftConfig
-    reactions: ReactionsConfig
-    membership: MembershipConfig
-    uncertainty: UncertaintyConfig = UncertaintyConfig(mode="none", draws=0, draw_seed=0)
 
     @field_validator("end")
     @classmethod
@@ -556,6 +429,33 @@ class SimConfig(Strict):
     def horizon_days(self) -> int:
         """Number of simulated days, both ends included."""
         return (self.end - self.start).days + 1
+
+
+def _mechanism_groups() -> dict[str, tuple[type, object]]:
+    """The config groups of the mechanisms (sim.model.mechanisms.REGISTRY): a mechanism's key is its
+    group (`salience`) or a member of one (`reactions.post_less`, gathered into a `reactions` group)."""
+    groups: dict[str, dict[str, type]] = {}
+    for m in mechanisms.REGISTRY:
+        group, _, member = m.key.partition(".")
+        groups.setdefault(group, {})[member] = m.Params
+    fields = {}
+    for group, members in groups.items():
+        if "" in members:
+            fields[group] = (members[""], ...)
+        else:
+            name = "".join(part.title() for part in group.split("_")) + "Config"
+            fields[group] = (create_model(name, __base__=Strict, **{k: (v, ...) for k, v in members.items()}), ...)
+    return fields
+
+
+# The whole schema: the core's groups, the mechanisms' groups (in the registry's order), the ensemble.
+SimConfig = create_model(
+    "SimConfig",
+    __base__=_CoreConfig,
+    __doc__="A run's whole configuration: the one gate between a config and the model.",
+    **_mechanism_groups(),
+    uncertainty=(UncertaintyConfig, UncertaintyConfig(mode="none", draws=0, draw_seed=0)),
+)
 
 
 class ConfigError(ValueError):

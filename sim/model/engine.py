@@ -22,16 +22,17 @@ import mesa
 import numpy as np
 
 from sim.model import metrics
-from sim.model.behaviour import BehaviourEngine
 from sim.model.config import SimConfig
+from sim.model.counts import CORE_CUMULATIVE, RunningCounts
+from sim.model.days import NEVER, NOT_YET
+from sim.model.mechanisms import HOOKS, REGISTRY, overrides_hook
 from sim.model.metrics import METRIC_NAMES
-from sim.model.random_streams import NEVER
 from sim.model.regions import REGION_CODES
-from sim.model.rules import awareness, consent, content, friction
+from sim.model.rules import awareness, consent, content, friction, membership
 from sim.model.rules.consent import CHANNELS, NO_CHOICE, OPTED_IN, OPTED_OUT
 from sim.model.rules.ledger import DATA_TYPES, first_pull_data, new_posts_data
 from sim.model.search import equal_indices, lower_bound, unique
-from sim.model.state import NOT_YET, AgentState
+from sim.model.state import AgentState
 from sim.model.tally import Tally, counts_from_codes, enrolled_by_choice
 from sim.model.world import build_batch_world
 
@@ -39,7 +40,7 @@ PROFILES, TEXT, FACES, OTHER = range(len(DATA_TYPES))
 MAX_FAILURES = 100  # int8 counter cap
 
 
-class ConsentModel(BehaviourEngine, mesa.Model):
+class ConsentModel(mesa.Model):
     """Members of a professional network under region consent policies, one day per step."""
 
     def __init__(self, config: SimConfig | Sequence[SimConfig]):
@@ -55,7 +56,7 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         self.pop, self.graph, self.policy, self.ledger = world.pop, world.graph, world.policy, world.ledger
         self.route_names, self.media_hazard_cum = world.route_names, world.media_hazard_cum
         self.day = 0  # index of the next day to simulate
-        self.state = AgentState.initial(self.pop, self._param("feed.initial_face_share", self.pop.poster))
+        self.state = AgentState.initial(self.pop, self.param("feed.initial_face_share", self.pop.poster))
         self.failed_attempts = np.zeros(self.n_cells)
         self.designs = self.policy.designs
         one_click = [n for n in self.route_names if config.friction.routes[n].channel == "one_click"]
@@ -68,7 +69,7 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         # per simulation: days x (regions + ALL) x metrics; `records` is the one simulation's
         self.records_by_sim = np.full((self.n_sims, self.n_days, len(REGION_CODES) + 1, len(METRIC_NAMES)), np.nan)
         self.records = self.records_by_sim[0] if self.n_sims == 1 else None
-        self._recount_eligible()
+        self.counts = RunningCounts(self, CORE_CUMULATIVE + tuple(c for m in REGISTRY for c in m.cumulative))
         self._post_rate_sum = np.array([self.pop.poster_post_prob[ps].sum() for ps in self.pop.poster_slices])
         self._poster_region = self.pop.region[self.pop.poster]
         # sum over posters of post probability x face share, per region (updated where a face share moves)
@@ -80,9 +81,11 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         self.state.next_visit[:], self.state.next_post[:], first_level = world.first_event_times()
         # the media hazard is known for every day at set-up: a member's exposure day follows from their level
         self._cum_by_cell = np.ascontiguousarray(self.media_hazard_cum.T)
-        self._set_exposure_level(np.arange(self.pop.n), first_level, 0)
+        self.set_exposure_level(np.arange(self.pop.n), first_level, 0)
         self.datacollector = RecordsCollector()
-        self._init_behaviour()
+        # the mechanisms switched on, in the registry's order, and per hook those that run at it
+        self.mechanisms = [m(self) for m in REGISTRY if m.is_on(config)]
+        self._hooks = {h: [m for m in self.mechanisms if overrides_hook(type(m), h)] for h in HOOKS}
         self.tally = Tally(self.pop.region, self.n_days, self.n_cells)  # counts by status, touched where state changes
         self.tally.everyone()
         self._enrolled_if = (None, None)  # (regime row, [region, choice] enrolled) cached across days
@@ -110,7 +113,22 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         self.running = self.day < self.n_days
         self.datacollector.collect(self)
 
-    def _per_cell(self, name: str, value_of: Callable[[SimConfig], float] | None = None) -> np.ndarray:
+    def mechanism(self, name: str):
+        """The mechanism of that name (its key's last part, e.g. "salience") if switched on, else None."""
+        return next((m for m in self.mechanisms if m.name == name), None)
+
+    def weighted(self, members: np.ndarray, weights=None) -> np.ndarray:
+        """Members (or `weights` of them) counted by cell, in real members."""
+        counts = np.bincount(self.pop.region[members], weights=weights, minlength=self.n_cells)
+        return counts * self.pop.weight_by_region
+
+    def _scale_chance(self, kind: str, p, members: np.ndarray, t: int):
+        """A chance of `kind` ("intent" or "try"), as the mechanisms scale it (unchanged by none)."""
+        for m in self._hooks["scale_chance"]:
+            p = m.scale_chance(kind, p, members, t)
+        return p
+
+    def per_cell(self, name: str, value_of: Callable[[SimConfig], float] | None = None) -> np.ndarray:
         """A parameter that may differ between a batch's simulations, per cell (float64):
         `value_of(config)` (default: the dotted config key `name`) of each simulation, over its
         regions. Computed once, in Python per simulation, so a value is the same alone and batched."""
@@ -121,9 +139,9 @@ class ConsentModel(BehaviourEngine, mesa.Model):
             values = self._cell_params[name] = np.repeat(per_sim, len(REGION_CODES))
         return values
 
-    def _param(self, name: str, members: np.ndarray, value_of=None) -> np.ndarray:
-        """The parameter `name` (see `_per_cell`) of each of these members' simulation."""
-        return self._per_cell(name, value_of).take(self.pop.region[members])  # take: see _agent_regime
+    def param(self, name: str, members: np.ndarray, value_of=None) -> np.ndarray:
+        """The parameter `name` (see `per_cell`) of each of these members' simulation."""
+        return self.per_cell(name, value_of).take(self.pop.region[members])  # take: see _agent_regime
 
     def _agent_regime(self, idx: np.ndarray) -> np.ndarray:
         """Each member's regime today (int8). Small tables are read by `take` here and in
@@ -162,6 +180,53 @@ class ConsentModel(BehaviourEngine, mesa.Model):
             self._record_choice(*day_choices)
         return np.concatenate(exposed) if exposed else np.empty(0, np.int64)
 
+    # 0. start of the day: mechanisms' decays and expiries, membership changes, shifting preferences
+    def _start_of_day(self, t: int) -> None:
+        for m in self._hooks["start_of_day"]:
+            m.start_of_day(t)
+        self._membership_changes(t)
+        for m in self._hooks["shift_preferences"]:
+            m.shift_preferences(t)
+
+    def _membership_changes(self, t: int) -> None:
+        """Joiners, members turning 18 and closed accounts of today (the days the mechanisms set)."""
+        parts = [part for m in self._hooks["members_changing"] for part in m.members_changing(t)]
+        if not parts:
+            return
+        s, pop = self.state, self.pop
+        changing = unique(np.concatenate(parts))
+        joined = changing[s.join_day[changing] == t]
+        if joined.size:  # a joiner starts unaware, with no intent and no notice seen before joining
+            s.aware_since[joined] = NOT_YET
+            s.intent_until[joined] = NOT_YET
+            s.in_app_pending[joined] = False
+            self.tally.touch(joined)
+            level = self.media_hazard_cum[t - 1].take(pop.region[joined])
+            self.set_exposure_level(joined, level + self.streams.exponential("exposure", joined, t), t)
+            self.counts.members += np.bincount(pop.region[joined], minlength=self.n_cells)
+            self.counts.add("joined", self.weighted(joined))
+        closed = changing[s.closed_day[changing] == t]
+        if closed.size:
+            s.next_visit[closed] = NEVER
+            at, is_poster = pop.poster_slots(closed)
+            s.next_post[at[is_poster]] = NEVER
+            self.counts.members -= np.bincount(pop.region[closed], minlength=self.n_cells)
+            self.counts.add("closed", self.weighted(closed))
+        now = membership.is_eligible(t, s.join_day[changing], s.adult_day[changing], s.closed_day[changing])
+        self._set_eligible(changing[now & ~pop.eligible[changing]], True)
+        self._set_eligible(changing[~now & pop.eligible[changing]], False)
+
+    def _set_eligible(self, agents: np.ndarray, value: bool) -> None:
+        if agents.size == 0:
+            return
+        self.tally.touch(agents)
+        if not value:  # what a leaving member added to the running counts leaves with them
+            region = self.pop.region[agents]
+            for m in self._hooks["leaving"]:
+                m.leaving(agents, region)
+        self.counts.eligibility_changed(agents, value)
+        self.pop.eligible[agents] = value
+
     # 2. logins (event-time form: the next visit is drawn once per visit)
     def _visits(self, t: int) -> np.ndarray:
         s = self.state
@@ -184,13 +249,13 @@ class ConsentModel(BehaviourEngine, mesa.Model):
 
         while self.sharers and self.sharers[0][0] < t - wom.window_days:
             self.sharers.popleft()
-        if self.sharers and self._per_cell("awareness.word_of_mouth.strength").any():
+        if self.sharers and self.per_cell("awareness.word_of_mouth.strength").any():
             sharers = np.concatenate([a for _, a in self.sharers])
             told, telling = awareness.contacts_told(self.graph.indptr, self.graph.indices, sharers)
-            strength = self._param("awareness.word_of_mouth.strength", told)
+            strength = self.param("awareness.word_of_mouth.strength", told)
             told, telling, strength = told[strength > 0], telling[strength > 0], strength[strength > 0]
             p = awareness.daily_exposure_probability(0.0, 0.0, 0.0, strength, telling, self.graph.contacts_of(told))
-            self._set_exposure_level(told, s.exposure_level[told] - awareness.hazard(p).astype(np.float32), t)
+            self.set_exposure_level(told, s.exposure_level[told] - awareness.hazard(p).astype(np.float32), t)
             self._told(t, told, telling, p)
 
         parts.append(equal_indices(s.exposure_day, t))  # media: members whose level the hazard reaches today
@@ -202,10 +267,33 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         level = self.media_hazard_cum[t].take(self.pop.region[exposed]) + self.streams.exponential(
             "exposure", exposed, t
         )
-        self._set_exposure_level(exposed, level, t + 1)
+        self.set_exposure_level(exposed, level, t + 1)
         return exposed
 
-    def _set_exposure_level(self, members: np.ndarray, level: np.ndarray, from_day: int) -> None:
+    def _note_visits(self, t: int, visitors: np.ndarray) -> None:
+        self.counts.note_visits(t, visitors)
+
+    def _told(self, t: int, told: np.ndarray, telling: np.ndarray, p: np.ndarray) -> None:
+        """Contacts told today by members who acted (those eligible), for the mechanisms that use them."""
+        if not self._hooks["told"]:
+            return
+        keep = self.pop.eligible[told]
+        told, telling, p = told[keep], telling[keep], p[keep]
+        for m in self._hooks["told"]:
+            m.told(t, told, telling, p)
+
+    def _after_exposure(self, t: int, exposed: np.ndarray, by_notice: np.ndarray) -> None:
+        """The mechanisms' response to today's exposures of eligible members (`from_notice`: by a notice)."""
+        if not self._hooks["after_exposure"]:
+            return
+        exposed = exposed[self.pop.eligible[exposed]]
+        if exposed.size == 0:
+            return
+        from_notice = np.isin(exposed, by_notice) if by_notice.size else np.zeros(exposed.size, bool)
+        for m in self._hooks["after_exposure"]:
+            m.after_exposure(t, exposed, from_notice)
+
+    def set_exposure_level(self, members: np.ndarray, level: np.ndarray, from_day: int) -> None:
         """Set members' exposure levels (float32) and the day from `from_day` on when their region's
         cumulative media hazard first reaches it (NEVER if not within the horizon): media exposure is
         then a calendar, not a daily comparison of every member."""
@@ -232,12 +320,12 @@ class ConsentModel(BehaviourEngine, mesa.Model):
             pop.concern[who],
             pop.believes_reach_cost[who],
             pop.visibility_motive[who],
-            self._param("consent.object_intent_scale", who),
-            self._param("consent.accept_intent_prob", who),
+            self.param("consent.object_intent_scale", who),
+            self.param("consent.accept_intent_prob", who),
         )
-        p = self._salience_scaled(p, who, t, "intent")
+        p = self._scale_chance("intent", p, who, t)
         forms = who[self.streams.uniform("intent", who, t) < p]
-        fade = self._param(
+        fade = self.param(
             "intent_fade", forms, lambda c: consent.intent_fade_probability(c.consent.intent_half_life_days)
         )
         duration = self.streams.geometric_days("intent_duration", forms, t, fade)
@@ -263,7 +351,7 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         framing = designs.framing.take(self._agent_regime(answered))
         answer_cfg = SimpleNamespace(
             **{
-                name: self._param(f"consent.prompt_answer.{name}", answered)
+                name: self.param(f"consent.prompt_answer.{name}", answered)
                 for name in type(self.config.consent.prompt_answer).model_fields
             }
         )
@@ -284,7 +372,7 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         keep = (routes != 0) & (desired != NO_CHOICE)
         who, routes, desired = who[keep], routes[keep], desired[keep]
         p_try = self._try_probability(who)
-        p_try = self._salience_scaled(p_try, who, t, "try")
+        p_try = self._scale_chance("try", p_try, who, t)
         tries = self.streams.uniform("try", who, t) < p_try
         who, routes, desired = who[tries], routes[tries], desired[tries]
         if who.size == 0:
@@ -321,7 +409,7 @@ class ConsentModel(BehaviourEngine, mesa.Model):
             self.pending_choices.setdefault(t + spec.wait_days, []).append((done, choice, channel))
         else:
             self._record_choice(done, choice, channel)
-        shares = self.streams.uniform("share", done, t) < self._param("awareness.word_of_mouth.share_prob", done)
+        shares = self.streams.uniform("share", done, t) < self.param("awareness.word_of_mouth.share_prob", done)
         self.sharers.append((t, done[shares]))
 
     # 5c. a one-click "object" link in a notice: readers with intent act without visiting settings
@@ -339,26 +427,22 @@ class ConsentModel(BehaviourEngine, mesa.Model):
 
     def _try_probability(self, members: np.ndarray) -> np.ndarray:
         return friction.try_probability(
-            self._param("friction.try_prob", members),
-            self._param("friction.frustration_factor", members),
+            self.param("friction.try_prob", members),
+            self.param("friction.frustration_factor", members),
             self.state.failures[members],
         )
 
     def _passes_route(self, members: np.ndarray, route: str, stream: str, t: int) -> np.ndarray:
         """Whether each member passes every step of `route` (its steps' count is shared by a batch,
         their difficulties may differ)."""
-        skill, weight = self.pop.skill[members], self._param("friction.skill_weight", members)
+        skill, weight = self.pop.skill[members], self.param("friction.skill_weight", members)
         n_steps = len(self.config.friction.routes[route].steps)
         difficulty = [
-            self._step_difficulty(
-                members,
-                self._param(
-                    f"difficulty:{route}:{i}", members, lambda c, i=i: c.friction.routes[route].steps[i].difficulty
-                ),
-                t,
-            )
+            self.param(f"difficulty:{route}:{i}", members, lambda c, i=i: c.friction.routes[route].steps[i].difficulty)
             for i in range(n_steps)
         ]
+        for m in self._hooks["step_difficulty"]:
+            difficulty = [m.step_difficulty(members, d, t) for d in difficulty]
         p = np.stack([friction.step_success_probability(skill, d, weight) for d in difficulty])
         u = self.streams.uniforms([f"{stream}_{i}" for i in range(n_steps)], members, t)
         return friction.attempt_succeeds(u, p)
@@ -368,7 +452,7 @@ class ConsentModel(BehaviourEngine, mesa.Model):
             return
         s = self.state
         s.failures[failed] = np.minimum(s.failures[failed] + 1, MAX_FAILURES)
-        quits = failed[self.streams.uniform("give_up", failed, t) < self._param("friction.give_up_prob", failed)]
+        quits = failed[self.streams.uniform("give_up", failed, t) < self.param("friction.give_up_prob", failed)]
         s.gave_up[quits] = True
         s.intent_until[quits] = NOT_YET
         self.tally.touch(quits)
@@ -381,7 +465,7 @@ class ConsentModel(BehaviourEngine, mesa.Model):
             return
         s = self.state
         new_out = members[(choice == OPTED_OUT) & (s.choice[members] != OPTED_OUT)]
-        self._note_choices(members, choice)
+        self.counts.note_choices(members, choice)
         s.choice[members] = choice
         s.choice_channel[members] = channel
         for d, direction in enumerate((OPTED_OUT, OPTED_IN)):
@@ -391,7 +475,7 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         s.awaiting_decision[members] = False
         self.tally.touch(members)
         if new_out.size:
-            self._ledger_by_cell(self.ledger.objected, self._data_by_cell(new_out))
+            self.ledger_by_cell(self.ledger.objected, self.data_by_cell(new_out))
 
     # 6. content: posts, their type, and the face share's drift toward what the feed rewards
     def _post(self, t: int) -> None:
@@ -399,22 +483,23 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         due = equal_indices(s.next_post, t)
         if due.size == 0:
             return
-        due = self._posts_made(due, t)
+        for m in self._hooks["posts_made"]:
+            due = m.posts_made(due, t)
         agents = pop.poster[due]
         kind = content.post_type(
             self.streams.uniform("post_type", agents, t),
             s.face_share[due],
-            self._param("feed.other_image_share", agents),
+            self.param("feed.other_image_share", agents),
         )
         s.pending_posts[due, kind] += 1  # a poster posts at most once a day
         before = s.face_share[due]
         s.face_share[due] = content.face_share_update(
             s.face_share[due],
-            self._param("feed.face_boost", agents),
+            self.param("feed.face_boost", agents),
             pop.visibility_motive[agents],
-            self._param("feed.adaptation_rate", agents),
-            self._param("feed.min_face_share", agents),
-            self._param("feed.max_face_share", agents),
+            self.param("feed.adaptation_rate", agents),
+            self.param("feed.min_face_share", agents),
+            self.param("feed.max_face_share", agents),
         )
         change = pop.poster_post_prob[due].astype(np.float64) * (s.face_share[due] - before)
         self._face_rate += np.bincount(self._poster_region[due], weights=change, minlength=self.n_cells)
@@ -444,14 +529,15 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         at, is_poster = self.pop.poster_slots(first)
         backlog = np.zeros(first.size)
         backlog[is_poster] = pop.poster_rate_per_day[at[is_poster]] * pop.tenure_days[first[is_poster]]
-        backlog = self._backlog_after_deletions(first, backlog)
+        for m in self._hooks["first_pull_backlog"]:
+            backlog = m.first_pull_backlog(first, backlog)
         first_data = first_pull_data(
             pop.has_photo[first],
             backlog,
-            self._param("training.profile_tokens", first),
-            self._param("training.tokens_per_post", first),
-            self._param("feed.initial_face_share", first),
-            self._param("feed.other_image_share", first),
+            self.param("training.profile_tokens", first),
+            self.param("training.tokens_per_post", first),
+            self.param("feed.initial_face_share", first),
+            self.param("feed.other_image_share", first),
         )
         s.ingested[at[is_poster]] += first_data[is_poster].astype(np.float32)  # the others: see ingested_of
         s.profile_ingested[first] = True
@@ -466,18 +552,20 @@ class ConsentModel(BehaviourEngine, mesa.Model):
             posts[:, content.TEXT_ONLY],
             posts[:, content.OTHER_IMAGE],
             posts[:, content.FACE_IMAGE],
-            self._param("training.tokens_per_post", pop.poster[take]),
+            self.param("training.tokens_per_post", pop.poster[take]),
         )
         s.pending_posts[take] = 0
         s.ingested[take] += new_data.astype(np.float32)
         amounts = self._by_cell(first, first_data) + self._by_cell(pop.poster[take], new_data)
-        self._ledger_by_cell(self.ledger.ingest, amounts)
+        self.ledger_by_cell(self.ledger.ingest, amounts)
 
     def _remove_objectors_data(self) -> None:
         s = self.state
-        gone = self._with_closed(np.flatnonzero((s.choice == OPTED_OUT) & s.profile_ingested))
+        gone = np.flatnonzero((s.choice == OPTED_OUT) & s.profile_ingested)
+        for m in self._hooks["removed_with"]:
+            gone = m.removed_with(gone)
         if gone.size:
-            self._ledger_by_cell(self.ledger.remove, self._data_by_cell(gone))
+            self.ledger_by_cell(self.ledger.remove, self.data_by_cell(gone))
         at, is_poster = self.pop.poster_slots(gone)
         s.ingested[at[is_poster]] = 0
         s.profile_ingested[gone] = False
@@ -493,14 +581,14 @@ class ConsentModel(BehaviourEngine, mesa.Model):
             axis=-1,
         )
 
-    def _ledger_by_cell(self, entry, amounts: np.ndarray) -> None:
+    def ledger_by_cell(self, entry, amounts: np.ndarray) -> None:
         """Enter [cell, data type] amounts in the ledger (`entry`: its ingest, objected or remove),
         in the cells with any."""
         cells = np.flatnonzero(amounts.any(axis=1))
         if cells.size:
             entry(cells, amounts[cells], self.pop.weight_by_region[cells])
 
-    def _data_by_cell(self, members: np.ndarray) -> np.ndarray:
+    def data_by_cell(self, members: np.ndarray) -> np.ndarray:
         """[cell, data type]: these members' data in the set, summed in float64 by cell."""
         return self._by_cell(members, self.ingested_of(members))
 
@@ -514,7 +602,7 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         out[s.profile_ingested[members]] = np.stack(
             [
                 np.ones(pulled.size, np.float32),
-                self._param("training.profile_tokens", pulled).astype(np.float32),
+                self.param("training.profile_tokens", pulled).astype(np.float32),
                 self.pop.has_photo[pulled].astype(np.float32),
                 np.zeros(pulled.size, np.float32),
             ],
@@ -550,9 +638,9 @@ class ConsentModel(BehaviourEngine, mesa.Model):
         weighted = np.array(list(counts.values()), np.float64) * weight  # one multiplication for all counts
         return {
             **dict(zip(counts, weighted, strict=True)),
-            "eligible": self._eligible_count * weight,
-            "objectors": self._objector_count * weight,
-            "eligible_training": self._eligible_count * self.policy.training[t] * weight,
+            "eligible": self.counts.eligible * weight,
+            "objectors": self.counts.objectors * weight,
+            "eligible_training": self.counts.eligible * self.policy.training[t] * weight,
             "failed_attempts": self.failed_attempts * weight,
             "ingested_profiles": ledger.total[:, PROFILES],
             "ingested_text_tokens": ledger.total[:, TEXT],
@@ -566,8 +654,20 @@ class ConsentModel(BehaviourEngine, mesa.Model):
                 for i, d in enumerate(("opted_out", "opted_in"))
                 for k, c in enumerate(CHANNELS)
             },
-            **self._behaviour_quantities(t),
+            **self.counts.quantities(self._enrolled_by_choice()),
+            **self._mechanism_quantities(t),
         }
+
+    def _mechanism_quantities(self, t: int) -> dict[str, np.ndarray]:
+        """Every registered mechanism's quantities, weighted: zeros for those switched off."""
+        weight, on = self.pop.weight_by_region, {type(m): m for m in self.mechanisms}
+        out = {}
+        for kind in REGISTRY:
+            if kind in on:
+                out.update({name: value * weight for name, value in on[kind].quantities(t).items()})
+            else:
+                out.update({name: np.zeros(self.n_cells) for name in kind.provides()})
+        return out
 
 
 # The methods `step` calls, in order (docs/ODD.md §3): what `time_phases` times.

@@ -4,8 +4,9 @@ Each metric is declared once: its name (the `metric` column of series.parquet), 
 kind and how it is computed, as a numerator and (for a share) a denominator, both named
 *quantities* that the engine measures per region each day in real units (weighted members, or
 items from the ledger). Recording (`record`), the docs' metric table, aggregation weights and the
-tests all read this registry: adding a metric is one entry here (plus, for a new quantity, one
-line in the engine's `_quantities`, its test and its line in docs/ODD.md).
+tests all read this registry. The core's metrics are declared here (`CORE`), a mechanism's in its
+own module (`metrics` of sim.model.mechanisms); a new quantity is measured by the engine's
+`_quantities` or the mechanism's `quantities`.
 
 Kinds: a `count` is a level that adds up across regions (members, items; cumulative where it
 says so); a `flow` is a count per day; a `share` is numerator / denominator, and its
@@ -14,31 +15,13 @@ whole-membership value is the ratio of the summed numerator and denominator.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
 import numpy as np
 
-Kind = Literal["count", "flow", "share"]
-
-
-@dataclass(frozen=True)
-class Metric:
-    name: str
-    description: str
-    unit: str
-    kind: Kind
-    numerator: str  # a quantity the engine measures per region
-    denominator: str | None = None  # for shares: the quantity it is a share of
-
-    @property
-    def additive(self) -> bool:
-        """Counts and flows add up across regions; shares do not."""
-        return self.kind != "share"
-
+from sim.model import mechanisms
+from sim.model.declarations import Kind, Metric  # noqa: F401 (Metric and Kind are declared there)
 
 ELIGIBLE = "share of eligible"
-REGISTRY: tuple[Metric, ...] = (
+CORE: tuple[Metric, ...] = (
     Metric("eligible_members", "members aged 18+", "members", "count", "eligible"),
     Metric("aware_share", "eligible members aware of the AI-training use", ELIGIBLE, "share", "aware", "eligible"),
     Metric(
@@ -164,8 +147,6 @@ REGISTRY: tuple[Metric, ...] = (
         "count",
         "members",
     ),
-    Metric("new_members", "members who joined today", "members per day", "flow", "joined_today"),
-    Metric("members_joined", "members who joined since the start (cumulative)", "members", "count", "joined_total"),
     Metric("accounts_closed_today", "accounts closed today", "members per day", "flow", "closed_today"),
     Metric("accounts_closed", "accounts closed since the start (cumulative)", "members", "count", "closed_total"),
     Metric("new_opt_outs", "opt-outs that took effect today", "members per day", "flow", "opt_outs_today"),
@@ -176,8 +157,6 @@ REGISTRY: tuple[Metric, ...] = (
     Metric("new_text_tokens", "text tokens ingested today", "tokens per day", "flow", "text_tokens_today"),
     Metric("new_face_images", "face images ingested today", "images per day", "flow", "face_images_today"),
     Metric("new_other_images", "other images ingested today", "images per day", "flow", "other_images_today"),
-    Metric("posts_deleted_today", "old posts deleted today (reaction)", "posts per day", "flow", "posts_deleted_today"),
-    Metric("posts_deleted", "old posts deleted (reaction, cumulative)", "posts", "count", "posts_deleted_total"),
     Metric(
         "objectors_acted_share",
         "eligible objectors who have recorded an objection (any channel)",
@@ -211,24 +190,11 @@ REGISTRY: tuple[Metric, ...] = (
         "active_gap",
         "active",
     ),
-    Metric("mean_salience", "mean salience of eligible members", "salience", "share", "salience_sum", "eligible"),
-    Metric(
-        "guided_share", "eligible members who know the printed opt-out path", ELIGIBLE, "share", "guided", "eligible"
-    ),  # noqa: E501
-    Metric("chilled_share", "eligible members who post less (reaction)", ELIGIBLE, "share", "chilled", "eligible"),
-    Metric(
-        "deleted_old_posts_share",
-        "eligible members who deleted old posts (reaction)",
-        ELIGIBLE,
-        "share",
-        "deleted",
-        "eligible",
-    ),
 )
 
 CHOICE_CHANNELS = ("prompt", "settings", "form", "one_click")  # sim.model.rules.consent.CHANNELS
 _DIRECTIONS = {"opted_out": "an objection", "opted_in": "consent"}
-REGISTRY += tuple(
+CORE += tuple(
     Metric(
         f"{d}_via_{c}_share",
         f"eligible members whose recorded choice is {what}, made through the {c} channel",
@@ -251,6 +217,36 @@ REGISTRY += tuple(
     for c in CHOICE_CHANNELS
 )
 
+# The order of the metric axis of every record and series file written so far, kept so that stored
+# series and baselines stay comparable; a metric not named here (a new one) follows, in the order
+# declared (the core's, then each mechanism's in the registry's order).
+SERIES_ORDER = (
+    "eligible_members", "aware_share", "enrolled_share", "opted_out_share", "opted_in_share", "undecided_share",
+    "objector_share", "objectors_enrolled_share", "consent_gap_share", "gap_unaware_share", "gap_intending_share",
+    "gap_gave_up_share", "gap_not_trying_share", "failed_attempts", "face_post_share", "training_active",
+    "dataset_profiles", "dataset_text_tokens", "dataset_face_images", "dataset_other_images",
+    "dataset_from_objectors_share", "dataset_face_images_from_objectors", "dataset_removed_text_tokens", "members",
+    "new_members", "members_joined", "accounts_closed_today", "accounts_closed", "new_opt_outs", "opt_outs_recorded",
+    "new_opt_ins", "opt_ins_recorded", "new_profiles", "new_text_tokens", "new_face_images", "new_other_images",
+    "posts_deleted_today", "posts_deleted", "objectors_acted_share", "active_members", "opted_out_share_active",
+    "enrolled_share_active", "consent_gap_share_active", "mean_salience", "guided_share", "chilled_share",
+    "deleted_old_posts_share", "opted_out_via_prompt_share", "opted_out_via_settings_share",
+    "opted_out_via_form_share", "opted_out_via_one_click_share", "opted_in_via_prompt_share",
+    "opted_in_via_settings_share", "opted_in_via_form_share", "opted_in_via_one_click_share",
+    "new_opted_out_via_prompt", "new_opted_out_via_settings", "new_opted_out_via_form", "new_opted_out_via_one_click",
+    "new_opted_in_via_prompt", "new_opted_in_via_settings", "new_opted_in_via_form", "new_opted_in_via_one_click",
+)  # fmt: skip
+
+
+def _in_series_order(declared: tuple[Metric, ...]) -> tuple[Metric, ...]:
+    names = [m.name for m in declared]
+    if len(set(names)) != len(names):
+        raise ValueError(f"metric names declared twice: {sorted({n for n in names if names.count(n) > 1})}")
+    rank = {name: i for i, name in enumerate(SERIES_ORDER)}
+    return tuple(sorted(declared, key=lambda m: (rank.get(m.name, len(rank)), names.index(m.name))))
+
+
+REGISTRY: tuple[Metric, ...] = _in_series_order(CORE + tuple(m for mech in mechanisms.REGISTRY for m in mech.metrics))
 BY_NAME: dict[str, Metric] = {m.name: m for m in REGISTRY}
 METRIC_NAMES: tuple[str, ...] = tuple(BY_NAME)
 INDEX: dict[str, int] = {name: i for i, name in enumerate(METRIC_NAMES)}

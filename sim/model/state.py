@@ -1,4 +1,8 @@
-"""Per-agent state that changes over time: one array each, the smallest dtype that fits."""
+"""Per-agent state that changes over time: one array each, the smallest dtype that fits.
+
+The core's arrays are the fields below; each mechanism's arrays (its `state` declarations,
+sim.model.mechanisms) are added as attributes of the same name when the state is made, switched on
+or not (they are small, and a mechanism switched off never writes them)."""
 
 from __future__ import annotations
 
@@ -6,12 +10,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.model.days import NEVER, NO_VISIT, NOT_YET
+from sim.model.mechanisms import state_fields
 from sim.model.population import Population
-from sim.model.random_streams import NEVER
 from sim.model.rules.consent import NO_CHOICE
 
-NOT_YET = -1  # day index meaning "never happened" in int16 day fields
-NO_VISIT = -30_000  # last_visit of a member who has not visited (far before any 30-day window)
+__all__ = ["NEVER", "NOT_YET", "NO_VISIT", "AgentState"]
 
 
 @dataclass
@@ -36,13 +40,8 @@ class AgentState:
     face_share: np.ndarray  # float32 share of the member's posts that are face images
     next_post: np.ndarray  # int16 day of the next post
     pending_posts: np.ndarray  # int16 (posters, 3): posts since the last pull, by content type
-    # behaviour beyond the toggle (docs/ODD.md §7.10-7.15); untouched while the mechanisms are off
-    salience: np.ndarray  # float16 salience at `salience_day` (decays lazily)
-    salience_day: np.ndarray  # int16 day of the last salience update
-    guided_until: np.ndarray  # int16 last day the member knows the printed path, NOT_YET if never
+    # membership and activity: who is a member, and who visited lately
     last_visit: np.ndarray  # int16 day of the last visit, NO_VISIT if none
-    backlog_kept: np.ndarray  # uint8 share of the backlog kept (255: all; reactions.KEPT_ALL)
-    chilled: np.ndarray  # bool: posts less (reaction)
     join_day: np.ndarray  # int16 day the member joins (0: a member at the start)
     adult_day: np.ndarray  # int16 day the member turns 18 (0: adult at the start; NEVER beyond the horizon)
     closed_day: np.ndarray  # int16 day the account is closed (NEVER: open)
@@ -51,7 +50,7 @@ class AgentState:
     def initial(cls, pop: Population, initial_face_share) -> AgentState:
         """The state at the start; `initial_face_share` is one share, or one per poster (a batch)."""
         n, p = pop.n, pop.poster.size
-        return cls(
+        state = cls(
             next_visit=np.zeros(n, np.int16),
             aware_since=np.full(n, NOT_YET, np.int16),
             exposure_level=np.zeros(n, np.float32),
@@ -70,16 +69,14 @@ class AgentState:
             face_share=np.broadcast_to(np.asarray(initial_face_share, np.float32), (p,)).copy(),
             next_post=np.zeros(p, np.int16),
             pending_posts=np.zeros((p, 3), np.int16),
-            salience=np.zeros(n, np.float16),
-            salience_day=np.zeros(n, np.int16),
-            guided_until=np.full(n, NOT_YET, np.int16),
             last_visit=np.full(n, NO_VISIT, np.int16),
-            backlog_kept=np.full(n, 255, np.uint8),
-            chilled=np.zeros(n, bool),
             join_day=np.zeros(n, np.int16),
             adult_day=np.where(pop.eligible, 0, NEVER).astype(np.int16),
             closed_day=np.full(n, NEVER, np.int16),
         )
+        for field in state_fields():
+            setattr(state, field.name, field.allocate(n, p))
+        return state
 
     @property
     def nbytes(self) -> int:

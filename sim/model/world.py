@@ -18,14 +18,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.model.config import SimConfig, for_region
+from sim.model.config import SimConfig
 from sim.model.graph import Graph, sample_graph
+from sim.model.mechanisms.membership import joiner_share
 from sim.model.policy import Notice, PolicyTable, compile_policy, media_events
 from sim.model.population import Population, sample_population
 from sim.model.random_streams import BatchStreams, Streams
 from sim.model.regions import REGION_CODES
-from sim.model.rules import awareness
+from sim.model.rules import awareness, guidance
 from sim.model.rules.ledger import Ledger
+from sim.model.stacking import batch_key, stack_graphs, stack_policies, stack_populations
 
 
 @dataclass
@@ -59,9 +61,25 @@ class World:
         self.sim_streams = self.sim_streams or [self.streams]
         if self.agent_starts is None:
             self.agent_starts = np.array([0, self.pop.n])
+        self._event_attention = None
         self._notices_by_day: dict[int, list[Notice]] = {}
         for n in self.policy.notices:
             self._notices_by_day.setdefault(n.day, []).append(n)
+
+    def event_attention(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(event shocks, their how-to part, all media attention) [day, cell] of every simulation, from
+        its own media config and policy events (computed once; read by the mechanisms of coverage)."""
+        if self._event_attention is None:
+            parts = []
+            for cfg in self.configs:
+                media, events = cfg.awareness.media, media_events(cfg.policy)
+                attention = awareness.media_attention(media, cfg.start, self.n_days, events)
+                shocks, guided = guidance.event_attention(
+                    media, cfg.start, self.n_days, events, cfg.guidance.coverage_share
+                )
+                parts.append((shocks, guided, attention))
+            self._event_attention = tuple(np.hstack([p[k] for p in parts]) for k in range(3))
+        return self._event_attention
 
     @property
     def n_sims(self) -> int:
@@ -111,15 +129,6 @@ class World:
         return next_visit, next_post, self.streams.exponential("exposure", everyone, -1)
 
 
-def joiner_share(config: SimConfig) -> np.ndarray | None:
-    """Per region, the joiners over the horizon as a share of the agents at the start (membership)."""
-    m = config.membership
-    if not m.enabled:
-        return None
-    growth = np.array([for_region(m.growth_per_year, code) for code in REGION_CODES])
-    return growth * config.horizon_days / 365.25
-
-
 def build_world(config: SimConfig) -> World:
     streams = Streams(config.seed)
     n_days = config.horizon_days
@@ -143,9 +152,7 @@ def build_world(config: SimConfig) -> World:
 
 def build_batch_world(configs: list[SimConfig]) -> World:
     """One world for a batch of simulations (see the module's docstring): each built alone, then laid
-    end to end. The configs must share everything `sim.model.batch.batch_key` keeps."""
-    from sim.model.batch import batch_key, stack_graphs, stack_policies, stack_populations
-
+    end to end. The configs must share everything `sim.model.stacking.batch_key` keeps."""
     if len({batch_key(c) for c in configs}) > 1:
         raise ValueError(
             "these configs differ in what one batch must share (the policy, horizon, switches...: "

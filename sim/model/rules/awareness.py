@@ -16,12 +16,16 @@ Email and in-app notices are direct exposures (read with a probability; in-app s
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.model.config import MediaConfig, for_region
 from sim.model.regions import REGION_CODES
+from sim.model.schema import for_region
 from sim.model.search import unique
+
+if TYPE_CHECKING:  # the schema imports the mechanisms; rules stay below it
+    from sim.model.config import MediaConfig
 
 
 def daily_exposure_probability(media, reach, notice, wom_strength, telling, contacts):

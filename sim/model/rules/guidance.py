@@ -14,11 +14,14 @@ Every function here works on scalars and on arrays alike.
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.model.config import MediaConfig
 from sim.model.regions import REGION_CODES
+
+if TYPE_CHECKING:  # the schema imports the mechanisms, which use these rules
+    from sim.model.config import MediaConfig
 
 
 def event_attention(
