@@ -14,20 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from sim.run.compose import EVERY_MECHANISM_OFF
+
 BASELINE = Path(__file__).resolve().parent / "baseline" / "small_default_run.json"
 # The small run of conftest (20,000 agents, floor 1,000, seed 0, the shipped policy).
 OVERRIDES = ("population.agents=20000", "population.min_agents_per_region=1000", "progress=false", "seed=0")
-# Every mechanism of issue 14 (docs/ODD.md §7.10-7.15) switched off: the model before them must be reproduced.
-MECHANISMS_OFF = (
-    "salience.enabled=false",
-    "guidance.enabled=false",
-    "return_visits.enabled=false",
-    "concern.enabled=false",
-    "reactions.delete_old_posts.enabled=false",
-    "reactions.post_less.enabled=false",
-    "reactions.close_account.enabled=false",
-    "membership.enabled=false",
-)
+# Every mechanism (sim.model.mechanisms) switched off: the model before them must be reproduced.
+MECHANISMS_OFF = EVERY_MECHANISM_OFF
 
 
 def horizon_values(model) -> dict:

@@ -32,6 +32,7 @@ from sim.model.schema import (
     RegionShift,
     Strict,
     _regions_with_default,
+    field_unit,
     for_region,
 )
 
@@ -456,6 +457,17 @@ SimConfig = create_model(
     **_mechanism_groups(),
     uncertainty=(UncertaintyConfig, UncertaintyConfig(mode="none", draws=0, draw_seed=0)),
 )
+
+
+def declared_unit(key: str) -> str | None:
+    """The unit the schema declares for a dotted config key (`sim.model.schema.unit`), or None."""
+    node, unit_found = SimConfig, None
+    for part in key.split("."):
+        if not (isinstance(node, type) and issubclass(node, BaseModel) and part in node.model_fields):
+            return unit_found if part.isdigit() or part in REGION_CODES or part == "default" else None
+        unit_found = field_unit(node, part)
+        node = node.model_fields[part].annotation
+    return unit_found
 
 
 class ConfigError(ValueError):

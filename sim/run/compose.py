@@ -13,19 +13,13 @@ from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
+from sim.model.mechanisms import switches
+
 CONF_DIR = Path(str(resources.files("sim").joinpath("conf")))
 DATA_DIR = Path(str(resources.files("sim").joinpath("data")))
-# Overrides that switch on every behaviour mechanism of docs/ODD.md §7.10-7.15 (they ship off).
-EVERY_MECHANISM_ON = (
-    "salience.enabled=true",
-    "guidance.enabled=true",
-    "return_visits.enabled=true",
-    "concern.enabled=true",
-    "reactions.delete_old_posts.enabled=true",
-    "reactions.post_less.enabled=true",
-    "reactions.close_account.enabled=true",
-    "membership.enabled=true",
-)
+# Overrides that switch every behaviour mechanism on or off (from the registry, sim.model.mechanisms).
+EVERY_MECHANISM_ON = switches(True)
+EVERY_MECHANISM_OFF = switches(False)
 UNIQUE_RESOLVER = "sim.unique"
 
 

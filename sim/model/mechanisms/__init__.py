@@ -10,6 +10,8 @@ section of docs/ODD.md.
 
 from __future__ import annotations
 
+import numpy as np
+
 from sim.model.mechanisms.base import HOOKS, Mechanism, overrides_hook
 from sim.model.mechanisms.concern import Concern
 from sim.model.mechanisms.guidance import Guidance
@@ -45,4 +47,23 @@ def state_fields():
     return tuple(f for m in REGISTRY for f in m.state)
 
 
-__all__ = ["BY_KEY", "HOOKS", "REGISTRY", "Mechanism", "batched_keys", "overrides_hook", "state_fields", "switches"]
+def markdown_table() -> str:
+    """The registry as Markdown, for docs/ODD.md (generated, so it cannot drift)."""
+    lines = [
+        "| mechanism | module | hooks (in a day's order) | state arrays | metrics | a batch may vary |",
+        "|---|---|---|---|---|---|",
+    ]
+    for m in REGISTRY:
+        hooks = ", ".join(h for h in HOOKS if overrides_hook(m, h)) or "(set-up only)"
+        state = ", ".join(f"`{f.name}` ({np.dtype(f.dtype).name})" for f in m.state) or "-"
+        metrics = ", ".join(f"`{x.name}`" for x in m.metrics) or "-"
+        batched = ", ".join("every parameter" if b == "*" else f"`{b}`" for b in m.batched) or "nothing"
+        module = f"`sim/model/mechanisms/{m.__module__.rsplit('.', 1)[-1]}.py`"
+        lines.append(f"| `{m.key}` | {module} | {hooks} | {state} | {metrics} | {batched} |")
+    return "\n".join(lines)
+
+
+__all__ = [
+    "BY_KEY", "HOOKS", "REGISTRY", "Mechanism", "batched_keys", "markdown_table", "overrides_hook", "state_fields",
+    "switches",
+]  # fmt: skip
