@@ -117,7 +117,7 @@ def test_explorer_loads_takes_a_control_steps_and_updates_its_plots(explorer, tm
         # change a control (the region policy) and apply it with Reset
         page.get_by_text("linkedin_actual").first.click()
         page.get_by_role("option", name="forced_choice_everywhere").click()
-        page.get_by_text("Salience, guidance, reactions, membership").first.click()  # every behaviour mechanism
+        page.get_by_text("Every mechanism on:").first.click()  # every behaviour mechanism
         page.get_by_role("button", name="Reset").click()
 
         page.get_by_role("button", name="Step").click()

@@ -20,6 +20,7 @@ import solara  # noqa: E402
 from mesa.visualization import SolaraViz  # noqa: E402
 from mesa.visualization.utils import update_counter  # noqa: E402
 
+from sim.model import mechanisms  # noqa: E402
 from sim.model.config import validate_config  # noqa: E402
 from sim.model.engine import ConsentModel  # noqa: E402
 from sim.model.metrics import INDEX  # noqa: E402
@@ -40,6 +41,7 @@ FRAMINGS = [AS_POLICY, "preset_yes", "preset_no", "neutral"]
 BLOCKING = {AS_POLICY: None, "blocking": "true", "dismissible": "false"}
 NOTICES = {AS_POLICY: None, "email": "[email]", "in-app": "[in_app]", "email and in-app": "[email,in_app]"}
 NOTICES["blocking prompt"] = "[prompt]"
+MECHANISM_NAMES = ", ".join(m.key.rsplit(".", 1)[-1].replace("_", " ") for m in mechanisms.REGISTRY)
 DEFAULT_AGENTS = 20_000  # steps in a few milliseconds a day, so play stays responsive
 
 logging.getLogger("MESA").setLevel(logging.WARNING)
@@ -131,7 +133,7 @@ MODEL_PARAMS = {
         "label": "Agents",
     },
     "seed": {"type": "SliderInt", "value": 0, "min": 0, "max": 99, "step": 1, "label": "Seed"},
-    "behaviour": {"type": "Checkbox", "value": False, "label": "Salience, guidance, reactions, membership"},
+    "behaviour": {"type": "Checkbox", "value": False, "label": "Every mechanism on: " + MECHANISM_NAMES},
 }
 
 
