@@ -151,13 +151,17 @@ def test_every_batched_parameter_gives_in_a_batch_what_it_gives_alone():
     configs = [_perturbed(raw, p) for p in paths]
     base = _alone(validate_config(raw))
     batched = simulate_many(configs)
-    moved = 0
+    moved = {}
     for path, config, records in zip(paths, configs, batched, strict=True):
         alone = _alone(config)
         np.testing.assert_array_equal(records, alone, err_msg=".".join(map(str, path)))
-        moved += not np.array_equal(alone, base, equal_nan=True)
-    # the comparison means something: most parameters change the run they are in
-    assert moved >= 0.6 * len(paths), f"only {moved} of {len(paths)} parameters changed their run"
+        moved[".".join(map(str, path))] = not np.array_equal(alone, base, equal_nan=True)
+    # the comparison means something: most parameters change the run they are in, and for every
+    # mechanism at least one (else a parameter read the wrong way could pass unnoticed)
+    assert sum(moved.values()) >= 0.6 * len(paths), f"only {sum(moved.values())} of {len(paths)} parameters moved"
+    for m in mechanisms.REGISTRY:
+        mine = [k for k in moved if k.startswith(m.key + ".")]
+        assert any(moved[k] for k in mine), f"no parameter of {m.key} changes the test's run: {mine}"
 
 
 # ---------------------------------------------------------------- lists derived from the registry

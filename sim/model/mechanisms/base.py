@@ -31,11 +31,14 @@ from sim.model.declarations import Metric, StateField
 from sim.model.schema import Strict
 
 # The engine's fixed points, in the order of a day (docs/ODD.md §3), and what each receives/returns.
+# Hooks that return a value chain in the registry's order: each mechanism gets what the one before
+# returned (so the registry's order decides, e.g., whether a chance is scaled before or after another).
 HOOKS = (
     "start_of_day",  # (t): before membership changes; decays and expiries
     "members_changing",  # (t) -> members whose join, coming of age or closing may fall today
     "shift_preferences",  # (t): after membership changes; preferences that move with coverage
-    "after_exposure",  # (t, exposed, from_notice): eligible members exposed today
+    "after_exposure",  # (t, exposed, from_notice): eligible members exposed today, each once; from_notice:
+    # by today's email notice (an in-app notice is an exposure on the visit it is seen)
     "told",  # (t, told, telling, p): eligible contacts told by members who acted
     "scale_chance",  # (kind, p, members, t) -> p: a chance of "intent" or "try", scaled
     "step_difficulty",  # (members, difficulty, t) -> difficulty of a route step
