@@ -170,3 +170,133 @@ def test_docstrings_point_at_odd_sections_that_exist():
     assert cited, "no docstring cites docs/ODD.md"
     missing = {s: files for s, files in cited.items() if s not in headings}
     assert not missing, f"docstrings cite sections docs/ODD.md does not have: {missing}"
+
+
+# ---------------------------------------------------------------- the generated lists of the other docs
+DOCS = ROOT / "docs"
+
+
+def test_every_doc_holds_its_generated_blocks_and_they_are_current():
+    for name, blocks in parameters.DOC_BLOCKS.items():
+        doc = (DOCS / name).read_text(encoding="utf-8")
+        for block in blocks:
+            start, end = doc.find(f"<!-- {block}:start -->"), doc.find(f"<!-- {block}:end -->")
+            assert 0 <= start < end, f"docs/{name} lacks the generated block '{block}'"
+        assert parameters.is_current(DOCS / name), f"docs/{name} is stale: run `python -m sim.reports.parameter_table`"
+
+
+def test_check_detects_a_stale_list_in_another_doc_and_rewriting_fixes_it(tmp_path):
+    text = (DOCS / "POLICIES.md").read_text(encoding="utf-8")
+    doc = tmp_path / "POLICIES.md"
+    doc.write_text(text.replace("| `prominent_toggle` |", "| `hand_edited` |", 1), encoding="utf-8")
+    assert doc.read_text(encoding="utf-8") != text
+    assert not parameters.is_current(doc)
+    assert parameters.write(doc)
+    assert doc.read_text(encoding="utf-8") == text
+
+
+def test_a_doc_that_lost_its_markers_is_an_error(tmp_path):
+    doc = tmp_path / "OUTPUTS.md"
+    doc.write_text("# Outputs\n\nno generated block here\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="metrics:start"):
+        parameters.is_current(doc)
+
+
+def test_the_lists_follow_a_new_policy_and_a_new_experiment_in_conf(tmp_path):
+    conf = tmp_path / "conf"
+    shutil.copytree(CONF, conf)
+    (conf / "policy" / "my_design.yaml").write_text(
+        "defaults:\n  - linkedin_actual\n  - _self_\n\nname: my_design\ndescription: a design of my own\n",
+        encoding="utf-8",
+    )
+    (conf / "experiment" / "mine.yaml").write_text(
+        "# @package _global_\n# My comparison. Run: python -m sim.run -m +experiment=mine\n"
+        "hydra:\n  sweeper:\n    params:\n      seed: range(0,2)\n",
+        encoding="utf-8",
+    )
+    policies = parameters.policy_list(conf)
+    assert "| `my_design` | a design of my own | `linkedin_actual` |" in policies
+    assert "| `mine` | My comparison. | `seed=range(0,2)` | - |" in parameters.experiment_list(conf)
+    assert parameters.is_current(DOCS / "POLICIES.md", CONF)
+    assert not parameters.is_current(DOCS / "POLICIES.md", conf)
+    assert not parameters.is_current(DOCS / "EXPERIMENTS.md", conf)
+
+
+def test_the_lists_name_everything_their_registries_hold():
+    """Written against the registries and conf/ directly, not through the generator."""
+    from sim.model import mechanisms, regimes
+    from sim.model.metrics import REGISTRY
+
+    def names(doc: str) -> set[str]:
+        return set(re.findall(r"^\| `([^`]+)`", (DOCS / doc).read_text(encoding="utf-8"), flags=re.MULTILINE))
+
+    assert {m.name for m in REGISTRY} <= names("OUTPUTS.md")
+    assert {p.stem for p in (CONF / "policy").glob("*.yaml")} | set(regimes.REGIMES) <= names("POLICIES.md")
+    assert {m.key for m in mechanisms.REGISTRY} <= names("MECHANISMS.md")
+    assert {p.stem for p in (CONF / "experiment").glob("*.yaml")} <= names("EXPERIMENTS.md")
+
+
+# ---------------------------------------------------------------- the README and the links of every doc
+README = ROOT / "README.md"
+# Pages other branches add (scaling aggregation; the rules of error handling): the README lists them
+# already, so they may be absent here until those branches land. No other page may be missing.
+PAGES_OF_OTHER_BRANCHES = {"SWEEPS.md", "RELIABILITY.md"}
+LINK = re.compile(r"\[[^\]\n]*\]\(([^)\s]+)\)")
+
+
+def _relative_links(path: Path) -> list[str]:
+    targets = LINK.findall(path.read_text(encoding="utf-8"))
+    return [t.split("#")[0] for t in targets if not re.match(r"[a-z]+:", t) and not t.startswith("#")]
+
+
+def test_readme_is_short():
+    lines = README.read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= 200, f"README.md has {len(lines)} lines; the reference belongs in docs/"
+
+
+def test_readme_links_every_doc_and_every_doc_it_links_exists():
+    linked = {t for t in _relative_links(README) if t.startswith("docs/") and t.endswith(".md")}
+    missing = {t for t in linked if not (ROOT / t).exists() and Path(t).name not in PAGES_OF_OTHER_BRANCHES}
+    assert not missing, f"README.md links docs that do not exist: {sorted(missing)}"
+    unlisted = {f"docs/{p.name}" for p in DOCS.glob("*.md")} - linked
+    assert not unlisted, f"docs not listed in the README's 'Where the rest is': {sorted(unlisted)}"
+
+
+def test_every_relative_link_of_the_readme_and_the_docs_resolves():
+    broken = []
+    for path in [README, *sorted(DOCS.glob("*.md"))]:
+        for target in _relative_links(path):
+            if not (path.parent / target).exists() and not (
+                path == README and Path(target).name in PAGES_OF_OTHER_BRANCHES
+            ):
+                broken.append(f"{path.relative_to(ROOT)}: {target}")
+    assert not broken, f"links to nothing: {broken}"
+
+
+def test_the_readme_test_command_is_what_ci_runs():
+    blocks = re.findall(r"```bash\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.DOTALL)
+    quick = [b.strip() for b in blocks[:2]]
+    assert (
+        quick[0] == "python3 -m venv .venv && .venv/bin/pip install -q -e . && .venv/bin/python -m sim.run figures=true"
+    )
+    assert quick[1] in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines(), (
+        "the README's second quick-start command (the tests) must be a line of .ci/run, byte for byte"
+    )
+
+
+def test_the_commands_of_the_readme_and_the_docs_exist():
+    import importlib.util
+
+    problems = []
+    for path in [README, *sorted(DOCS.glob("*.md"))]:
+        text = path.read_text(encoding="utf-8")
+        where = path.relative_to(ROOT)
+        problems += [f"{where}: python -m {m}" for m in re.findall(r"python3? -m ([\w.]+)", text)
+                     if importlib.util.find_spec(m) is None]  # fmt: skip
+        problems += [f"{where}: {f}" for f in re.findall(r"python3? ((?:experiments|tests)/[\w/]+\.py)", text)
+                     if not (ROOT / f).exists()]  # fmt: skip
+        problems += [f"{where}: +experiment={e}" for e in re.findall(r"\+experiment=([a-z_]+)\b", text)
+                     if not (CONF / "experiment" / f"{e}.yaml").exists()]  # fmt: skip
+        problems += [f"{where}: policy={p}" for p in re.findall(r"(?<![\w.])policy=([a-z_]+)\b", text)
+                     if not (CONF / "policy" / f"{p}.yaml").exists()]  # fmt: skip
+    assert not problems, f"commands naming what does not exist: {problems}"

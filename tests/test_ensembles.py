@@ -97,7 +97,7 @@ def test_the_width_split_is_behavioural_when_draws_differ_and_stochastic_when_th
 
 
 def test_a_regimes_sweep_with_posterior_draws_gives_wider_intervals_and_the_brief_says_why(tmp_path):
-    """The README's posterior sweep at a tiny size, on the shipped posterior: aggregate, figures and brief."""
+    """docs/INFERENCE.md's posterior sweep at a tiny size, on the shipped posterior: aggregate, figures and brief."""
     import subprocess
     import sys
 

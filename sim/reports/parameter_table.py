@@ -1,8 +1,12 @@
-"""The parameter table of docs/ODD.md, built from conf/: every default, its unit and its source.
+"""The generated blocks of docs/: the parameter table of docs/ODD.md, built from conf/ (every default,
+its unit and its source), and the lists read from their registries (regimes, metrics, mechanisms,
+policies, experiments) wherever a doc holds them.
 
 `python -m sim.reports.parameter_table` rewrites the block between `<!-- parameters:start -->` and
-`<!-- parameters:end -->` in docs/ODD.md; `python -m sim.reports.parameter_table --check` exits 1 if that block
-is stale (the doc no longer matches conf/).
+`<!-- parameters:end -->` in docs/ODD.md and every block `<!-- NAME:start -->` ... `<!-- NAME:end -->`
+of a name in `BLOCKS` in any docs/*.md; `python -m sim.reports.parameter_table --check` exits 1 if
+one of them is stale (a doc no longer matches conf/ or the code's registries). `DOC_BLOCKS` names
+the blocks each doc must hold, so a doc that lost its markers is an error, not a silent pass.
 
 Values come from `yaml.safe_load` of each file; the source of a key is the trailing `# ...` comment
 of its own line, or, if its line has none, of the nearest enclosing block's line. A key's name is
@@ -15,7 +19,9 @@ conf/<group>/default.yaml (in the order of config.yaml's defaults list), and the
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +34,8 @@ from sim.run.files import write_text
 
 # The docs live in the source checkout (this is a docs tool); the configs come through the package.
 ROOT = Path(__file__).resolve().parents[2]
-ODD_PATH = ROOT / "docs" / "ODD.md"
+DOCS_DIR = ROOT / "docs"
+ODD_PATH = DOCS_DIR / "ODD.md"
 START_MARKER = "<!-- parameters:start -->"
 END_MARKER = "<!-- parameters:end -->"
 DEFAULT_POLICY = "linkedin_actual"
@@ -348,62 +355,165 @@ def replace_block(doc: str, block: str) -> str:
     return f"{head}\n{block}{doc[end:]}"
 
 
-def generated_tables(doc: str) -> str:
-    """The document with the regime table and the metric registry blocks regenerated from code
-    (each between `<!-- NAME:start -->` and `<!-- NAME:end -->`)."""
-    from sim.model import mechanisms, metrics, regimes
+def policy_list(conf_dir: Path = CONF_DIR) -> str:
+    """The policies (`policy=` choices): one row per conf/policy/*.yaml, with its `description`."""
+    config = yaml.safe_load((conf_dir / "config.yaml").read_text(encoding="utf-8")) or {}
+    default = next((e["policy"] for e in config.get("defaults", []) if isinstance(e, dict) and "policy" in e), None)
+    lines = ["| `policy=` | what it is | built on | file |", "|---|---|---|---|"]
+    for path in sorted((conf_dir / "policy").glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        bases = [b for b in data.get("defaults", []) if isinstance(b, str) and b != "_self_"]
+        name = f"`{path.stem}`" + (" (default)" if path.stem == default else "")
+        built_on = ", ".join(f"`{b}`" for b in bases) or "its own events"
+        link = f"[conf/policy/{path.name}](../conf/policy/{path.name})"
+        lines.append(f"| {name} | {_cell(data.get('description', '(no description)'))} | {built_on} | {link} |")
+    return "\n".join(lines)
 
+
+def _header_comment(text: str) -> str:
+    """A config file's leading comment block, without Hydra's `@package` line and its `Run:` hint."""
+    lines = []
+    for raw in text.splitlines():
+        if not raw.startswith("#"):
+            break
+        line = raw.lstrip("#").strip()
+        if not line.startswith("@package"):
+            lines.append(line)
+    return re.sub(r"\s*Run: .*$", "", " ".join(lines)).strip()
+
+
+def experiment_list(conf_dir: Path = CONF_DIR) -> str:
+    """The named experiments (`+experiment=`): one row per conf/experiment/*.yaml, from its header
+    comment, its sweeper's parameters and the keys it sets besides."""
+    lines = ["| `+experiment=` | what it compares | sweeps | sets besides |", "|---|---|---|---|"]
+    for path in sorted((conf_dir / "experiment").glob("*.yaml")):
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text) or {}
+        params = (((data.get("hydra") or {}).get("sweeper") or {}).get("params")) or {}
+        sweeps = "<br>".join(f"`{k}={format_value(v)}`" for k, v in params.items()) or "-"
+        besides = {k: v for k, v in data.items() if k not in ("defaults", "hydra", "progress")}
+        sets = ", ".join(f"`{k}={format_value(v)}`" for k, v in _leaves(besides, "").items() if k) or "-"
+        lines.append(f"| `{path.stem}` | {_cell(_header_comment(text))} | {_cell(sweeps)} | {_cell(sets)} |")
+    return "\n".join(lines)
+
+
+def mechanism_switches() -> str:
+    """Each mechanism of the registry: its switch, its knobs with their units, its module and its
+    section of docs/ODD.md (the first section its module's docstring cites). Links are relative to
+    docs/, where the docs holding it live."""
+    from sim.model import mechanisms
+    from sim.model.schema import field_unit
+
+    lines = ["| mechanism | switch it on | its knobs (unit) | module | specified in |", "|---|---|---|---|---|"]
+    for m in mechanisms.REGISTRY:
+        knobs = ", ".join(
+            f"`{f}` ({field_unit(m.Params, f) or UNKNOWN_UNIT})" for f in m.Params.model_fields if f != "enabled"
+        )
+        module = m.__module__.rsplit(".", 1)[-1]
+        found = re.search(r"§(\d+[a-z]?(?:\.\d+)?)", sys.modules[m.__module__].__doc__ or "")
+        section = f"[ODD.md §{found.group(1)}](ODD.md)" if found else "[ODD.md](ODD.md)"
+        link = f"[`{module}.py`](../sim/model/mechanisms/{module}.py)"
+        lines.append(f"| `{m.key}` | `{m.key}.enabled=true` | {_cell(knobs) or '-'} | {link} | {section} |")
+    return "\n".join(lines)
+
+
+def _registry(name: str) -> Callable[[Path], str]:
+    def render(conf_dir: Path) -> str:
+        from sim.model import mechanisms, metrics, regimes
+
+        return {"regimes": regimes, "metrics": metrics, "mechanisms": mechanisms}[name].markdown_table()
+
+    return render
+
+
+# Every generated block but the parameter table: its name, what it is read from, and its renderer.
+BLOCKS: dict[str, tuple[str, Callable[[Path], str]]] = {
+    "regimes": ("sim/model/regimes.py", _registry("regimes")),
+    "metrics": ("sim/model/metrics.py", _registry("metrics")),
+    "mechanisms": ("sim/model/mechanisms/", _registry("mechanisms")),
+    "mechanism_switches": ("sim/model/mechanisms/", lambda conf_dir: mechanism_switches()),
+    "policies": ("conf/policy/*.yaml", policy_list),
+    "experiments": ("conf/experiment/*.yaml", experiment_list),
+}
+# The blocks each doc must hold (docs/ODD.md also holds the parameter table). A doc not named here
+# may hold any of BLOCKS too: every block found is filled.
+DOC_BLOCKS: dict[str, tuple[str, ...]] = {
+    "ODD.md": ("regimes", "metrics", "mechanisms"),
+    "OUTPUTS.md": ("metrics",),
+    "POLICIES.md": ("policies", "regimes"),
+    "MECHANISMS.md": ("mechanism_switches", "mechanisms"),
+    "EXPERIMENTS.md": ("experiments",),
+}
+_MARKER = re.compile(r"<!-- ([a-z_]+):start -->")
+
+
+def generated_tables(doc: str, required: tuple[str, ...] = DOC_BLOCKS["ODD.md"], conf_dir: Path = CONF_DIR) -> str:
+    """The document with every block of BLOCKS it holds regenerated (each between
+    `<!-- NAME:start -->` and `<!-- NAME:end -->`); a block of `required` that is missing is an error."""
     note = "<!-- generated by `python -m sim.reports.parameter_table` from {}; do not edit by hand -->\n\n"
-    for name, text, source in (
-        ("regimes", regimes.markdown_table(), "sim/model/regimes.py"),
-        ("metrics", metrics.markdown_table(), "sim/model/metrics.py"),
-        ("mechanisms", mechanisms.markdown_table(), "sim/model/mechanisms/"),
-    ):
+    present = [n for n in dict.fromkeys(_MARKER.findall(doc)) if n in BLOCKS]
+    for name in [*required, *(n for n in present if n not in required)]:
+        source, render = BLOCKS[name]
         start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
         i, j = doc.find(start), doc.find(end)
         if i < 0 or j < i:
             raise ValueError(f"markers {start} ... {end} not found in order")
-        doc = f"{doc[: i + len(start)]}\n{note.format(source)}{text}\n{doc[j:]}"
+        doc = f"{doc[: i + len(start)]}\n{note.format(source)}{render(conf_dir)}\n{doc[j:]}"
     return doc
 
 
-def regenerated(doc: str, conf_dir: Path = CONF_DIR) -> str:
-    """The document with every generated block (parameters, regimes, metrics) brought up to date."""
-    return generated_tables(replace_block(doc, render_block(conf_dir)))
+def regenerated(doc: str, conf_dir: Path = CONF_DIR, name: str = "ODD.md") -> str:
+    """The document `name` (a file of docs/) with every generated block brought up to date: for
+    docs/ODD.md the parameter table too."""
+    if name == ODD_PATH.name:
+        doc = replace_block(doc, render_block(conf_dir))
+    return generated_tables(doc, DOC_BLOCKS.get(name, ()), conf_dir)
 
 
 def is_current(doc_path: Path = ODD_PATH, conf_dir: Path = CONF_DIR) -> bool:
     """Whether the doc's generated blocks match conf/ and the code's tables."""
     doc = doc_path.read_text(encoding="utf-8")
-    return regenerated(doc, conf_dir) == doc
+    return regenerated(doc, conf_dir, doc_path.name) == doc
 
 
 def write(doc_path: Path = ODD_PATH, conf_dir: Path = CONF_DIR) -> bool:
-    """Rewrite the block in place; True if the file changed."""
+    """Rewrite the doc's blocks in place; True if the file changed."""
     doc = doc_path.read_text(encoding="utf-8")
-    new = regenerated(doc, conf_dir)
+    new = regenerated(doc, conf_dir, doc_path.name)
     if new == doc:
         return False
     write_text(doc_path, new)
     return True
 
 
+def generated_docs(docs_dir: Path = DOCS_DIR) -> list[Path]:
+    """The docs with generated blocks: those of DOC_BLOCKS (which must exist) and any other
+    docs/*.md holding a block of BLOCKS."""
+    missing = [name for name in DOC_BLOCKS if not (docs_dir / name).exists()]
+    if missing:
+        raise OSError(f"docs with generated blocks missing from {docs_dir}: {missing}")
+    others = [
+        p
+        for p in sorted(docs_dir.glob("*.md"))
+        if p.name not in DOC_BLOCKS and any(n in BLOCKS for n in _MARKER.findall(p.read_text(encoding="utf-8")))
+    ]
+    return [docs_dir / name for name in DOC_BLOCKS] + others
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sim.reports.parameter_table", description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if the block in docs/ODD.md is stale")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a generated block in docs/ is stale")
     args = parser.parse_args(argv)
     try:
+        docs = generated_docs()
         if args.check:
-            if is_current():
-                print(f"{ODD_PATH.relative_to(ROOT)}: parameter table is current")
-                return 0
-            print(
-                f"{ODD_PATH.relative_to(ROOT)}: parameter table is stale; run `python -m sim.reports.parameter_table`",
-                file=sys.stderr,
-            )
-            return 1
-        changed = write()
-        print(f"{ODD_PATH.relative_to(ROOT)}: {'rewritten' if changed else 'already current'}")
+            stale = [p for p in docs if not is_current(p)]
+            for p in docs:
+                state = "stale; run `python -m sim.reports.parameter_table`" if p in stale else "current"
+                print(f"{p.relative_to(ROOT)}: generated blocks {state}", file=sys.stderr if p in stale else sys.stdout)
+            return 1 if stale else 0
+        for p in docs:
+            print(f"{p.relative_to(ROOT)}: {'rewritten' if write(p) else 'already current'}")
         return 0
     except (OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
