@@ -34,7 +34,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sim.run.compose import EVERY_MECHANISM_ON
+from sim.run.compose import EVERY_MECHANISM_OFF, EVERY_MECHANISM_ON
 
 ROOT = Path(__file__).resolve().parent.parent
 FULL_SIZES = (100_000, 1_000_000, 10_000_000)
@@ -347,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     sizes = args.sizes or (QUICK_SIZES if args.quick else FULL_SIZES)
     ref_agents = args.reference_agents or (1_000 if args.quick else 10_000)
-    ref_overrides = ["end=2024-11-29"] if args.quick else []  # 90 days in quick mode
+    ref_overrides = [*EVERY_MECHANISM_OFF, *(["end=2024-11-29"] if args.quick else [])]  # 90 days in quick mode
     records = []
     for n in sizes:
         print(f"array engine, {n:,} agents ...", file=sys.stderr, flush=True)

@@ -12,12 +12,13 @@ import pytest
 from sim.model.config import validate_config
 from sim.model.engine import ConsentModel
 from sim.model.metrics import INDEX
-from sim.run.compose import compose_raw
+from sim.run.compose import EVERY_MECHANISM_OFF, compose_raw
 from sim.verification.reference import REFERENCE_METRICS, ReferenceModel
 
 
 def _config(overrides):
-    base = ["population.agents=1000", "population.min_agents_per_region=100", "progress=false"]
+    # the reference covers the core model (its docstring): every mechanism off
+    base = ["population.agents=1000", "population.min_agents_per_region=100", "progress=false", *EVERY_MECHANISM_OFF]
     return validate_config(compose_raw([*base, *overrides]))
 
 
@@ -51,6 +52,11 @@ def test_array_engine_matches_mesa_reference(overrides):
     assert array.records[-1, -1, INDEX["dataset_text_tokens"]] > 0
     acted = array.records[-1, -1, INDEX["opted_out_share"]] + array.records[-1, -1, INDEX["opted_in_share"]]
     assert acted > 0
+
+
+def test_the_reference_refuses_a_mechanism_it_does_not_cover():
+    with pytest.raises(ValueError, match="salience"):
+        ReferenceModel(_config(["end=2024-09-10", "salience.enabled=true"]))
 
 
 def test_reference_model_is_per_object_mesa():

@@ -93,8 +93,9 @@ class ConsentModel(mesa.Model):
     # ----------------------------------------------------------------- the day
     def step(self) -> None:
         t = self.day
-        self.regime_today = self.policy.regime[t]
-        self.routes_out_today, self.routes_in_today = self.policy.routes_out[t], self.policy.routes_in[t]
+        self.today = self.world.day(t)
+        self.regime_today = self.today.regime
+        self.routes_out_today, self.routes_in_today = self.today.routes_out, self.today.routes_in
         self.choices_today[:] = 0
         self._start_of_day(t)
         exposed_by_notice = self._apply_policy(t)
@@ -163,11 +164,10 @@ class ConsentModel(mesa.Model):
     # 1. policy: notices fired by today's phase switches (the consent default follows from the regime)
     def _apply_policy(self, t: int) -> np.ndarray:
         exposed = []
-        for r in self.world.regime_switched(t):  # a consent request belongs to its phase: withdrawn
+        for r in self.today.switched:  # a consent request belongs to its phase: withdrawn
             self.state.prompt_pending[self.pop.slices[r]] = False
         one_click = []
-        for notice in self.world.notices_on(t):
-            reached = self.world.recipients(notice, t)
+        for notice, reached in self.today.notices:
             exposed.append(reached.read_email)
             self.state.in_app_pending[reached.see_in_app] = True
             if reached.prompted is not None:
@@ -508,7 +508,7 @@ class ConsentModel(mesa.Model):
 
     # 7. training pulls and the ledger
     def _training_pull(self, t: int) -> None:
-        pull, regions = self.world.pull_today(t)
+        pull, regions = self.today.pull, self.today.pulled
         if not pull:
             return
         if self.config.training.retroactive_removal:

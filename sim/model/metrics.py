@@ -291,6 +291,21 @@ def record(quantities: dict[str, np.ndarray], n_sims: int = 1) -> tuple[np.ndarr
     return regional, whole
 
 
+def record_some(quantities: dict[str, np.ndarray], names: tuple[str, ...]) -> np.ndarray:
+    """[region, metric]: the metrics `names` per region from the quantities they need alone (for an
+    engine that measures only some, like the Mesa reference); a share with a zero denominator is 0."""
+    out = np.zeros((len(next(iter(quantities.values()))), len(names)))
+    for k, name in enumerate(names):
+        m = BY_NAME[name]
+        num = np.asarray(quantities[m.numerator], np.float64)
+        if m.denominator is None:
+            out[:, k] = num
+        else:
+            den = np.asarray(quantities[m.denominator], np.float64)
+            out[:, k] = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
+    return out
+
+
 def markdown_table() -> str:
     """The metric registry as Markdown, for docs/ODD.md (generated, so it cannot drift)."""
     lines = ["| metric | what it is | unit | kind | computed as |", "|---|---|---|---|---|"]

@@ -41,6 +41,22 @@ class NoticeRecipients:
 
 
 @dataclass
+class DayContext:
+    """What the policy and the schedules say of one day, read by both engines: today's regime and
+    routes per cell, the regions whose regime switched, the notices sent with who they reach, and
+    whether (and where) a training pull runs."""
+
+    t: int
+    regime: np.ndarray  # [cell] regime index
+    routes_out: np.ndarray  # [cell] bitmask of the routes open for opting out
+    routes_in: np.ndarray  # [cell] bitmask of the routes open for opting in
+    switched: np.ndarray  # cells whose regime changes today
+    notices: list[tuple[Notice, NoticeRecipients]]
+    pull: bool  # a training pull runs somewhere today
+    pulled: np.ndarray  # the cells pulled
+
+
+@dataclass
 class World:
     config: SimConfig  # the first simulation's: what a batch's simulations share (sim.model.batch)
     streams: Streams
@@ -104,6 +120,20 @@ class World:
         if "in_app" in notice.channels:
             see = members[self.streams.uniform("in_app", members, t) < probs.in_app_seen_prob]
         return NoticeRecipients(read, see, s if "prompt" in notice.channels else None)
+
+    def day(self, t: int) -> DayContext:
+        """Day `t`'s context (notice recipients are keyed draws: the same members in both engines)."""
+        pull, pulled = self.pull_today(t)
+        return DayContext(
+            t=t,
+            regime=self.policy.regime[t],
+            routes_out=self.policy.routes_out[t],
+            routes_in=self.policy.routes_in[t],
+            switched=self.regime_switched(t),
+            notices=[(n, self.recipients(n, t)) for n in self.notices_on(t)],
+            pull=pull,
+            pulled=pulled,
+        )
 
     def regime_switched(self, t: int) -> np.ndarray:
         """Regions whose regime changes today (their unanswered consent requests are withdrawn)."""

@@ -6,6 +6,14 @@ the model loops over them with `agents.do`. It calls the same rule functions as 
 population and graph, and draws the same keyed random numbers, so for the same config and seed
 it gives the same curves (up to float summation order in the ledger). It is slow by design: use
 it for small populations only (tests, `experiments/bench.py`).
+
+It reads each day's context from the same world as the array engine (`World.day`: regime and
+routes, switched regions, notices and who they reach, the training pull) and records its metrics
+through the metric registry (`sim.model.metrics.record_some`). It covers the core model
+(docs/ODD.md §7.1-7.9): awareness, intent, prompts, routes and one-click links, posts and the feed,
+training pulls and the ledger with retroactive removal. It covers none of the mechanisms of
+§7.10-7.15 (`sim.model.mechanisms`): compare it with the array engine with them switched off
+(`sim.run.compose.EVERY_MECHANISM_OFF`); `ReferenceModel` refuses a config that switches one on.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
+from sim.model import mechanisms, metrics
 from sim.model.config import SimConfig
 from sim.model.random_streams import NEVER
 from sim.model.regions import REGION_CODES
@@ -278,6 +287,9 @@ class ReferenceModel(mesa.Model):
     """Per-object Mesa implementation of ConsentModel's rules (see module docstring)."""
 
     def __init__(self, config: SimConfig):
+        on = [m.key for m in mechanisms.REGISTRY if m.is_on(config)]
+        if on:
+            raise ValueError(f"the Mesa reference covers the core model only; switch these off: {on}")
         super().__init__(seed=config.seed)
         self.config = config
         self.world = world = build_world(config)
@@ -298,14 +310,14 @@ class ReferenceModel(mesa.Model):
 
     def step(self) -> None:
         t = self.day
-        self.regime_today = self.policy.regime[t]
-        self.routes_out_today, self.routes_in_today = self.policy.routes_out[t], self.policy.routes_in[t]
-        switched = set(self.world.regime_switched(t).tolist())
+        today = self.world.day(t)
+        self.regime_today = today.regime
+        self.routes_out_today, self.routes_in_today = today.routes_out, today.routes_in
+        switched = set(today.switched.tolist())
         for m in self.members:
             if m.region in switched:
                 m.prompt_pending = False
-        for notice in self.world.notices_on(t):
-            reached = self.world.recipients(notice, t)
+        for notice, reached in today.notices:
             for i in reached.read_email:
                 self.members[i].email_read_today = True
                 self.members[i].one_click_today |= notice.one_click
@@ -323,13 +335,12 @@ class ReferenceModel(mesa.Model):
         self.agents.do("step")
         for i in self.new_sharers:
             self.sharer_days[i] = t
-        self.training_pull(t)
+        self.training_pull(today.pull, today.pulled)
         self.record(t)
         self.day += 1
         self.running = self.day < self.n_days
 
-    def training_pull(self, t: int) -> None:
-        pull, regions = self.world.pull_today(t)
+    def training_pull(self, pull: bool, regions: np.ndarray) -> None:
         if self.config.training.retroactive_removal and pull:
             for m in self.members:
                 if m.choice == OPTED_OUT and m.profile_ingested:
@@ -342,9 +353,10 @@ class ReferenceModel(mesa.Model):
                 self.ledger.ingest(m.region, m.ingest(), self.pop.weight_by_region[m.region])
 
     def record(self, t: int) -> None:
+        """Today's quantities of REFERENCE_METRICS, per region, through the metric registry."""
         n = len(REGION_CODES)
-        counts = np.zeros((n, 5))
-        eligible = np.zeros(n)
+        names = ("eligible", "aware", "enrolled", "opted_out", "opted_in", "gap")
+        counts = {name: np.zeros(n) for name in names}
         post_num, post_den = np.zeros(n), np.zeros(n)
         for m in self.members:
             if m.posts:
@@ -353,15 +365,21 @@ class ReferenceModel(mesa.Model):
             if not m.eligible:
                 continue
             enrolled = m.enrolled()
-            eligible[m.region] += 1
-            counts[m.region] += [
+            counted = (
+                True,
                 m.aware_since != NOT_YET,
                 enrolled,
                 m.choice == OPTED_OUT,
                 m.choice == consent.OPTED_IN,
                 enrolled and m.preference == OBJECT,
-            ]
-        self.records[t, :, :5] = counts / np.maximum(eligible, 1)[:, None]
-        self.records[t, :, 5] = post_num / np.where(post_den > 0, post_den, 1)
-        self.records[t, :, 6] = self.ledger.total[:, DATA_TYPES.index("text_tokens")]
-        self.records[t, :, 7] = self.ledger.total[:, DATA_TYPES.index("face_images")]
+            )
+            for name, c in zip(names, counted, strict=True):
+                counts[name][m.region] += c
+        quantities = {
+            **counts,
+            "face_post_rate": post_num,
+            "post_rate": post_den,
+            "ingested_text_tokens": self.ledger.total[:, DATA_TYPES.index("text_tokens")],
+            "ingested_face_images": self.ledger.total[:, DATA_TYPES.index("face_images")],
+        }
+        self.records[t] = metrics.record_some(quantities, REFERENCE_METRICS)
