@@ -67,7 +67,7 @@ def test_seed_noise_is_nothing_for_a_shifted_rescaled_copy_and_all_for_independe
     k = 3  # parameters: the Saltelli sample's base rows are every (k + 2)th
     X2 = rng.random((64 * (k + 2), k))
     Y2 = np.column_stack([rng.normal(size=len(X2)), rng.normal(size=len(X2)), np.ones(len(X2))])
-    base = np.arange(0, len(X2), k + 2)[: NOISE_SETS]
+    base = np.arange(0, len(X2), k + 2)[:NOISE_SETS]
 
     def copy(X, offset):
         assert np.array_equal(X, X2[base])  # only the base rows are rerun
