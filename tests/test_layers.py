@@ -189,6 +189,11 @@ def test_the_core_helpers_import_nothing_else_from_sim():
     assert not found, "\n".join(found)
 
 
+def test_the_memory_estimate_imports_only_the_model_so_the_model_may_hold_it():
+    """sim.model.batch sizes batches with sim.run.memory; the lead moves it below the model."""
+    assert GRAPH["sim.run.memory"] and all(_in(m, (MODEL, "sim.core")) for m in GRAPH["sim.run.memory"])
+
+
 def test_a_cycle_is_reported_as_a_readable_chain(tmp_path):
     """A scratch package where a imports b at the top and b imports a inside a function."""
     package = tmp_path / "sim"
