@@ -1,5 +1,6 @@
 """The sensitivity script runs end to end on a tiny design and writes its tables and report; its
-design runner (sim.analysis.design_runner) resumes from its store and never uses a damaged chunk."""
+design runner (sim.analysis.design_runner) resumes from its store (sim.analysis.chunk_store) and
+never uses a damaged chunk."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.analysis import design_runner
+from sim.analysis import chunk_store, design_runner
 from sim.analysis.sensitivity import NOISE_SETS, load_spec, output_names, seed_noise
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,9 +116,9 @@ def test_a_cut_off_design_resumes_from_its_store_with_the_same_outputs(tmp_path)
     assert ran == 0  # all stored now
     # both invocations' chunks are timed, the rerun chunk once; a cut-off timing line is skipped
     assert timed["sets"] == len(X) and timed["wall_s"] > 0 and timed["jobs"] == [2]
-    with open(folder / design_runner.TIMING, "a", encoding="utf-8") as f:
+    with open(folder / chunk_store.TIMING, "a", encoding="utf-8") as f:
         f.write('{"chunk": 0, "se')
-    assert design_runner.design_time(folder) == timed
+    assert chunk_store.design_time(folder) == timed
     other, ran, _ = run(1)
     assert ran == len(X) and not np.array_equal(other, first)
 
@@ -140,8 +141,8 @@ def test_a_damaged_chunk_is_reported_and_run_again_never_used(tmp_path, capsys, 
         np.save(chunk, np.load(chunk) + 1.0)
     else:
         np.save(chunk, np.zeros((1, 3)))
-        lines = (folder / design_runner.TIMING).read_text().splitlines()  # as an older store: no digest
-        (folder / design_runner.TIMING).write_text("\n".join(line.replace('"sha256"', '"old"') for line in lines))
+        lines = (folder / chunk_store.TIMING).read_text().splitlines()  # as an older store: no digest
+        (folder / chunk_store.TIMING).write_text("\n".join(line.replace('"sha256"', '"old"') for line in lines))
     capsys.readouterr()
     again, ran, _ = run(0)
     assert ran == 2 and np.array_equal(again, first)
