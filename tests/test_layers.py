@@ -172,6 +172,13 @@ def test_a_known_model_cycle_is_still_there_until_the_lead_removes_it(known):
     assert any(members == set(known) for _, members in cycles(GRAPH)), f"{chain(known)} changed: update the list"
 
 
+@pytest.mark.parametrize("known", KNOWN_MODEL_IMPORTS_FIXED_BY_LEAD + KNOWN_ANALYSIS_IMPORTS_FIXED_ON_MERGE, ids=str)
+def test_a_known_upward_import_is_still_there_until_it_is_removed(known):
+    """Fails once the import is gone: then take it out of its KNOWN_..._IMPORTS list."""
+    importer, imported = known
+    assert imported in GRAPH.get(importer, ()), f"{importer} no longer imports {imported}: remove it from the list"
+
+
 def test_the_model_imports_nothing_above_it():
     found = upward_imports(GRAPH, (MODEL,), ABOVE_MODEL, KNOWN_MODEL_IMPORTS_FIXED_BY_LEAD)
     assert not found, "\n".join(found)
