@@ -3,11 +3,21 @@ and every posterior draw's records."""
 
 from __future__ import annotations
 
+import pytest
+
 from sim.core.compose import compose_raw
 from sim.model.config import validate_config
 from sim.model.metrics import METRIC_NAMES
 from sim.model.regions import REGION_CODES
-from sim.run.memory import RECORD_BYTES, estimate_bytes, records_per_simulation, run_bytes, simulation_bytes
+from sim.run.memory import (
+    RECORD_BYTES,
+    NotEnoughMemory,
+    check_memory,
+    estimate_bytes,
+    records_per_simulation,
+    run_bytes,
+    simulation_bytes,
+)
 
 SHORT = ["population.agents=2000", "end=2024-12-31"]
 
@@ -28,3 +38,9 @@ def test_a_posterior_ensemble_counts_the_records_of_every_draw():
     assert run_bytes(one) < run_bytes(few) < run_bytes(many)
     # a batch's share of one simulation does not depend on how many draws its run holds
     assert estimate_bytes(one) == estimate_bytes(many)
+
+
+def test_an_ensemble_whose_records_alone_do_not_fit_is_refused_with_what_to_change():
+    config = validate_config(compose_raw([*SHORT, "uncertainty=posterior", "uncertainty.draws=200000"]))
+    with pytest.raises(NotEnoughMemory, match=r"records of its 200,000 simulation\(s\).*fewer uncertainty.draws"):
+        check_memory(config, available=20e9)

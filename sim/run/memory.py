@@ -29,7 +29,7 @@ PEAK_FACTOR = 2.1  # peak resident / arrays: measured 1.79 at 10^7 agents, with 
 BASE_BYTES = 400e6  # Python, numpy, pandas, Mesa, Hydra loaded (measured about 150 MB), with a margin
 RECORD_BYTES = 8  # one float64 per day, output region and metric
 # A run's series table (sim.run.folder.series_frame) and its parquet write, beyond the records,
-# measured by resident memory on 2,000 days x 11 regions x 63 metrics (2026-12-01): 325 bytes per
+# measured by resident memory on 2,000 days x 11 output regions x 63 metrics (2026-12-01): 325 bytes per
 # record for one simulation, 129 for four posterior draws (their tables and the concatenation). The
 # difference is the text arrays built while one table is made, freed before the next.
 SERIES_BYTES_PER_RECORD = 130  # every simulation's table, kept until the run is written
