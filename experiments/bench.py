@@ -43,8 +43,8 @@ MACHINE_LEAD_S = 20.0  # seconds for the batch processes to start and compose th
 
 
 def _config(agents: int, overrides: list[str]):
+    from sim.core.compose import compose_raw
     from sim.model.config import validate_config
-    from sim.run.compose import compose_raw
 
     return validate_config(compose_raw([f"population.agents={agents}", "progress=false", *overrides]))
 

@@ -22,7 +22,12 @@ magnitude across the prior box, and so do the weights. Every parameter set is si
 seed drawn for it (the model is stochastic; its noise is part of the likelihood ABC approximates),
 all its scenarios through `sim.model.batch.simulate_many`. pyabc keeps every generation in an
 SQLite database (outputs/calibration/abc.db, never in the package), so an interrupted run resumes
-with --resume (a generation cut off is run again).
+with --resume (a generation cut off is run again). --resume on a missing, empty or foreign
+database (not this calibration's fit) says so, naming the file, and exits with status 2 before any
+work, creating nothing.
+
+The priors are `sim.analysis.priors`, the fit `sim.analysis.abc_fit`; this script is the command
+line, and writes the posterior files and (--write-conf) the shipped defaults.
 """
 
 from __future__ import annotations
@@ -32,161 +37,48 @@ import datetime as dt
 import json
 import re
 import sys
-import time
-import zlib
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from sim.analysis.calibration import evaluate_seed, load_targets, shipped_raw, with_values
-from sim.analysis.posterior import POSTERIOR_DIR, effective_sample_size, write_posterior
-from sim.model.batch import Gatherer
+from sim.analysis.calibration import load_targets
+from sim.analysis.posterior import POSTERIOR_DIR, write_posterior
 from sim.run.folder import software
 
 ROOT = Path(__file__).resolve().parent.parent
 DB = ROOT / "outputs" / "calibration" / "abc.db"
-
-
-def prior_rv(prior: dict):
-    """A pyabc random variable from a prior spec, on the scale pyabc samples and perturbs:
-    {uniform: [lo, hi]} as is, {loguniform: [lo, hi]} as a uniform over [log lo, log hi]."""
-    import pyabc
-
-    ((kind, (low, high)),) = prior.items()
-    if kind == "uniform":
-        return pyabc.RV("uniform", low, high - low)
-    if kind == "loguniform":
-        # perturbed on the log scale: a Gaussian kernel on the natural scale would pile proposals
-        # against the lower bound, where the prior's density is highest, and collapse the weights
-        return pyabc.RV("uniform", np.log(low), np.log(high) - np.log(low))
-    raise ValueError(f"unknown prior {prior}: use uniform or loguniform")
-
-
-def natural(values: dict, parameters: list[dict]) -> dict[str, float]:
-    """A particle's values on the model's scale (log-uniform parameters are sampled as their logs)."""
-    logs = {p["name"] for p in parameters if "loguniform" in p["prior"]}
-    return {k: float(np.exp(v)) if k in logs else float(v) for k, v in dict(values).items()}
-
-
-def _draw_prior(prior: dict, rng: np.random.Generator) -> float:
-    """A draw on pyabc's scale (see prior_rv): the log of a log-uniform parameter."""
-    low, high = prior_support(prior)
-    if "loguniform" in prior:
-        return float(rng.uniform(np.log(low), np.log(high)))
-    return float(rng.uniform(low, high))
-
-
-def prior_support(prior: dict) -> tuple[float, float]:
-    ((_, (low, high)),) = prior.items()
-    return float(low), float(high)
-
-
-class Simulator:
-    """The model as pyabc calls it: a parameter set in, every target's model value out."""
-
-    def __init__(self, agents: int, durations: list | None = None):
-        self.targets, self.params, self.nuisance = load_targets()
-        self.base, self.agents = shipped_raw(), agents
-        self.durations = durations
-
-    def __call__(self, values) -> dict[str, float]:
-        values = natural(values, self.params + self.nuisance)
-        # the seed is fixed by the parameter set, so a particle's simulation can be repeated exactly
-        seed = zlib.crc32(repr(sorted(values.items())).encode()) % 2**31
-        start = time.perf_counter()
-        gatherer = Gatherer.active  # in a batched worker: this particle's runs join the others' batch
-        out = evaluate_seed(
-            with_values(self.base, self.params, values),
-            self.targets,
-            self.agents,
-            seed,
-            self.nuisance,
-            values,
-            simulate=gatherer.run if gatherer else None,
-        )
-        if self.durations is not None:
-            self.durations.append(time.perf_counter() - start)
-        return out
-
-
-def distance_between(targets):
-    tolerance = {t.id: t.tolerance for t in targets}
-
-    def distance(model: dict, observed: dict) -> float:
-        return float(np.sqrt(sum(((model[k] - observed[k]) / tolerance[k]) ** 2 for k in tolerance)))
-
-    return distance
+EXIT_NOT_RESUMABLE = 2  # --resume given a database that holds no fit of this calibration
 
 
 def run_abc(args) -> tuple:
-    import pyabc
+    """The fit (sim.analysis.abc_fit.run_abc) with its provenance: a resumed fit is one fit, so
+    its sessions (command, wall time, simulations) are listed and summed."""
+    from sim.analysis.abc_fit import run_abc as fit_abc
 
-    from sim.analysis.abc_sampler import BatchedMulticoreSampler
-
-    targets, params, nuisance = load_targets()
-    every = params + nuisance
-    prior = pyabc.Distribution(**{p["name"]: prior_rv(p["prior"]) for p in every})
-    durations: list[float] = []
-    simulator = Simulator(args.agents, durations)
-    rng = np.random.default_rng(args.seed)  # the cost of one parameter set, measured here (workers time nothing)
-    for _ in range(args.timing_sets):
-        simulator({p["name"]: _draw_prior(p["prior"], rng) for p in every})
-    if args.redis:
-        host, _, port = args.redis.partition(":")
-        sampler = pyabc.sampler.RedisEvalParallelSampler(host=host, port=int(port or 6379))
-    else:
-        sampler = BatchedMulticoreSampler(n_procs=args.cores, batch=args.batch)
-    np.random.seed(args.seed)  # pyabc draws from numpy's global generator
-    abc = pyabc.ABCSMC(
-        simulator,
-        prior,
-        distance_between(targets),
-        population_size=args.population,
-        sampler=sampler,
-        # a generation keeps the particles whose distance is below this quantile of the last one's
-        eps=pyabc.QuantileEpsilon(alpha=args.epsilon_quantile),
-    )
-    db = Path(args.db)
-    db.parent.mkdir(parents=True, exist_ok=True)
-    if args.resume:
-        history = abc.load(f"sqlite:///{db}")  # the last run in the database
-    else:
-        db.unlink(missing_ok=True)
-        history = abc.new(f"sqlite:///{db}", {t.id: t.value for t in targets})
-    start = time.perf_counter()
-    history = abc.run(
-        minimum_epsilon=args.min_epsilon,
-        max_nr_populations=args.generations,
-        max_total_nr_simulations=args.max_simulations,
-        max_walltime=dt.timedelta(minutes=args.max_minutes) if args.max_minutes else None,
-        min_acceptance_rate=args.min_acceptance_rate,  # bounds one generation's cost; an unfinished one is dropped
-    )
-    frame, weights = history.get_distribution(m=0, t=history.max_t)
-    populations = history.get_all_populations()
-    # a resumed fit is one fit: its sessions (command, wall time, simulations) are listed and summed
+    parameters, values, weights, fit = fit_abc(args)
+    targets, _, nuisance = load_targets()
     ran = software()
     this_session = {
         "command": "python experiments/calibrate.py " + " ".join(sys.argv[1:]),
-        "wall_seconds": round(time.perf_counter() - start, 1),
+        "wall_seconds": fit["wall_seconds"],
         "date": dt.date.today().isoformat(),
         "git_commit": ran["git"]["commit"] or "unknown",
-        "timed_seconds": [round(d, 3) for d in durations],
+        "timed_seconds": fit["timed_seconds"],
     }
     sessions = _earlier_sessions(args.out) if args.resume else []
     sessions.append(this_session)
     timed = [d for x in sessions for d in x["timed_seconds"]]
+    db = Path(args.db)
     provenance = {
         "method": "ABC-SMC (pyabc), distance sqrt(sum(((model - value) / tolerance)^2))",
-        "library": f"pyabc {pyabc.__version__}",
+        "library": fit["library"],
         "agents": args.agents,
         "population_size": args.population,
-        "generations": int(history.max_t + 1),
+        "generations": fit["generations"],
         "epsilon_quantile": args.epsilon_quantile,
-        "epsilon_schedule": [float(e) for e in populations["epsilon"] if np.isfinite(e)],
-        "total_simulations": int(history.total_nr_simulations),
-        # far below the population, the posterior rests on a few particles
-        "effective_sample_size": round(effective_sample_size(weights), 1),
+        "epsilon_schedule": fit["epsilon_schedule"],
+        "total_simulations": fit["total_simulations"],
+        "effective_sample_size": fit["effective_sample_size"],
         "median_seconds_per_parameter_set": float(np.median(timed)) if timed else None,
         "timed_parameter_sets": len(timed),
         "wall_seconds": round(sum(x["wall_seconds"] for x in sessions), 1),
@@ -202,10 +94,7 @@ def run_abc(args) -> tuple:
         "nuisance": [p["name"] for p in nuisance],
         "software": ran,  # Python, package versions, the commit with its dirty flag
     }
-    parameters = [{k: p[k] for k in ("name", "keys", "prior", "reason")} for p in every]
-    frame = pd.DataFrame([natural(row, every) for row in frame.to_dict("records")])
-    values = frame[[p["name"] for p in every]].to_numpy(float)
-    return parameters, values, np.asarray(weights, float), provenance
+    return parameters, values, weights, provenance
 
 
 def _earlier_sessions(out: Path) -> list[dict]:
@@ -301,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timing-sets", type=int, default=4, help="parameter sets timed in the main process")
     parser.add_argument("--db", type=Path, default=DB, help="pyabc's database (resumable)")
-    parser.add_argument("--resume", action="store_true", help="continue the run in --db")
+    parser.add_argument("--resume", action="store_true",
+                        help=f"continue the fit in --db (exit {EXIT_NOT_RESUMABLE} if it holds none)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=POSTERIOR_DIR, help="where posterior.csv and .json go")
     parser.add_argument("--write-conf", action="store_true", help="make the posterior medians the shipped defaults")
     parser.add_argument("--conf-only", action="store_true", help="no inference: ship the medians of --out")
@@ -312,7 +202,13 @@ def main(argv: list[str] | None = None) -> int:
         import os
 
         args.cores = len(os.sched_getaffinity(0))
-    parameters, values, weights, provenance = run_abc(args)
+    from sim.analysis.abc_fit import NotResumable
+
+    try:
+        parameters, values, weights, provenance = run_abc(args)
+    except NotResumable as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_NOT_RESUMABLE
     write_posterior(args.out, parameters, values, weights, provenance)
     print(
         f"posterior: {len(weights)} weighted parameter sets after {provenance['generations']} generations, "

@@ -29,8 +29,8 @@ from sim.analysis.posterior import (
     posterior_sha256,
     weighted_quantile,
 )
+from sim.core.files import write_json
 from sim.reports.parameter_table import parameters
-from sim.run.files import write_json
 
 ROOT = Path(__file__).resolve().parent.parent
 IDENTIFIED, WEAKLY = 0.5, 0.85  # posterior 90% width / prior 90% width below these: identified, weakly

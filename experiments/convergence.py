@@ -18,23 +18,25 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.run.files import atomic_write
+from sim.core.files import atomic_write
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADLINE_SHARES = ("enrolled_share", "opted_out_share", "consent_gap_share", "aware_share")
 
 
-def run_once(agents: int, seed: int, floor: int) -> pd.DataFrame:
+def runs_at(agents: int, seeds: int, floor: int) -> pd.DataFrame:
+    """The headline shares at the horizon of every seed's run at `agents` (through simulate_many)."""
+    from sim.analysis.calibration import OUTPUT_REGIONS
+    from sim.core.compose import compose_raw
+    from sim.model.batch import simulate_many
     from sim.model.config import validate_config
     from sim.model.metrics import INDEX
-    from sim.run.compose import compose_raw
-    from sim.run.folder import OUTPUT_REGIONS, run_model
 
-    overrides = [f"population.agents={agents}", f"population.min_agents_per_region={floor}", f"seed={seed}"]
-    model = run_model(validate_config(compose_raw([*overrides, "progress=false"])))
-    last = model.records[-1]
+    overrides = [f"population.agents={agents}", f"population.min_agents_per_region={floor}", "progress=false"]
+    configs = [validate_config(compose_raw([*overrides, f"seed={seed}"])) for seed in range(seeds)]
     rows = [
-        {"agents": agents, "seed": seed, "region": code, "metric": m, "value": last[r, INDEX[m]]}
+        {"agents": agents, "seed": seed, "region": code, "metric": m, "value": records[-1, r, INDEX[m]]}
+        for seed, records in enumerate(simulate_many(configs))
         for r, code in enumerate(OUTPUT_REGIONS)
         for m in HEADLINE_SHARES
     ]
@@ -80,9 +82,8 @@ def main(argv: list[str] | None = None) -> int:
 
     frames = []
     for agents in args.agents:
-        for seed in range(args.seeds):
-            print(f"{agents:,} agents, seed {seed} ...", file=sys.stderr, flush=True)
-            frames.append(run_once(agents, seed, max(1, int(args.floor_share * agents))))
+        print(f"{agents:,} agents, {args.seeds} seeds ...", file=sys.stderr, flush=True)
+        frames.append(runs_at(agents, args.seeds, max(1, int(args.floor_share * agents))))
     runs = pd.concat(frames, ignore_index=True)
     spread = (
         runs.groupby(["agents", "region", "metric"])["value"]

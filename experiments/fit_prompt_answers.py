@@ -21,11 +21,11 @@ import argparse
 import numpy as np
 from scipy.optimize import fsolve
 
+from sim.core.compose import compose_raw
 from sim.model.config import PopulationConfig, PromptAnswerConfig
 from sim.model.population import sample_population
 from sim.model.random_streams import Streams
 from sim.model.rules.consent import prompt_accept_probability
-from sim.run.compose import compose_raw
 
 JG = {"neutral": 0.79, "preset_yes": 0.82, "preset_no": 0.42}  # ANCHORS 1
 

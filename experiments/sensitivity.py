@@ -10,12 +10,12 @@ at 10,000 agents, where the population draw's noise on the enrolled shares is un
 report measures it; 5,000 agents tripled it). The report states the run time, measured.
 
 Parameters and ranges, policies, region groups and outputs: conf/calibration/sensitivity.yaml.
-Every run uses the same seed (common random numbers), so output differences are the parameters'
-effect; the report measures, per output, what another seed's population would change (seed noise).
-Finished chunks of parameter sets are kept in --store (outputs/sensitivity/), so the same command
-run again after an interruption resumes where it stopped. Runs go in parallel with joblib on all
-cores (--jobs), or on a Ray cluster with --backend ray (the [ray] extra; RAY_ADDRESS names the
-cluster). Writes sim/data/sensitivity/ (morris.csv, sobol.csv, sensitivity.json: packaged, the
+The analysis is `sim.analysis.morris_sobol.analyse` (common random numbers, seed noise); its
+designs run through `sim.analysis.design_runner` (finished chunks kept in --store,
+outputs/sensitivity/, so the same command run again after an interruption resumes where it
+stopped; a damaged chunk is reported and run again). Runs go in parallel with joblib on all cores
+(--jobs), or on a Ray cluster with --backend ray (the [ray] extra; RAY_ADDRESS names the cluster).
+This script writes sim/data/sensitivity/ (morris.csv, sobol.csv, sensitivity.json: packaged, the
 briefs read them), docs/sensitivity/sensitivity.png and docs/SENSITIVITY.md.
 """
 
@@ -29,135 +29,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed, effective_n_jobs, parallel_backend
 
-from sim.analysis.sensitivity import (
-    NOISE_SEEDS,
-    NOISE_SETS,
-    NOISE_WARN,
-    load_spec,
-    output_names,
-    posterior_ranges,
-    seed_noise,
-)
-from sim.model.batch import BATCH_AGENTS
-from sim.run.compose import DATA_DIR
+from sim.analysis.sensitivity import NOISE_WARN, load_spec, posterior_ranges
+from sim.core.compose import DATA_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
-TIMING = "timing.jsonl"  # in a design's store folder: one line per finished chunk, so a resumed run's time adds up
-
-
-def run_design(stage, X, names, parameters, bases, spec, agents, seed, jobs, backend="loky", store=None):
-    """The outputs of every parameter set of the design X (one row per set, spec order), how many
-    of the sets were run here (the others came from the store), and the design's run time
-    (`design_time`: over every invocation that ran its chunks when there is a store).
-
-    Sets go in chunks, each run as batches (sim.model.batch). With `store` (a folder), each
-    finished chunk is saved there under a key of everything its outputs depend on, so a run cut
-    off resumes where it stopped, and a changed design or code never reuses stale outputs."""
-    from sim.analysis.sensitivity import run_chunk
-
-    if backend == "ray":  # a Ray cluster (RAY_ADDRESS, or a local Ray): the [ray] extra
-        from ray.util.joblib import register_ray
-
-        register_ray()
-    rows = [dict(zip(names, x, strict=True)) for x in X]
-    # at least one chunk per job, and no more sets in a chunk than a batch of BATCH_AGENTS holds
-    per_chunk = max(BATCH_AGENTS // (agents * len(spec["policies"])), 1)
-    n_chunks = max(effective_n_jobs(jobs), -(-len(rows) // per_chunk))
-    chunks = [list(c) for c in np.array_split(np.array(rows, dtype=object), n_chunks) if len(c)]
-    folder = None
-    if store is not None:
-        folder = Path(store) / f"{stage}-{design_key(X, names, bases, spec, agents, seed, len(chunks))}"
-        folder.mkdir(parents=True, exist_ok=True)
-    done = {}
-    for i in range(len(chunks)):
-        if folder is not None and (folder / f"{i:05d}.npy").exists():
-            done[i] = np.load(folder / f"{i:05d}.npy")
-    if done:
-        print(f"  {stage}: resuming, {len(done)} of {len(chunks)} chunks already in {folder}", file=sys.stderr)
-    todo = [i for i in range(len(chunks)) if i not in done]
-    calls = [delayed(run_chunk)(i, bases, parameters, chunks[i], spec, agents, seed) for i in todo]
-    n_jobs = effective_n_jobs(jobs)
-    t0 = last = time.perf_counter()
-    reported = -1
-    with parallel_backend(backend, n_jobs=jobs):
-        for i, outputs in _as_finished(calls, backend, n_jobs):
-            now = time.perf_counter()
-            done[i] = np.array(outputs, dtype=np.float64)
-            if folder is not None:  # written whole, then renamed: a cut-off write leaves no chunk
-                np.save(folder / f"{i:05d}.tmp.npy", done[i])
-                (folder / f"{i:05d}.tmp.npy").replace(folder / f"{i:05d}.npy")
-                # wall time since the previous chunk finished: over a whole invocation, its wall time
-                timing = {"chunk": i, "sets": len(chunks[i]), "wall_s": round(now - last, 3), "jobs": n_jobs}
-                with open(folder / TIMING, "a", encoding="utf-8") as f:
-                    f.write(json.dumps(timing) + "\n")
-            last = now
-            percent = 100 * len(done) // len(chunks)
-            if percent // 5 > reported:  # progress every 5%
-                reported = percent // 5
-                elapsed = time.perf_counter() - t0
-                new = len(done) - (len(chunks) - len(todo))
-                left = elapsed / max(new, 1) * (len(chunks) - len(done))
-                print(f"  {stage}: {percent}% of {len(rows)} sets, {elapsed:.0f} s, about {left:.0f} s left",
-                      file=sys.stderr, flush=True)  # fmt: skip
-    ran = sum(len(chunks[i]) for i in todo)
-    print(f"  {stage}: {ran} of {len(rows)} sets run in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
-    timed = design_time(folder) if folder is not None else {"sets": ran, "wall_s": last - t0, "jobs": [n_jobs]}
-    return np.concatenate([done[i] for i in range(len(chunks))]), ran, timed
-
-
-def design_time(folder: Path) -> dict:
-    """The wall time its stored chunks took, summed over the invocations that ran them: the sets
-    timed, their wall seconds and the process counts used. A chunk stored without a timing line
-    (an older store) is left out of both, so the pace stays right; a cut-off last line is skipped."""
-    per_chunk = {}
-    path = folder / TIMING
-    for line in path.read_text(encoding="utf-8").splitlines() if path.exists() else []:
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if (folder / f"{record['chunk']:05d}.npy").exists():
-            per_chunk[record["chunk"]] = record  # the last run of a chunk is the one stored
-    records = per_chunk.values()
-    return {
-        "sets": sum(r["sets"] for r in records),
-        "wall_s": sum(r["wall_s"] for r in records),
-        "jobs": sorted({r["jobs"] for r in records}),
-    }
-
-
-def _as_finished(calls, backend, n_jobs):
-    """(chunk index, outputs) as chunks finish. Ray's joblib backend cannot hand results back one by
-    one, so there they come in waves of a few chunks per worker."""
-    if backend != "ray":
-        yield from Parallel(return_as="generator_unordered")(calls)
-        return
-    wave = 4 * n_jobs
-    for start in range(0, len(calls), wave):
-        yield from Parallel()(calls[start : start + wave])
-
-
-def design_key(X, names, bases, spec, agents, seed, n_chunks) -> str:
-    """A hash of what a design's outputs depend on: the sample, the configs, the spec, the size,
-    the seed, the chunking and the code that computes them (the modules, configs and data of
-    `sim.model`, `sim.run`, `sim.analysis`, `sim/conf` and `sim/data`; not the briefs, reports or
-    explorer, whose changes leave the outputs as they are)."""
-    import hashlib
-
-    import sim
-
-    digest = hashlib.sha256()
-    settings = {"names": names, "bases": bases, "spec": spec, "agents": agents, "seed": seed, "chunks": n_chunks}
-    digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
-    digest.update(np.ascontiguousarray(X, dtype=np.float64).tobytes())
-    package = Path(sim.__file__).parent
-    for part in ("model", "run", "analysis", "conf", "data"):
-        for path in sorted((package / part).rglob("*")):
-            if path.suffix in {".py", ".csv", ".yaml", ".json"} and path.parent != package / "data" / "sensitivity":
-                digest.update(str(path.relative_to(package)).encode() + path.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def figure(morris: pd.DataFrame, sobol: pd.DataFrame, path: Path) -> None:
@@ -309,12 +185,8 @@ def report(morris: pd.DataFrame, sobol: pd.DataFrame, meta: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from SALib.analyze import morris as morris_analyze
-    from SALib.analyze import sobol as sobol_analyze
-    from SALib.sample import morris as morris_sample
-    from SALib.sample import sobol as sobol_sample
-
     from sim.analysis.calibration import shipped_raw
+    from sim.analysis.morris_sobol import analyse
     from sim.run.folder import software
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -347,78 +219,14 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     spec = load_spec()
-    parameters = spec["parameters"]
     from_posterior = []
     if args.ranges == "posterior":  # the calibrated parameters vary over what the evidence leaves open
         from sim.analysis.posterior import load_posterior
 
-        from_posterior = posterior_ranges(parameters, load_posterior())
-    names = [p["name"] for p in parameters]
+        from_posterior = posterior_ranges(spec["parameters"], load_posterior())
     bases = {policy: shipped_raw([f"policy={policy}"]) for policy in spec["policies"]}
-    outputs = output_names(spec)
-
-    print(f"Morris: {len(names)} parameters, {trajectories} trajectories", file=sys.stderr)
-    problem = {"num_vars": len(names), "names": names, "bounds": [p["bounds"] for p in parameters]}
-    X = morris_sample.sample(problem, N=trajectories, num_levels=4, seed=args.seed)
-    designs = []  # per design run: its sets, those this invocation ran (the rest came from the store), its timing
-
-    def design(stage, X_, parameters_, seed):
-        Y_, ran, timed = run_design(stage, X_, [p["name"] for p in parameters_], parameters_, bases, spec, agents,
-                                    seed, args.jobs, args.backend, store)  # fmt: skip
-        designs.append({"sets": len(X_), "ran": ran, "timed": timed})
-        return Y_
-
-    Y = design("morris", X, parameters, args.seed)
-    rows = []
-    for k, output in enumerate(outputs):
-        res = morris_analyze.analyze(problem, X, Y[:, k], num_levels=4, seed=args.seed)
-        for i, name in enumerate(names):
-            rows.append(
-                {
-                    "output": output,
-                    "parameter": name,
-                    "mu_star": res["mu_star"][i],
-                    "sigma": res["sigma"][i],
-                    "mu_star_conf": res["mu_star_conf"][i],
-                }
-            )
-    morris = pd.DataFrame(rows)
-    relative = morris.assign(rel=morris.mu_star / morris.groupby("output").mu_star.transform("max").replace(0, 1))
-    # The most influential on any output (not on average): a parameter that drives only the face
-    # images must reach the Sobol stage too.
-    top = relative.groupby("parameter").rel.max().sort_values(ascending=False).head(args.top).index.tolist()
-
-    print(f"Sobol over {top}, N={sobol_n}", file=sys.stderr)
-    chosen = [p for p in parameters if p["name"] in top]
-    problem2 = {"num_vars": len(chosen), "names": [p["name"] for p in chosen], "bounds": [p["bounds"] for p in chosen]}
-    X2 = sobol_sample.sample(problem2, sobol_n, calc_second_order=False, seed=args.seed)
-    Y2 = design("sobol", X2, chosen, args.seed)
-
-    def other_seed(X_, offset):
-        return design(f"noise-seed{args.seed + offset}", X_, chosen, args.seed + offset)
-
-    print(f"Seed noise: {min(NOISE_SETS, sobol_n)} sets under {NOISE_SEEDS} other seeds", file=sys.stderr)
-    noise = dict(zip(outputs, seed_noise(X2, Y2, len(chosen), other_seed), strict=True))
-    rows = []
-    for k, output in enumerate(outputs):
-        if np.ptp(Y2[:, k]) == 0:  # an output the parameters do not move (e.g. nothing enrolled)
-            continue
-        # SALib's Sobol analysis ignores a seed of 0 (`if seed:`) and bootstraps from numpy's global
-        # state, so the confidence intervals would differ between identical runs: never pass it 0
-        res = sobol_analyze.analyze(problem2, Y2[:, k], calc_second_order=False, seed=args.seed + 1)
-        for i, name in enumerate(problem2["names"]):
-            rows.append(
-                {
-                    "output": output,
-                    "parameter": name,
-                    "S1": res["S1"][i],
-                    "S1_conf": res["S1_conf"][i],
-                    "ST": res["ST"][i],
-                    "ST_conf": res["ST_conf"][i],
-                    "seed_noise": noise[output],
-                }
-            )
-    sobol = pd.DataFrame(rows)
+    morris, sobol, design = analyse(spec, bases, agents, trajectories, sobol_n, args.top, args.seed,
+                                    args.jobs, args.backend, store)  # fmt: skip
 
     data_dir = args.data_out
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -427,30 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     sobol.to_csv(data_dir / "sobol.csv", index=False)
     meta = {
         "command": " ".join(["experiments/sensitivity.py", *(argv if argv is not None else sys.argv[1:])]),
-        "agents": agents,
-        "seed": args.seed,
-        "n_parameters": len(names),
-        "morris_trajectories": trajectories,
-        "morris_runs": int(len(X)),
-        "sobol_n": sobol_n,
-        "sobol_runs": int(len(X2)),
-        "sobol_parameters": top,
-        "policies": spec["policies"],
+        **design,
         "ranges_from_posterior": from_posterior,
-        "ranges": {p["name"]: [float(b) for b in p["bounds"]] for p in parameters},
-        "max_st_conf": float(sobol["ST_conf"].max()) if len(sobol) else None,
-        "seed_noise": {o: (None if np.isnan(v) else round(float(v), 4)) for o, v in noise.items()},
-        "seed_noise_sets": min(NOISE_SETS, sobol_n),
-        "seed_noise_seeds": NOISE_SEEDS,
         "seconds": round(time.perf_counter() - started, 1),  # this invocation's wall time
-        "sets_run": int(sum(d["ran"] for d in designs)),  # by this invocation; the rest came from the store
-        "sets_total": int(sum(d["sets"] for d in designs)),
-        # the designs' wall time over every invocation that ran them (timed per stored chunk)
-        "run_time": {
-            "sets_timed": int(sum(d["timed"]["sets"] for d in designs)),
-            "wall_seconds": round(sum(d["timed"]["wall_s"] for d in designs), 1),
-            "jobs": sorted({j for d in designs for j in d["timed"]["jobs"]}),
-        },
         "software": {k: v for k, v in software().items() if k != "command"},  # the code's commit, packages
     }
     (data_dir / "sensitivity.json").write_text(json.dumps(meta, indent=2) + "\n")

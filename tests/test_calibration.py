@@ -12,7 +12,7 @@ import pytest
 
 from sim.analysis.calibration import evaluate_many, load_targets, shipped_raw, with_values
 from sim.analysis.posterior import load_posterior
-from sim.run.compose import get_key, set_key
+from sim.core.compose import get_key, set_key
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS, PARAMETERS, NUISANCE = load_targets()
@@ -115,6 +115,65 @@ def test_abc_smc_writes_a_posterior_and_resumes(tmp_path):
     assert 1 <= resumed["effective_sample_size"] <= 6
     assert len(resumed["sessions"]) == 2 and "--resume" in resumed["sessions"][1]["command"]
     assert resumed["wall_seconds"] == pytest.approx(sum(x["wall_seconds"] for x in resumed["sessions"]), abs=0.2)
+
+
+def _calibrate():
+    spec = importlib.util.spec_from_file_location("calibrate", ROOT / "experiments" / "calibrate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _foreign_pyabc_db(path: Path) -> None:
+    """An SQLite file with pyabc's tables holding a fit of another parameter against another target."""
+    import sqlite3
+
+    with sqlite3.connect(path) as con:
+        for table in ("abc_smc", "populations", "particles"):
+            con.execute(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY)")
+        con.execute("CREATE TABLE parameters (id INTEGER PRIMARY KEY, name TEXT)")
+        con.execute("CREATE TABLE summary_statistics (id INTEGER PRIMARY KEY, name TEXT)")
+        con.execute("INSERT INTO abc_smc (id) VALUES (1)")
+        con.execute("INSERT INTO parameters (name) VALUES ('some_rate')")
+        con.execute("INSERT INTO summary_statistics (name) VALUES ('some_target')")
+    con.close()
+
+
+@pytest.mark.parametrize(
+    "database, says",
+    [
+        ("missing", "no such file"),
+        ("empty", "the file is empty"),
+        ("text", "not an SQLite database"),
+        ("other sqlite", "an SQLite database without pyabc's tables"),
+        ("other fit", "a fit of other parameters or targets"),
+    ],
+)
+def test_resume_on_a_database_without_this_fit_says_so_and_creates_nothing(tmp_path, capsys, database, says):
+    """--resume on a missing, empty or foreign database: one line naming the file and what is
+    expected, the documented exit status, before any simulation, and no file left behind."""
+    import sqlite3
+
+    db = tmp_path / "outputs" / "abc.db"
+    if database != "missing":
+        db.parent.mkdir()
+        if database == "empty":
+            db.touch()
+        elif database == "text":
+            db.write_text("id,value\n1,2\n")
+        elif database == "other sqlite":
+            with sqlite3.connect(db) as con:
+                con.execute("CREATE TABLE notes (text TEXT)")
+            con.close()
+        else:
+            _foreign_pyabc_db(db)
+    before = sorted((p, p.stat().st_size) for p in tmp_path.rglob("*"))
+    calibrate = _calibrate()
+    args = ["--resume", "--db", str(db), "--out", str(tmp_path / "posterior"), "--agents", "300", "--cores", "1"]
+    assert calibrate.main(args) == calibrate.EXIT_NOT_RESUMABLE == 2
+    err = capsys.readouterr().err
+    assert f"error: {db}: {says}" in err and "--resume" in err and "Traceback" not in err
+    assert sorted((p, p.stat().st_size) for p in tmp_path.rglob("*")) == before  # nothing created or changed
 
 
 def test_the_report_gives_every_parameter_and_target_from_the_posterior(tmp_path):

@@ -27,7 +27,7 @@ from sim.analysis.aggregate import AggregateOnMultirunEnd, aggregate
 from sim.model.config import validate_config
 from sim.run.compose import compose_raw, unique_tag
 from sim.run.folder import series_frame, summary
-from sim.run.memory import NotEnoughMemory, check_memory, estimate_bytes
+from sim.run.memory import NotEnoughMemory, check_memory, run_bytes
 
 TINY = ["population.agents=1500", "end=2024-10-31", "progress=false"]
 ENV = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
@@ -299,7 +299,7 @@ def test_a_run_the_machine_cannot_hold_is_refused_up_front_with_the_estimate(tmp
 
 def test_the_memory_estimate_names_the_estimate_and_the_limit():
     config = validate_config(compose_raw(["population.agents=2000000"]))
-    need = estimate_bytes(config)
+    need = run_bytes(config)
     assert 0.5e9 < need < 5e9  # measured about 0.21 kB per agent at its peak, plus the interpreter
     assert check_memory(config, available=need * 2) == need
     with pytest.raises(NotEnoughMemory, match=r"needs about \d\.\d GB .* but 0\.5 GB is available"):

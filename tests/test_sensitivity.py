@@ -1,4 +1,6 @@
-"""The sensitivity script runs end to end on a tiny design and writes its tables and report."""
+"""The sensitivity script runs end to end on a tiny design and writes its tables and report; its
+design runner (sim.analysis.design_runner) resumes from its store (sim.analysis.chunk_store) and
+never uses a damaged chunk."""
 
 from __future__ import annotations
 
@@ -9,6 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
+from sim.analysis import chunk_store, design_runner
+from sim.analysis.sensitivity import NOISE_SETS, load_spec, output_names, seed_noise
 
 ROOT = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("sensitivity", ROOT / "experiments" / "sensitivity.py")
@@ -22,7 +27,7 @@ def test_tiny_sensitivity_run_writes_morris_sobol_and_report(tmp_path):
     out = ["--out", str(tmp_path), "--data-out", str(tmp_path / "sensitivity"), "--store", str(tmp_path / "store")]
     assert sensitivity.main([*args, *out]) == 0
     morris = pd.read_csv(tmp_path / "sensitivity" / "morris.csv")
-    spec_parameters = {p["name"] for p in sensitivity.load_spec()["parameters"]}
+    spec_parameters = {p["name"] for p in load_spec()["parameters"]}
     assert set(morris.parameter) == spec_parameters
     assert (morris.mu_star >= 0).all()
     sobol = pd.read_csv(tmp_path / "sensitivity" / "sobol.csv")
@@ -40,8 +45,8 @@ def test_tiny_sensitivity_run_writes_morris_sobol_and_report(tmp_path):
 
 
 def test_outputs_are_named_per_policy_group_and_metric():
-    spec = sensitivity.load_spec()
-    names = sensitivity.output_names(spec)
+    spec = load_spec()
+    names = output_names(spec)
     assert len(names) == len(spec["policies"]) * len(spec["region_groups"]) * len(spec["outputs"])
 
 
@@ -63,7 +68,7 @@ def test_seed_noise_is_nothing_for_a_shifted_rescaled_copy_and_all_for_independe
     k = 3  # parameters: the Saltelli sample's base rows are every (k + 2)th
     X2 = rng.random((64 * (k + 2), k))
     Y2 = np.column_stack([rng.normal(size=len(X2)), rng.normal(size=len(X2)), np.ones(len(X2))])
-    base = np.arange(0, len(X2), k + 2)[: sensitivity.NOISE_SETS]
+    base = np.arange(0, len(X2), k + 2)[:NOISE_SETS]
 
     def copy(X, offset):
         assert np.array_equal(X, X2[base])  # only the base rows are rerun
@@ -72,28 +77,35 @@ def test_seed_noise_is_nothing_for_a_shifted_rescaled_copy_and_all_for_independe
     def unrelated(X, offset):
         return np.random.default_rng(offset).normal(size=(len(X), Y2.shape[1]))
 
-    same = sensitivity.seed_noise(X2, Y2, k, copy)
+    same = seed_noise(X2, Y2, k, copy)
     assert np.allclose(same[:2], 0.0) and np.isnan(same[2])  # a constant output has no share
-    assert (sensitivity.seed_noise(X2, Y2, k, unrelated)[:2] > 0.6).all()
+    assert (seed_noise(X2, Y2, k, unrelated)[:2] > 0.6).all()
+
+
+X_TINY = np.array([[0.2, 0.1], [0.5, 0.2], [0.8, 0.3], [0.9, 0.4]])
+
+
+def _tiny_design(store: Path):
+    """Four sets of two parameters, 500 agents to 2024-12-31, in two chunks, run into `store`."""
+    from sim.analysis.calibration import shipped_raw
+
+    spec = load_spec()
+    parameters = [p for p in spec["parameters"] if p["name"] in ("try_prob", "give_up_prob")]
+    names = [p["name"] for p in parameters]
+    bases = {policy: shipped_raw([f"policy={policy}", "end=2024-12-31"]) for policy in spec["policies"]}
+
+    def run(seed):
+        return design_runner.run_design("sobol", X_TINY, names, parameters, bases, spec, 500, seed, 2, store=store)
+
+    return run
 
 
 def test_a_cut_off_design_resumes_from_its_store_with_the_same_outputs(tmp_path):
     """Each finished chunk is stored; a rerun runs only what is missing and gives the same outputs,
     and a changed design (another seed) never takes stored outputs."""
-    from sim.analysis.calibration import shipped_raw
-
-    spec = sensitivity.load_spec()
-    parameters = [p for p in spec["parameters"] if p["name"] in ("try_prob", "give_up_prob")]
-    names = [p["name"] for p in parameters]
-    X = np.array([[0.2, 0.1], [0.5, 0.2], [0.8, 0.3], [0.9, 0.4]])
-    bases = {policy: shipped_raw([f"policy={policy}", "end=2024-12-31"]) for policy in spec["policies"]}
-    args = (names, parameters, bases, spec, 500)
-
-    def run(seed):
-        return sensitivity.run_design("sobol", X, *args, seed, 2, store=tmp_path)
-
+    X, run = X_TINY, _tiny_design(tmp_path)
     first, ran, _ = run(0)
-    assert ran == len(X) and first.shape == (len(X), len(sensitivity.output_names(spec)))
+    assert ran == len(X) and first.shape == (len(X), len(output_names(load_spec())))
     (folder,) = tmp_path.iterdir()
     chunks = sorted(folder.glob("*.npy"))
     assert len(chunks) == 2
@@ -104,8 +116,38 @@ def test_a_cut_off_design_resumes_from_its_store_with_the_same_outputs(tmp_path)
     assert ran == 0  # all stored now
     # both invocations' chunks are timed, the rerun chunk once; a cut-off timing line is skipped
     assert timed["sets"] == len(X) and timed["wall_s"] > 0 and timed["jobs"] == [2]
-    with open(folder / sensitivity.TIMING, "a", encoding="utf-8") as f:
+    with open(folder / chunk_store.TIMING, "a", encoding="utf-8") as f:
         f.write('{"chunk": 0, "se')
-    assert sensitivity.design_time(folder) == timed
+    assert chunk_store.design_time(folder) == timed
     other, ran, _ = run(1)
     assert ran == len(X) and not np.array_equal(other, first)
+
+
+@pytest.mark.parametrize("damage", ["cut short", "not a chunk", "other values", "wrong shape"])
+def test_a_damaged_chunk_is_reported_and_run_again_never_used(tmp_path, capsys, damage):
+    """A stored chunk cut short (a full disk), replaced by another file, altered, or of another
+    shape is named on stderr with what is wrong, and its sets are run again: the outputs are those
+    of a clean run."""
+    run = _tiny_design(tmp_path)
+    first, _, _ = run(0)
+    (folder,) = tmp_path.iterdir()
+    chunk = sorted(folder.glob("*.npy"))[1]
+    data = chunk.read_bytes()
+    if damage == "cut short":
+        chunk.write_bytes(data[: len(data) // 2])
+    elif damage == "not a chunk":
+        chunk.write_text("not a numpy file")
+    elif damage == "other values":  # still a valid .npy of the right shape: only the digest tells
+        np.save(chunk, np.load(chunk) + 1.0)
+    else:
+        np.save(chunk, np.zeros((1, 3)))
+        lines = (folder / chunk_store.TIMING).read_text().splitlines()  # as an older store: no digest
+        (folder / chunk_store.TIMING).write_text("\n".join(line.replace('"sha256"', '"old"') for line in lines))
+    capsys.readouterr()
+    again, ran, _ = run(0)
+    assert ran == 2 and np.array_equal(again, first)
+    err = capsys.readouterr().err
+    assert f"{chunk}: damaged chunk" in err and "running its 2 sets again" in err
+    expected = {"cut short": "unreadable", "not a chunk": "unreadable", "other values": "sha256",
+                "wrong shape": "expected float64 of shape (2, "}[damage]  # fmt: skip
+    assert expected in err

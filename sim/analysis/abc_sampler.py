@@ -9,7 +9,7 @@ a time, so a worker uses one core, as before, and pays the model's fixed cost pe
 batch instead of once per particle.
 
 The model must run its simulations through `sim.model.batch.Gatherer.active` when it is set
-(experiments/calibrate.py's Simulator does).
+(sim.analysis.abc_fit.Simulator does).
 """
 
 from __future__ import annotations

@@ -16,16 +16,19 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from sim.core.compose import CONF_DIR, compose_raw, get_key, set_key
 from sim.model.batch import simulate_many
 from sim.model.config import SimConfig, validate_config
 from sim.model.metrics import INDEX
 from sim.model.population import sample_population
 from sim.model.random_streams import Streams
+from sim.model.regions import ALL, REGION_CODES
 from sim.model.rules.friction import route_completion_probability
-from sim.run.compose import CONF_DIR, compose_raw, get_key, set_key
-from sim.run.folder import OUTPUT_REGIONS, run_model
 
 TARGETS_FILE = CONF_DIR / "calibration" / "targets.yaml"
+# The records' region axis (as sim.run.folder.OUTPUT_REGIONS, which the analysis may not import);
+# its one home should be sim.model.regions.
+OUTPUT_REGIONS = (*REGION_CODES, ALL)
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,7 @@ def measure(target: Target, config: SimConfig, records: np.ndarray | None = None
     """The model's value for the target in its scenario (`records`: the scenario's run, if done)."""
     m = target.measure
     if "series" in m:
-        records = run_model(config, progress=False).records if records is None else records
+        records = simulate_many([config])[0] if records is None else records
         return float(records[m["day"], OUTPUT_REGIONS.index(m["region"]), INDEX[m["series"]]])
     pop = sample_population(config.population, config.feed.reach_cost_belief_share, Streams(config.seed))
     weight = pop.weight

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.run.compose import DATA_DIR
+from sim.core.compose import DATA_DIR
 
 POSTERIOR_DIR = DATA_DIR / "calibration"
 PREDICTIVE_FILE = "predictive.json"  # the posterior predictive check (experiments/calibration_report.py)
@@ -110,7 +110,7 @@ def load_posterior(directory: Path = POSTERIOR_DIR) -> Posterior:
 
 def write_posterior(directory: Path, parameters: list[dict], values: np.ndarray, weights: np.ndarray, provenance: dict):
     """Write the two files atomically (see the module docstring for their format)."""
-    from sim.run.files import write_json, write_text
+    from sim.core.files import write_json, write_text
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)

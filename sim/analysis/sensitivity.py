@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.run.compose import CONF_DIR
+from sim.core.compose import CONF_DIR, set_key
 
 SPEC_FILE = CONF_DIR / "calibration" / "sensitivity.yaml"
 # assumption: a size for measuring the population draw's noise (Saltelli base rows rerun under
@@ -59,12 +59,10 @@ def run_outputs(
 ) -> list[list[float]]:
     """For each parameter set of `sets`, the headline outputs at the horizon, per policy, region
     group and output (in spec order). All the sets' runs go to `simulate_many` together (batches)."""
-    from sim.analysis.calibration import with_values
+    from sim.analysis.calibration import OUTPUT_REGIONS, with_values
     from sim.model.batch import simulate_many
     from sim.model.config import validate_config
     from sim.model.metrics import COUNT_METRICS, INDEX
-    from sim.run.compose import set_key
-    from sim.run.folder import OUTPUT_REGIONS
 
     configs = []
     for values in sets:

@@ -7,8 +7,12 @@ bytes and the contact graph (`model.graph`) 48.0 bytes at `population.graph.mean
 it, above the interpreter with its libraries, was 213 bytes per agent at 11,399,589 agents (the
 arrays, each day's temporaries and the run's running lists): 1.79 times the arrays; 261 at
 1,139,958, where about 50 MB of libraries loaded on first use still weigh. The estimate takes 2.1
-times the arrays (a margin of about 17% at scale), plus the daily records and the interpreter with
-its libraries (BASE_BYTES, whose margin covers the libraries at small sizes).
+times the arrays (a margin of about 17% at scale), plus what the run's records become (the
+records of every simulation it holds, its series table and the parquet write; one record is a
+float64 per day, output region and registered metric) and the interpreter with its libraries
+(BASE_BYTES, whose margin covers the libraries at small sizes).
+
+Imports only the model (sim.model), so the model's batching may read it (sim.model.batch).
 """
 
 from __future__ import annotations
@@ -16,24 +20,65 @@ from __future__ import annotations
 import os
 
 from sim.model.config import SimConfig
+from sim.model.metrics import METRIC_NAMES
+from sim.model.regions import REGION_CODES
 
 ARRAY_BYTES_PER_AGENT = 26.4 + 44.9  # population attributes + agent state (measured)
 GRAPH_BYTES_PER_CONTACT = 4.81  # per agent and mean contact (measured: 48.0-48.1 bytes at 10 contacts)
 PEAK_FACTOR = 2.1  # peak resident / arrays: measured 1.79 at 10^7 agents, with a margin
 BASE_BYTES = 400e6  # Python, numpy, pandas, Mesa, Hydra loaded (measured about 150 MB), with a margin
-RECORD_BYTES = 8  # one float64 per day, region and metric
+RECORD_BYTES = 8  # one float64 per day, output region and metric
+# A run's series table (sim.run.folder.series_frame) and its parquet write, beyond the records,
+# measured by resident memory on 2,000 days x 11 output regions x 63 metrics (2026-12-01): 325 bytes per
+# record for one simulation, 129 for four posterior draws (their tables and the concatenation). The
+# difference is the text arrays built while one table is made, freed before the next.
+SERIES_BYTES_PER_RECORD = 130  # every simulation's table, kept until the run is written
+TABLE_BUILD_BYTES_PER_RECORD = 200  # the temporaries of building one simulation's table
+
+
+def records_per_simulation(config: SimConfig) -> int:
+    """Records one simulation of `config` holds: days x output regions (each region and ALL) x the
+    metric registry's metrics."""
+    return config.horizon_days * (len(REGION_CODES) + 1) * len(METRIC_NAMES)
+
+
+def simulations(config: SimConfig) -> int:
+    """Simulations a run of `config` holds the records of: its posterior draws, or one."""
+    return config.uncertainty.draws if config.uncertainty.mode == "posterior" else 1
+
+
+def array_bytes(config: SimConfig) -> float:
+    """One simulation's population, state and graph arrays at their peak, in bytes."""
+    per_agent = ARRAY_BYTES_PER_AGENT + GRAPH_BYTES_PER_CONTACT * config.population.graph.mean_contacts
+    return PEAK_FACTOR * config.population.agents * per_agent
+
+
+def simulation_bytes(config: SimConfig) -> float:
+    """One simulation's share of a batch (sim.model.batch), in bytes: its arrays at their peak and
+    its records (a batch keeps records only, no series table)."""
+    return array_bytes(config) + records_per_simulation(config) * RECORD_BYTES
+
+
+def estimate_bytes(config: SimConfig) -> float:
+    """Peak memory of one simulation of `config` with the interpreter, in bytes (an upper estimate):
+    what sim.model.batch.batch_size counts per simulation (minus BASE_BYTES)."""
+    return BASE_BYTES + simulation_bytes(config)
+
+
+def run_bytes(config: SimConfig) -> float:
+    """Peak memory of a run of `config` (`python -m sim.run`), in bytes (an upper estimate): one
+    simulation (a posterior ensemble's batches are sized within the memory available by
+    sim.model.batch.batch_size) and, for every simulation the run holds, its records again (the
+    series table's copy, or an ensemble's stack for its median) and its series table."""
+    records = records_per_simulation(config)
+    tables = simulations(config) * records * (RECORD_BYTES + SERIES_BYTES_PER_RECORD)
+    if simulations(config) > 1:  # the draws' records beside the one simulation's counted above
+        tables += (simulations(config) - 1) * records * RECORD_BYTES
+    return estimate_bytes(config) + tables + records * TABLE_BUILD_BYTES_PER_RECORD
 
 
 class NotEnoughMemory(RuntimeError):
     """The run would need more memory than the machine has available."""
-
-
-def estimate_bytes(config: SimConfig, n_regions: int = 11, n_metrics: int = 22) -> float:
-    """Peak memory of a run of `config`, in bytes (an upper estimate)."""
-    agents = config.population.agents
-    arrays = agents * (ARRAY_BYTES_PER_AGENT + GRAPH_BYTES_PER_CONTACT * config.population.graph.mean_contacts)
-    records = config.horizon_days * n_regions * n_metrics * RECORD_BYTES * 3  # records, series frame, parquet
-    return BASE_BYTES + PEAK_FACTOR * arrays + records
 
 
 def available_bytes() -> float | None:
@@ -56,18 +101,23 @@ def _gb(x: float) -> str:
 
 
 def check_memory(config: SimConfig, available: float | None = None) -> float:
-    """Raise NotEnoughMemory (with the estimate and the limit) if the run cannot fit; return the estimate."""
-    need = estimate_bytes(config)
+    """Raise NotEnoughMemory (with the estimate and the limit) if the run cannot fit; return the
+    estimate (`run_bytes`)."""
+    need = run_bytes(config)
     limit = available_bytes() if available is None else available
     if limit is not None and need > limit:
-        from sim.model.regions import REGION_CODES
-
-        per_agent = (need - BASE_BYTES) / config.population.agents
-        fits = max(len(REGION_CODES), int((limit - BASE_BYTES) / per_agent))
+        agents = config.population.agents
+        room = limit - (need - array_bytes(config))  # what the arrays may take beside the rest
+        fits = int(room / (array_bytes(config) / agents))
+        advice = (
+            f"use at most about population.agents={fits:,}"
+            if fits >= len(REGION_CODES)
+            else f"the records of its {simulations(config):,} simulation(s) over {config.horizon_days:,} days "
+            "alone do not fit: fewer uncertainty.draws or a shorter horizon"
+        )
         raise NotEnoughMemory(
-            f"population.agents={config.population.agents:,} needs about {_gb(need)} of memory "
-            f"(estimate), but {_gb(limit)} is available on this machine: use at most about "
-            f"population.agents={fits:,}, or a machine with more memory"
+            f"population.agents={agents:,} needs about {_gb(need)} of memory (estimate), but {_gb(limit)} "
+            f"is available on this machine: {advice}, or a machine with more memory"
         )
     return need
 
@@ -81,7 +131,7 @@ def floor_note(config: SimConfig) -> str | None:
     import numpy as np
 
     from sim.model.population import allocate_agents
-    from sim.model.regions import REGION_CODES, REGIONS
+    from sim.model.regions import REGIONS
 
     members = np.array([r.members_millions for r in REGIONS])
     counts = allocate_agents(pop.members * members / members.sum(), pop.agents, pop.agents_floor)
