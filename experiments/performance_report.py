@@ -313,7 +313,7 @@ def _memory_lines(bench: dict, largest: dict) -> list[str]:
         f"{ALL_MEMBERS * (state + graph) / 1e9:,.0f} GB in all before temporaries, and about "
         f"{ALL_MEMBERS * peak / 1e9:,.0f} GB at the measured peak of {peak:.0f} bytes per agent (the process's "
         "peak above its baseline).",
-        f"{fits} the model samples agents that stand for members (weights per region); `sim.run.memory` "
+        f"{fits} the model samples agents that stand for members (weights per region); `sim.model.memory` "
         "refuses a run that would not fit.",
     ]
 

@@ -7,9 +7,7 @@ import pytest
 
 from sim.core.compose import compose_raw
 from sim.model.config import validate_config
-from sim.model.metrics import METRIC_NAMES
-from sim.model.regions import REGION_CODES
-from sim.run.memory import (
+from sim.model.memory import (
     RECORD_BYTES,
     NotEnoughMemory,
     check_memory,
@@ -18,6 +16,8 @@ from sim.run.memory import (
     run_bytes,
     simulation_bytes,
 )
+from sim.model.metrics import METRIC_NAMES
+from sim.model.regions import REGION_CODES
 
 SHORT = ["population.agents=2000", "end=2024-12-31"]
 

@@ -25,9 +25,9 @@ from hypothesis import strategies as st
 
 from sim.analysis.aggregate import AggregateOnMultirunEnd, aggregate
 from sim.model.config import validate_config
+from sim.model.memory import NotEnoughMemory, check_memory, run_bytes
 from sim.run.compose import compose_raw, unique_tag
 from sim.run.folder import series_frame, summary
-from sim.run.memory import NotEnoughMemory, check_memory, run_bytes
 
 TINY = ["population.agents=1500", "end=2024-10-31", "progress=false"]
 ENV = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}

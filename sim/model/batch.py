@@ -35,8 +35,8 @@ BATCH_MEMORY_SHARE = 0.5  # at most this share of the memory available to one ba
 
 def batch_size(config: SimConfig, agents: int = BATCH_AGENTS, available: float | None = None) -> int:
     """Simulations of `config`'s size per batch: about `agents` agents, within
-    BATCH_MEMORY_SHARE of the memory available now (sim.run.memory's measured bytes per agent)."""
-    from sim.run.memory import BASE_BYTES, available_bytes, estimate_bytes
+    BATCH_MEMORY_SHARE of the memory available now (sim.model.memory's measured bytes per agent)."""
+    from sim.model.memory import BASE_BYTES, available_bytes, estimate_bytes
 
     per_sim = max(config.population.agents, 1)
     by_agents = max(agents // per_sim, 1)

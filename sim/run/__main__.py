@@ -29,9 +29,9 @@ from omegaconf.errors import OmegaConfBaseException
 
 from sim.analysis.aggregate import record_failure
 from sim.model.config import ConfigError, validate_config
+from sim.model.memory import NotEnoughMemory, check_memory, floor_note
 from sim.run.compose import CONF_DIR, register_resolvers
 from sim.run.folder import clear_results, clear_stale, execute, holds_results
-from sim.run.memory import NotEnoughMemory, check_memory, floor_note
 
 EXIT_BAD_CONFIG = 2
 REPLACE_KEY = "replace"  # `+replace=true`: a single run may replace the results in its folder

@@ -17,7 +17,6 @@ from sim.core.compose import (  # noqa: F401 - re-exported
     set_key,
     unique_tag,
 )
-
 from sim.model.mechanisms import switches
 
 # Overrides that switch every behaviour mechanism on or off (from the registry, sim.model.mechanisms).

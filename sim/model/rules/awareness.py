@@ -16,16 +16,12 @@ Email and in-app notices are direct exposures (read with a probability; in-app s
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sim.model.regions import REGION_CODES
 from sim.model.schema import for_region
 from sim.model.search import unique
-
-if TYPE_CHECKING:  # the schema imports the mechanisms; rules stay below it
-    from sim.model.config import MediaConfig
 
 
 def daily_exposure_probability(media, reach, notice, wom_strength, telling, contacts):
@@ -39,10 +35,10 @@ def hazard(probability):
     return -np.log1p(-np.minimum(probability, 1.0 - 1e-12))
 
 
-def media_attention(
-    media: MediaConfig, start: dt.date, n_days: int, events: list[tuple[dt.date, str, str]]
-) -> np.ndarray:
-    """media_r(t) per day and region: base level plus decaying shocks (daily probability scale)."""
+def media_attention(media, start: dt.date, n_days: int, events: list[tuple[dt.date, str, str]]) -> np.ndarray:
+    """media_r(t) per day and region: base level plus decaying shocks (daily probability scale).
+    `media` is the config's `awareness.media` (a `sim.model.config.MediaConfig`, not imported: rules sit
+    below the schema)."""
     days = np.arange(n_days, dtype=np.float64)
     out = np.empty((n_days, len(REGION_CODES)))
     for r, code in enumerate(REGION_CODES):

@@ -14,21 +14,18 @@ Every function here works on scalars and on arrays alike.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sim.model.regions import REGION_CODES
 
-if TYPE_CHECKING:  # the schema imports the mechanisms, which use these rules
-    from sim.model.config import MediaConfig
-
 
 def event_attention(
-    media: MediaConfig, start: dt.date, n_days: int, events: list[tuple[dt.date, str, str]], coverage_share: float
+    media, start: dt.date, n_days: int, events: list[tuple[dt.date, str, str]], coverage_share: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """(event shocks, their how-to part) per day and region, on the daily-probability scale of
-    `media_attention` (policy events carry `coverage_share`; extra events their own `guidance`)."""
+    `media_attention` (policy events carry `coverage_share`; extra events their own `guidance`); `media`
+    is the config's `awareness.media`."""
     days = np.arange(n_days, dtype=np.float64)
     shocks, guided = np.zeros((n_days, len(REGION_CODES))), np.zeros((n_days, len(REGION_CODES)))
     all_events = [(date, code, level, coverage_share) for date, code, level in events] + [
