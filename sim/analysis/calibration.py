@@ -22,13 +22,12 @@ from sim.model.config import SimConfig, validate_config
 from sim.model.metrics import INDEX
 from sim.model.population import sample_population
 from sim.model.random_streams import Streams
-from sim.model.regions import ALL, REGION_CODES
+from sim.model.regions import OUTPUT_REGIONS
 from sim.model.rules.friction import route_completion_probability
 
 TARGETS_FILE = CONF_DIR / "calibration" / "targets.yaml"
 # The records' region axis (as sim.run.folder.OUTPUT_REGIONS, which the analysis may not import);
 # its one home should be sim.model.regions.
-OUTPUT_REGIONS = (*REGION_CODES, ALL)
 
 
 @dataclass(frozen=True)

@@ -35,3 +35,4 @@ def load_regions() -> tuple[Region, ...]:
 REGIONS: tuple[Region, ...] = load_regions()
 REGION_CODES: tuple[str, ...] = tuple(r.code for r in REGIONS)
 ALL = "ALL"  # the region label of whole-membership rows in the outputs
+OUTPUT_REGIONS: tuple[str, ...] = (*REGION_CODES, ALL)  # the region axis of the records: regions, then ALL

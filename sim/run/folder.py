@@ -32,10 +32,9 @@ import yaml
 from sim.model.config import SimConfig
 from sim.model.engine import ConsentModel
 from sim.model.metrics import HEADLINE, METRIC_NAMES
-from sim.model.regions import ALL, REGION_CODES
+from sim.model.regions import OUTPUT_REGIONS, REGION_CODES
 from sim.run.files import atomic_write, write_json, write_text
 
-OUTPUT_REGIONS = (*REGION_CODES, ALL)
 RUN_INFO_FILE = "run.json"
 DRAWS_FILE = "draws.csv"  # a posterior ensemble's parameter values, one row per draw (sim.run.ensemble)
 # Every file a run (or a failed job) leaves in its folder; an earlier run's are removed before a new
