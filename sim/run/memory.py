@@ -8,7 +8,9 @@ it, above the interpreter with its libraries, was 213 bytes per agent at 11,399,
 arrays, each day's temporaries and the run's running lists): 1.79 times the arrays; 261 at
 1,139,958, where about 50 MB of libraries loaded on first use still weigh. The estimate takes 2.1
 times the arrays (a margin of about 17% at scale), plus the daily records and the interpreter with
-its libraries (BASE_BYTES, whose margin covers the libraries at small sizes).
+its libraries (BASE_BYTES, whose margin covers the libraries at small sizes). A posterior ensemble
+counts its batch of draws and every draw's series (`run_bytes`), and a run may count on only
+USABLE_SHARE of the memory available (docs/RELIABILITY.md).
 """
 
 from __future__ import annotations
@@ -22,6 +24,13 @@ GRAPH_BYTES_PER_CONTACT = 4.81  # per agent and mean contact (measured: 48.0-48.
 PEAK_FACTOR = 2.1  # peak resident / arrays: measured 1.79 at 10^7 agents, with a margin
 BASE_BYTES = 400e6  # Python, numpy, pandas, Mesa, Hydra loaded (measured about 150 MB), with a margin
 RECORD_BYTES = 8  # one float64 per day, region and metric
+# A posterior ensemble also holds, per draw and per (day, region, metric) cell: its records (8 bytes),
+# their stack for the median (8) and three copies of its series rows (the frames, their concatenation
+# and the Parquet table; date, region, metric, value and draw: about 40 bytes a row).
+ENSEMBLE_BYTES_PER_CELL = 8 + 8 + 3 * 40
+# Only this share of the memory available is counted on: what is available moves while a run grows
+# (a run estimated at 22.1 GB against 22.6 GB available was killed at 21.9 GB).
+USABLE_SHARE = 0.85
 
 
 class NotEnoughMemory(RuntimeError):
@@ -55,21 +64,57 @@ def _gb(x: float) -> str:
     return f"{x / 1e9:.1f} GB"
 
 
-def check_memory(config: SimConfig, available: float | None = None) -> float:
-    """Raise NotEnoughMemory (with the estimate and the limit) if the run cannot fit; return the estimate."""
-    need = estimate_bytes(config)
-    limit = available_bytes() if available is None else available
-    if limit is not None and need > limit:
-        from sim.model.regions import REGION_CODES
+def run_bytes(config: SimConfig, available: float | None = None) -> float:
+    """Peak memory of the whole run, in bytes: one simulation (`estimate_bytes`), or for a posterior
+    ensemble the draws simulated together in one batch (as many as sim.model.batch puts in one,
+    within its share of `available`) plus every draw's records and series."""
+    one = estimate_bytes(config)
+    if config.uncertainty.mode != "posterior":
+        return one
+    from sim.model.batch import BATCH_AGENTS, BATCH_MEMORY_SHARE
+    from sim.model.metrics import METRIC_NAMES
+    from sim.model.regions import REGION_CODES
 
-        per_agent = (need - BASE_BYTES) / config.population.agents
-        fits = max(len(REGION_CODES), int((limit - BASE_BYTES) / per_agent))
-        raise NotEnoughMemory(
-            f"population.agents={config.population.agents:,} needs about {_gb(need)} of memory "
-            f"(estimate), but {_gb(limit)} is available on this machine: use at most about "
-            f"population.agents={fits:,}, or a machine with more memory"
-        )
-    return need
+    draws, per_sim = config.uncertainty.draws, one - BASE_BYTES
+    together = min(draws, max(BATCH_AGENTS // config.population.agents, 1)) * per_sim
+    if available is not None:  # a batch is cut to its share of the memory (sim.model.batch.batch_size)
+        together = min(together, max(per_sim, BATCH_MEMORY_SHARE * available))
+    cells = config.horizon_days * (len(REGION_CODES) + 1) * len(METRIC_NAMES)
+    return BASE_BYTES + together + draws * cells * ENSEMBLE_BYTES_PER_CELL
+
+
+def check_memory(config: SimConfig, available: float | None = None) -> float:
+    """Raise NotEnoughMemory (with the estimate, the limit and what would fit) if the run cannot fit
+    in USABLE_SHARE of the memory available; return the estimate."""
+    free = available_bytes() if available is None else available
+    need = run_bytes(config, free)
+    if free is None or need <= USABLE_SHARE * free:
+        return need
+    limit = USABLE_SHARE * free
+    from sim.model.regions import REGION_CODES
+
+    per_agent = (estimate_bytes(config) - BASE_BYTES) / config.population.agents
+    fits = max(len(REGION_CODES), int((limit - BASE_BYTES) / per_agent))
+    hint = f"use at most about population.agents={fits:,}, or a machine with more memory"
+    what = f"population.agents={config.population.agents:,}"
+    if config.uncertainty.mode == "posterior":
+        what += f" with uncertainty.draws={config.uncertainty.draws:,}"
+        draws = _draws_that_fit(config, free, limit)
+        hint = f"use at most about uncertainty.draws={draws:,}" if draws >= 2 else hint
+    raise NotEnoughMemory(
+        f"{what} needs about {_gb(need)} of memory (estimate), but {_gb(free)} is available on this machine "
+        f"and a run may count on {USABLE_SHARE:.0%} of it ({_gb(limit)}): {hint}"
+    )
+
+
+def _draws_that_fit(config: SimConfig, free: float, limit: float) -> int:
+    """The most posterior draws of `config` whose run fits in `limit` (0 if not even one)."""
+    low, high = 0, config.uncertainty.draws
+    while low < high:  # run_bytes grows with the draws
+        mid = (low + high + 1) // 2
+        trial = config.model_copy(update={"uncertainty": config.uncertainty.model_copy(update={"draws": mid})})
+        low, high = (mid, high) if run_bytes(trial, free) <= limit else (low, mid - 1)
+    return low
 
 
 def floor_note(config: SimConfig) -> str | None:
