@@ -202,9 +202,10 @@ def check_keys(post: Posterior, raw: dict, directory: Path) -> None:
     posterior.json would otherwise be refused as a key the user never set)."""
     from sim.run.compose import get_key
 
+    absent = object()
     for p in post.shipped_parameters:
         for key in p["keys"]:
-            if get_key(raw, key, default=None) is None:
+            if get_key(raw, key, default=absent) is absent:
                 raise PosteriorError(f"{Path(directory) / 'posterior.json'}: parameter {p['name']} is written to "
                                      f"{key!r}, which is not a key of the config (see conf/)")  # fmt: skip
 

@@ -6,8 +6,10 @@ commit, agents, wall time), series.parquet (tidy: date, region, metric, value) a
 (every metric per region at the horizon). One folder holds one run: every file is written into a
 staging folder inside the run folder (`.staging-PID-...`) and moved into place only when the run is
 complete, summary.json last, after removing any earlier run's results; an interrupted run leaves no
-result file at all (its staging folder is removed by the next run there). Only provenance.json
-holds anything that varies between two runs of the same config and seed (times, host).
+result file at all (its staging folder is removed by the next run there). The run holds the
+folder's claim (sim.run.claim) throughout, so two runs never write into one folder at once; results
+replaced remove what was derived from them (DERIVED_DIRS). Only provenance.json holds anything that
+varies between two runs of the same config and seed (times, host).
 """
 
 from __future__ import annotations
