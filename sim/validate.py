@@ -29,7 +29,7 @@ import yaml
 
 from sim.analysis.calibration import Target, evaluate_many, load_targets, scenario_config, shipped_raw, with_values
 from sim.analysis.posterior import POSTERIOR_DIR, PosteriorError, load_posterior, posterior_sha256
-from sim.model.config import ConfigError
+from sim.model.config import MAX_DRAWS, ConfigError
 from sim.model.metrics import INDEX
 from sim.run.files import write_json, write_text
 from sim.run.folder import OUTPUT_REGIONS, software
@@ -229,8 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="folder for validation.md and validation.json")
     args = parser.parse_args(argv)
     try:
-        if args.draws < 2:
-            raise BadCase("--draws must be at least 2: an interval needs more than one draw")
+        if not 2 <= args.draws <= MAX_DRAWS:
+            raise BadCase(f"--draws {args.draws}: allowed 2 (an interval needs more than one draw) to {MAX_DRAWS:,}")
         cases = load_cases(args.cases)
         check_scenarios(cases, args.agents, args.cases)
         load_posterior(args.posterior_dir)  # a missing or damaged posterior, before any simulation

@@ -82,6 +82,12 @@ def test_a_missing_posterior_names_the_command_that_makes_it(tmp_path, capsys):
     assert code == 2 and "experiments/calibrate.py" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("draws", ["1", "200000"])
+def test_draws_outside_their_range_are_refused(draws, capsys, posterior_dir):
+    code = validate.main([str(EXAMPLE), "--draws", draws, "--posterior-dir", str(posterior_dir)])
+    assert code == 2 and f"--draws {draws}: allowed 2" in capsys.readouterr().err
+
+
 def test_two_cases_with_one_id_are_refused_not_reported_twice(tmp_path, capsys, posterior_dir):
     case = {"id": "same", "source": "s", "band": [0, 1], "measure": {"visited_within_days": 30}}
     code = validate.main([str(_cases(tmp_path, [case, {**case, "band": [0.2, 0.3]}])), "--posterior-dir",
