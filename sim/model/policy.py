@@ -151,7 +151,7 @@ def _substitute(phase: Phase, code: str, policy: PolicyConfig, rows: dict[str, R
             routes_out = tuple(r for r in (sub.route.get(r, r) for r in routes_out) if r != ROUTE_NONE)
             routes_in = tuple(r for r in (sub.route.get(r, r) for r in routes_in) if r != ROUTE_NONE)
     # A list knob that is given replaces: `[]` is an empty list (no route, no notice), as in an event.
-    override = policy.routes_override if policy.routes_override is not None else None
+    override = policy.routes_override  # (both route knobs at once are refused: config.py)
     if override is None and policy.route_override is not None:
         override = [policy.route_override]
     if override is not None:
