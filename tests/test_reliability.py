@@ -399,6 +399,17 @@ def test_a_run_into_a_folder_another_run_is_writing_stops_and_writes_nothing(tmp
     assert not (run_dir / claim.LOCK_FILE).exists()
 
 
+def test_a_sweep_job_whose_folder_another_run_is_writing_stops_the_sweep_with_exit_2(tmp_path):
+    from sim.run import claim
+
+    sweep_dir = tmp_path / "sweep"
+    with claim.claimed(sweep_dir / "0"):  # e.g. a second sweep started into the same folder
+        done = sweep_into(tmp_path, sweep_dir, "seed=0,1")
+    assert done.returncode == 2
+    assert f"{sweep_dir / '0'} is being written by another run" in done.stderr and "Traceback" not in done.stderr
+    assert not (sweep_dir / "0" / "summary.json").exists() and not (sweep_dir / "0" / "failure.json").exists()
+
+
 def test_a_claim_is_exclusive_a_dead_runs_claim_is_taken_over_and_a_lost_claim_moves_nothing(tmp_path):
     from sim.run import claim
     from sim.run.folder import execute

@@ -198,6 +198,10 @@ def cli() -> None:
         elif not isinstance(err, CompactHydraException):
             traceback.print_exc()
         sys.exit(1)
+    except FolderBusy as err:  # a sweep job's folder that another run is writing: the sweep stops there
+        _report_broken_sweep()
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(EXIT_BAD_CONFIG)
     except Exception:
         _report_broken_sweep()
         raise
