@@ -112,7 +112,8 @@ def load_posterior(directory: Path = POSTERIOR_DIR) -> Posterior:
     directory = Path(directory)
     csv, meta = directory / "posterior.csv", directory / "posterior.json"
     if not directory.is_dir():
-        raise NoPosterior(f"{directory}: no such folder (a posterior is posterior.csv and posterior.json, "
+        what = "a file, not a folder" if directory.exists() else "no such folder"
+        raise NoPosterior(f"{directory}: {what} (a posterior is a folder of posterior.csv and posterior.json, "
                           "written by experiments/calibrate.py)")  # fmt: skip
     missing = [p.name for p in (csv, meta) if not p.exists()]
     if missing:
