@@ -380,3 +380,274 @@ def test_a_job_killed_by_a_signal_is_recorded_and_its_worker_survives(tmp_path):
     (tmp_path / "failure.json").unlink()
     run_isolated(lambda: None, tmp_path, info)
     assert not (tmp_path / "failure.json").exists()
+
+
+# ================================================================ nothing mixed, nothing lost (issue 28)
+def test_a_run_into_a_folder_another_run_is_writing_stops_and_writes_nothing(tmp_path):
+    """The probe's case 3 (two runs into one folder at once): the first holds the folder's claim
+    from its start to its end, so the second stops before any work, exit 2."""
+    from sim.run import claim
+
+    run_dir = tmp_path / "run"
+    with claim.claimed(run_dir):  # as a run under way there would
+        second = run_into(tmp_path, run_dir, "seed=5")
+    assert second.returncode == 2, second.stdout[-2000:]
+    assert "being written by another run" in second.stderr and str(run_dir) in second.stderr
+    assert f"process {os.getpid()}" in second.stderr and "Traceback" not in second.stderr
+    assert "wrote" not in second.stdout and [p.name for p in run_dir.iterdir()] == ["__main__.log"]  # Hydra's
+    assert run_into(tmp_path, run_dir, "seed=5").returncode == 0  # the claim was released
+    assert not (run_dir / claim.LOCK_FILE).exists()
+
+
+def test_a_sweep_job_whose_folder_another_run_is_writing_stops_the_sweep_with_exit_2(tmp_path):
+    from sim.run import claim
+
+    sweep_dir = tmp_path / "sweep"
+    with claim.claimed(sweep_dir / "0"):  # e.g. a second sweep started into the same folder
+        done = sweep_into(tmp_path, sweep_dir, "seed=0,1")
+    assert done.returncode == 2
+    assert f"{sweep_dir / '0'} is being written by another run" in done.stderr and "Traceback" not in done.stderr
+    assert not (sweep_dir / "0" / "summary.json").exists() and not (sweep_dir / "0" / "failure.json").exists()
+
+
+def test_a_claim_is_exclusive_a_dead_runs_claim_is_taken_over_and_a_lost_claim_moves_nothing(tmp_path):
+    from sim.run import claim
+    from sim.run.folder import execute
+
+    token = claim.acquire(tmp_path)
+    with pytest.raises(claim.FolderBusy, match="being written by another run"):
+        claim.acquire(tmp_path)
+    claim.release(tmp_path, token)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    record = json.loads((tmp_path / claim.LOCK_FILE).read_text()) if (tmp_path / claim.LOCK_FILE).exists() else {}
+    assert record == {}  # released
+    import socket
+
+    (tmp_path / claim.LOCK_FILE).write_text(json.dumps({"pid": int(dead.stdout), "host": socket.gethostname()}))
+    stale = claim.acquire(tmp_path)  # a killed run's claim is taken over
+    config = validate_config(compose_raw(TINY))
+    with pytest.raises(claim.FolderBusy):  # the claim changed hands: the results are not moved in
+        execute(config, tmp_path / "other", None, token)
+    claim.release(tmp_path, stale)
+    (tmp_path / "other").mkdir(exist_ok=True)
+    claimed_now = claim.acquire(tmp_path / "other")
+    with pytest.raises(claim.FolderBusy):
+        execute(config, tmp_path / "other", None, "not-the-token")
+    assert not list((tmp_path / "other").glob("*.json")) and leftovers(tmp_path / "other") == []
+    claim.release(tmp_path / "other", claimed_now)
+
+
+def test_a_brief_of_a_replaced_run_shows_the_new_run(tmp_path):
+    """The probe's case 1: run, aggregate, replace with another policy and seed, brief."""
+    run_dir = tmp_path / "run"
+    assert run_into(tmp_path, run_dir, "seed=0").returncode == 0
+    assert module(tmp_path, "sim.analysis.aggregate", str(run_dir)).returncode == 0
+    (run_dir / "figures").mkdir()
+    (run_dir / "brief").mkdir()
+    done = run_into(tmp_path, run_dir, "seed=5", "policy=no_option_everywhere", "+replace=true")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert not [d for d in ("aggregate", "brief", "figures") if (run_dir / d).exists()]  # all derived from the old run
+    briefed = module(tmp_path, "sim.brief", str(run_dir), "--formats", "md", "--sensitivity", "none",
+                     "--calibration", "none")  # fmt: skip
+    assert briefed.returncode == 0, briefed.stderr[-2000:]
+    index = pd.read_csv(run_dir / "aggregate" / "runs.csv")
+    assert index[["policy", "seed"]].values.tolist() == [["no_option_everywhere", 5]]
+    assert "seed=0" not in (run_dir / "brief" / "brief.md").read_text()
+
+
+def test_an_aggregate_older_than_its_runs_is_made_again_by_the_brief(clean_sweep, tmp_path):
+    from sim.brief.numbers import Register
+    from sim.brief.sources import aggregate_is_current, load_sweep
+
+    sweep_dir = copy_of(clean_sweep, tmp_path)
+    aggregate(sweep_dir)
+    assert aggregate_is_current(sweep_dir)
+    earlier = time.time() - 60  # the aggregate made a minute before run 1's result (rerun since)
+    for table in (sweep_dir / "aggregate").iterdir():
+        os.utime(table, (earlier, earlier))
+    os.utime(sweep_dir / "1" / "summary.json")
+    assert not aggregate_is_current(sweep_dir)
+    said = []
+    load_sweep(sweep_dir, Register(), {}, log=said.append)
+    assert any("aggregating" in line for line in said) and aggregate_is_current(sweep_dir)
+    for name in ("series.parquet", "summary.json"):  # an interrupted rerun cleared a job's results
+        (sweep_dir / "2" / name).unlink()
+    assert not aggregate_is_current(sweep_dir)
+    alone = tmp_path / "alone"
+    shutil.copytree(clean_sweep / "aggregate", alone / "aggregate")
+    assert aggregate_is_current(alone)  # only the aggregate was kept: nothing to compare it with
+
+
+def _posterior_copy(tmp_path: Path) -> Path:
+    from sim.analysis.posterior import POSTERIOR_DIR
+
+    out = tmp_path / "posterior"
+    out.mkdir()
+    for name in ("posterior.csv", "posterior.json"):
+        shutil.copy(POSTERIOR_DIR / name, out / name)
+    return out
+
+
+def test_a_cut_posterior_is_refused_naming_the_file(tmp_path):
+    """The probe's case 4: posterior.csv cut to half its bytes, mid-row."""
+    post = _posterior_copy(tmp_path)
+    data = (post / "posterior.csv").read_bytes()
+    (post / "posterior.csv").write_bytes(data[: len(data) // 2])
+    done = run_into(tmp_path, tmp_path / "run", "uncertainty=posterior", "uncertainty.draws=2",
+                    f"uncertainty.posterior_dir={post}")  # fmt: skip
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "posterior.csv" in done.stderr and "cut or edited" in done.stderr and "rows where 500" in done.stderr
+    assert "uncertainty.posterior_dir" in done.stderr and "Traceback" not in done.stderr
+    assert not list(tmp_path.rglob("series.parquet"))
+
+
+def _rewrite(post: Path, edit) -> None:
+    """Edit posterior.csv as a table and record its hash again (a consistent, hand-made posterior)."""
+    from sim.analysis.posterior import CSV_HASH_KEY, posterior_sha256
+
+    table = edit(pd.read_csv(post / "posterior.csv"))
+    table.to_csv(post / "posterior.csv", index=False)
+    meta = json.loads((post / "posterior.json").read_text())
+    meta[CSV_HASH_KEY] = posterior_sha256(post)
+    (post / "posterior.json").write_text(json.dumps(meta))
+
+
+def _misspell(post: Path) -> None:
+    meta = json.loads((post / "posterior.json").read_text())
+    meta["parameters"][6]["keys"] = ["friction.try_prb"]
+    (post / "posterior.json").write_text(json.dumps(meta))
+
+
+POSTERIOR_DAMAGE = {
+    "missing folder": (lambda post: shutil.rmtree(post), ["no such folder"]),
+    "half posterior.json": (
+        lambda post: (post / "posterior.json").write_text((post / "posterior.json").read_text()[:900]),
+        ["posterior.json", "not valid JSON"],
+    ),
+    "all-zero weights": (lambda post: _rewrite(post, lambda t: t.assign(weight=0.0)), ["all 500 weights are 0"]),
+    "misspelt key": (_misspell, ["try_prob", "'friction.try_prb'", "not a key of the config"]),
+    "NaN value": (
+        lambda post: _rewrite(post, lambda t: t.assign(try_prob=t.try_prob.where(t.index != 3))),
+        ["try_prob = nan in row 4", "inside its prior [0.05, 1]"],
+    ),
+    "out of range": (
+        lambda post: _rewrite(post, lambda t: t.assign(try_prob=1.5)),
+        ["try_prob = 1.5 in row 1", "500 row(s)", "inside its prior"],
+    ),
+}
+
+
+@pytest.mark.parametrize("damage", list(POSTERIOR_DAMAGE))
+def test_a_posterior_that_cannot_be_used_is_refused_with_the_file_and_the_value(tmp_path, damage):
+    from sim.analysis.posterior import PosteriorError
+    from sim.run.ensemble import posterior_of
+
+    post = _posterior_copy(tmp_path)
+    edit, says = POSTERIOR_DAMAGE[damage]
+    edit(post)
+    config = validate_config(compose_raw([*TINY, "uncertainty=posterior", f"uncertainty.posterior_dir={post}"]))
+    with pytest.raises(PosteriorError) as err:
+        posterior_of(config)
+    assert f"uncertainty.posterior_dir={post}" in str(err.value)
+    for text in says:
+        assert text in str(err.value), (text, str(err.value))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "says"),
+    [
+        (["uncertainty.draws=7"], ["uncertainty.draws", "uncertainty.mode=none", "uncertainty=posterior"]),
+        (["uncertainty=posterior", "uncertainty.draws=200000"], ["uncertainty.draws=200000", "at most 10,000"]),
+    ],
+)
+def test_draws_that_would_be_ignored_or_could_not_be_held_are_refused(overrides, says):
+    from sim.model.config import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        validate_config(compose_raw([*TINY, *overrides]))
+    for text in says:
+        assert text in str(err.value), (text, str(err.value))
+
+
+def test_the_memory_check_keeps_a_margin_and_counts_posterior_draws():
+    from sim.model.memory import USABLE_SHARE, run_bytes
+
+    config = validate_config(compose_raw(["population.agents=2000000"]))
+    need = run_bytes(config)
+    with pytest.raises(NotEnoughMemory, match="may count on 85%"):  # the probe: 22.1 GB against 22.6 GB
+        check_memory(config, available=need / 0.98)
+    assert check_memory(config, available=need / USABLE_SHARE * (1 + 1e-9)) == need
+    few, many = (
+        validate_config(compose_raw(["population.agents=20000", "uncertainty=posterior", f"uncertainty.draws={n}"]))
+        for n in (2, 2000)
+    )
+    assert run_bytes(many) - run_bytes(few) > 1998 * many.horizon_days * 12 * 22 * 8  # every draw's series
+    with pytest.raises(NotEnoughMemory, match=r"uncertainty.draws=2,000 needs about .* use at most about uncertainty"):
+        check_memory(many, available=run_bytes(many) / 2)
+
+
+# ---------------------------------------------------------------- sweep knobs and contradictions
+def _phases(*overrides: str):
+    from sim.model.policy import region_phases
+
+    config = validate_config(compose_raw(list(overrides)))
+    return config, region_phases(config.policy)
+
+
+def test_a_prompt_notice_knob_applies_only_where_a_prompt_can_be_answered():
+    """The shipped friction experiment's prompt arm: the 2024-11-20 email stays an email in the
+    regions excluded then (CN, the UK after 2024-09-20, the EU/EEA before 2025-09-18) and is a
+    prompt where members have a choice."""
+    _, phases = _phases("policy.notice_override=[prompt]")
+    on = {code: {str(p.start): p for p in ps} for code, ps in phases.items()}
+    assert [on[code]["2024-11-20"].notice for code in ("CN", "UK", "EU_EEA")] == [("email",)] * 3
+    assert on["US"]["2024-11-20"].notice == ("prompt",) and on["EU_EEA"]["2025-09-18"].notice == ("prompt",)
+    spec = yaml.safe_load((Path(__file__).parents[1] / "conf" / "experiment" / "friction.yaml").read_text())
+    params = spec["hydra"]["sweeper"]["params"]
+    for route in params["policy.route_override"].split(","):  # every arm of the shipped sweep validates
+        for notice in ("[email]", "[in_app]", "[email,in_app]", "[prompt]"):
+            validate_config(compose_raw([f"policy.route_override={route}", f"policy.notice_override={notice}"]))
+
+
+@pytest.mark.parametrize("policy", sorted(p.stem for p in (Path(__file__).parents[1] / "conf" / "policy").iterdir()))
+def test_a_design_knob_changes_only_designs_with_a_choice(policy):
+    from sim.model.policy import design_rows
+
+    config = validate_config(compose_raw([f"policy={policy}", "policy.design_override.request=every_visit"]))
+    rows = {r.name: r for r in design_rows(config.policy)}
+    assert rows["excluded"].request == "none" and rows["no_option"].request == "none"
+    assert rows["default_on"].request == "every_visit" and rows["affirmative"].request == "every_visit"
+
+
+def test_an_empty_route_list_means_no_route_as_an_empty_notice_list_means_no_notice():
+    _, phases = _phases("policy.routes_override=[]", "policy.notice_override=[]")
+    assert all(p.routes_out == () and p.routes_in == () and p.notice == () for ps in phases.values() for p in ps)
+    _, none = _phases("policy.route_override=none")
+    assert all(p.routes_out == () for ps in none.values() for p in ps)
+
+
+def _add_event(raw: dict, event: dict, design: dict | None = None) -> dict:
+    raw["policy"]["events"].append(event)
+    raw["policy"]["designs"].update(design or {})
+    return raw
+
+
+CONTRADICTIONS = [
+    (lambda: compose_raw(["policy.route_override=objection_form", "policy.routes_override=[settings_toggle]"]),
+     ["policy.route_override='objection_form'", "policy.routes_override=['settings_toggle']", "give one"]),
+    (lambda: _add_event(compose_raw(), {"date": "2024-09-18", "regions": ["US"], "regime": "affirmative"}),
+     ["policy.events.0 and policy.events.5", "regime in US on 2024-09-18", "'default_on' and 'affirmative'"]),
+    (lambda: _add_event(compose_raw(), {"date": "2025-01-01", "regions": ["US"], "regime": "asks_nobody"},
+                        {"asks_nobody": {"like": "default_on", "enrolment": "nobody", "request": "on_entry"}}),
+     ["asks_nobody asks for consent", "enrolment (nobody) does not depend on the answer"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("raw", "says"), CONTRADICTIONS, ids=["both route knobs", "same day", "nobody asked"])
+def test_contradictory_settings_are_refused_naming_both(raw, says):
+    from sim.model.config import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        validate_config(raw())
+    for text in says:
+        assert text in str(err.value), (text, str(err.value))

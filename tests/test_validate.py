@@ -80,3 +80,50 @@ def test_bad_cases_stop_with_a_clear_message_and_exit_2(case, says, tmp_path, ca
 def test_a_missing_posterior_names_the_command_that_makes_it(tmp_path, capsys):
     code = validate.main([str(EXAMPLE), "--posterior-dir", str(tmp_path)])
     assert code == 2 and "experiments/calibrate.py" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("draws", ["1", "200000"])
+def test_draws_outside_their_range_are_refused(draws, capsys, posterior_dir):
+    code = validate.main([str(EXAMPLE), "--draws", draws, "--posterior-dir", str(posterior_dir)])
+    assert code == 2 and f"--draws {draws}: allowed 2" in capsys.readouterr().err
+
+
+def test_two_cases_with_one_id_are_refused_not_reported_twice(tmp_path, capsys, posterior_dir):
+    case = {"id": "same", "source": "s", "band": [0, 1], "measure": {"visited_within_days": 30}}
+    code = validate.main([str(_cases(tmp_path, [case, {**case, "band": [0.2, 0.3]}])), "--posterior-dir",
+                          str(posterior_dir)])  # fmt: skip
+    assert code == 2 and "id 'same' is also case 1's" in capsys.readouterr().err
+
+
+SERIES = {"series": "opted_out_share", "region": "ALL", "day": -1}
+VALUE_PROBLEMS = {
+    "negative window": ({"measure": {"visited_within_days": -5}}, ["visited_within_days = -5", "at least 1"]),
+    "NaN band": ({"band": [float("nan"), 0.5]}, ["band must be [low, high], two finite numbers"]),
+    "unknown route": ({"measure": {"layer_ratio": "secret_door", "drop_step": 1}},
+                      ["layer_ratio = 'secret_door': unknown route", "settings_toggle"]),
+    "missing drop_step": ({"measure": {"layer_ratio": "settings_toggle"}}, ["needs drop_step"]),
+    "drop_step past the steps": ({"measure": {"layer_ratio": "settings_toggle", "drop_step": 9}},
+                                 ["drop_step = 9", "allowed 0 to 3"]),
+    "day past the horizon": ({"measure": {**SERIES, "day": 400}, "scenario": {"end": "2024-12-31"}},
+                             ["day = 400: past the horizon", "122 days", "allowed -122 to 121"]),
+    "day as a date": ({"measure": {**SERIES, "day": "2024-10-01"}}, ["a day is an index, not a date", "is day 30"]),
+    "bad scenario key": ({"scenario": {"friction.try_prb": 0.5}}, ["friction.try_prb", "unknown key"]),
+    "bad scenario value": ({"scenario": {"friction.try_prob": 1.5}}, ["friction.try_prob = 1.5", "less than or equal"]),
+    "missing scenario section": ({"scenario": {"frction.try_prob": 0.5}}, ["'frction.try_prob': no such key"]),
+    "misspelt case key": ({"scenaro": {"end": "2025-01-01"}}, ["unknown key 'scenaro'"]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("problem", list(VALUE_PROBLEMS))
+def test_a_bad_value_stops_before_any_simulation_with_exit_2(problem, tmp_path, capsys, monkeypatch, posterior_dir):
+    def no_simulation(*args, **kwargs):
+        raise AssertionError("simulated a bad file")
+
+    monkeypatch.setattr(validate, "evaluate_many", no_simulation)
+    change, says = VALUE_PROBLEMS[problem]
+    case = {"id": "a", "source": "s", "band": [0, 1], "measure": SERIES, **change}
+    code = validate.main([str(_cases(tmp_path, [case])), "--posterior-dir", str(posterior_dir)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    for text in says:
+        assert text in err, (text, err)

@@ -6,7 +6,9 @@ Files (written by `experiments/calibrate.py`, shipped in the package):
   (non-negative, summing to 1) and one column per parameter name.
 * `sim/data/calibration/posterior.json`: the fit's provenance, `parameters`: a list of
   `{name, keys, prior, reason}` saying which config keys each value is written to (as in
-  conf/calibration/targets.yaml), and `nuisance`: the names of scenario-only parameters.
+  conf/calibration/targets.yaml), `nuisance`: the names of scenario-only parameters, and
+  `csv_sha256` and `csv_rows`: posterior.csv's hash and rows as written, so that a cut or edited
+  sample is refused, never used (`load_posterior` checks every part; docs/RELIABILITY.md).
 
 Beside them, `predictive.json` holds the posterior predictive check: every target's model values over
 posterior draws (written by experiments/calibration_report.py; the brief reads it).
@@ -29,6 +31,8 @@ from sim.core.compose import DATA_DIR
 
 POSTERIOR_DIR = DATA_DIR / "calibration"
 PREDICTIVE_FILE = "predictive.json"  # the posterior predictive check (experiments/calibration_report.py)
+# Recorded in posterior.json when posterior.csv is written: a cut or edited sample is refused.
+CSV_HASH_KEY, CSV_ROWS_KEY = "csv_sha256", "csv_rows"
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,11 @@ class Posterior:
 
 def posterior_sha256(directory: Path = POSTERIOR_DIR) -> str:
     """The identity of a posterior: the hash of its weighted sample (posterior.csv)."""
-    return hashlib.sha256((Path(directory) / "posterior.csv").read_bytes()).hexdigest()
+    return _sha256(Path(directory) / "posterior.csv")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def effective_sample_size(weights) -> float:
@@ -89,23 +97,118 @@ def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
     return float(x[order][np.searchsorted(cw, q * cw[-1])])
 
 
+class PosteriorError(ValueError):
+    """A posterior that cannot be used: the message names the file, the value and what is allowed."""
+
+
+class NoPosterior(PosteriorError, FileNotFoundError):
+    """No posterior where one was asked for."""
+
+
 def load_posterior(directory: Path = POSTERIOR_DIR) -> Posterior:
-    csv, meta = Path(directory) / "posterior.csv", Path(directory) / "posterior.json"
-    if not csv.exists() or not meta.exists():
-        raise FileNotFoundError(
-            f"no posterior in {directory} (posterior.csv and posterior.json): run experiments/calibrate.py"
-        )
-    provenance = json.loads(meta.read_text(encoding="utf-8"))
-    table = pd.read_csv(csv)
+    """The posterior of a folder, every part checked: both files there and whole (posterior.csv's
+    hash and row count as posterior.json records them), each parameter named and mapped to keys,
+    every value finite and inside its prior, the weights non-negative and not all zero."""
+    directory = Path(directory)
+    csv, meta = directory / "posterior.csv", directory / "posterior.json"
+    if not directory.is_dir():
+        what = "a file, not a folder" if directory.exists() else "no such folder"
+        raise NoPosterior(f"{directory}: {what} (a posterior is a folder of posterior.csv and posterior.json, "
+                          "written by experiments/calibrate.py)")  # fmt: skip
+    missing = [p.name for p in (csv, meta) if not p.exists()]
+    if missing:
+        raise NoPosterior(f"no posterior in {directory}: {' and '.join(missing)} missing "
+                          "(posterior.csv and posterior.json): run experiments/calibrate.py")  # fmt: skip
+    provenance = _read_provenance(meta)
     parameters = provenance["parameters"]
+    _check_whole(csv, meta, provenance)
+    try:
+        table = pd.read_csv(csv)
+    except (ValueError, UnicodeDecodeError) as why:  # pandas' ParserError and EmptyDataError are ValueErrors
+        raise PosteriorError(f"{csv}: not a readable table ({why})") from None
     names = [p["name"] for p in parameters]
     missing = [n for n in ["weight", *names] if n not in table.columns]
     if missing:
-        raise ValueError(f"{csv}: columns {missing} missing")
+        raise PosteriorError(f"{csv}: columns {missing} missing (posterior.json's parameters need "
+                             f"weight, {', '.join(names)})")  # fmt: skip
+    _check_values(csv, table, parameters)
     weights = table["weight"].to_numpy(float)
-    if (weights < 0).any() or not np.isfinite(weights).all() or weights.sum() <= 0:
-        raise ValueError(f"{csv}: weights must be finite, non-negative and not all zero")
     return Posterior(parameters, table[names].to_numpy(float), weights / weights.sum(), provenance)
+
+
+def _read_provenance(meta: Path) -> dict:
+    try:
+        provenance = json.loads(meta.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as why:
+        raise PosteriorError(f"{meta}: not valid JSON ({why}): the file is cut or damaged; restore it or "
+                             "rerun experiments/calibrate.py") from None  # fmt: skip
+    parameters = provenance.get("parameters") if isinstance(provenance, dict) else None
+    if not isinstance(parameters, list) or not parameters:
+        raise PosteriorError(f"{meta}: no `parameters` list (each {{name, keys, prior}}): not a posterior's file")
+    for i, p in enumerate(parameters):
+        bad = [k for k in ("name", "keys") if not isinstance(p, dict) or not p.get(k)]
+        if bad or not isinstance(p["keys"], list) or not all(isinstance(k, str) for k in p["keys"]):
+            raise PosteriorError(f"{meta}: parameters[{i}] = {p!r}: needs a name and keys, a list of dotted "
+                                 "config keys (e.g. friction.try_prob)")  # fmt: skip
+    return provenance
+
+
+def _check_whole(csv: Path, meta: Path, provenance: dict) -> None:
+    """posterior.csv as it was written: its hash (and row count) as posterior.json records them."""
+    recorded = provenance.get(CSV_HASH_KEY)
+    if recorded is not None and _sha256(csv) != recorded:
+        rows = provenance.get(CSV_ROWS_KEY)
+        lines = max(csv.read_bytes().count(b"\n") - 1, 0)
+        size = f" ({lines} rows where {rows} were written)" if rows is not None and rows != lines else ""
+        raise PosteriorError(f"{csv} is not the file {meta.name} describes: its SHA-256 differs from "
+                             f"{CSV_HASH_KEY} {recorded[:12]}...{size}; it was cut or edited: restore it, or "
+                             "rerun experiments/calibrate.py")  # fmt: skip
+
+
+def _check_values(csv: Path, table: pd.DataFrame, parameters: list[dict]) -> None:
+    weights = pd.to_numeric(table["weight"], errors="coerce").to_numpy(float)
+    bad = np.flatnonzero(~np.isfinite(weights) | (weights < 0))
+    if len(bad):
+        raise PosteriorError(f"{csv}: weight = {_cell(table['weight'].iloc[bad[0]])} in row {bad[0] + 1}: weights "
+                             "must be finite and non-negative")  # fmt: skip
+    if weights.sum() <= 0:
+        raise PosteriorError(f"{csv}: all {len(weights)} weights are 0: at least one must be positive")
+    for p in parameters:
+        values = pd.to_numeric(table[p["name"]], errors="coerce").to_numpy(float)
+        low, high = _support(p.get("prior"))
+        bad = np.flatnonzero(~np.isfinite(values) | (values < low) | (values > high))
+        if len(bad):
+            shown = _cell(table[p["name"]].iloc[bad[0]])
+            where = f"inside its prior [{low:g}, {high:g}]" if np.isfinite([low, high]).all() else "a finite number"
+            raise PosteriorError(f"{csv}: {p['name']} = {shown} in row {bad[0] + 1} ({len(bad)} row(s) like "
+                                 f"it): must be {where}; a cut file leaves empty cells")  # fmt: skip
+
+
+def _cell(value) -> str:
+    """A table cell as the user would write it (nan, 1.5, 'x'), not as numpy shows it."""
+    return repr(value.item() if hasattr(value, "item") else value)
+
+
+def _support(prior) -> tuple[float, float]:
+    """The range a parameter's prior allows (`{uniform: [low, high]}` or `{loguniform: [...]}`)."""
+    if isinstance(prior, dict) and len(prior) == 1:
+        ((kind, bounds),) = prior.items()
+        if kind in ("uniform", "loguniform") and isinstance(bounds, list) and len(bounds) == 2:
+            return float(bounds[0]), float(bounds[1])
+    return -np.inf, np.inf
+
+
+def check_keys(post: Posterior, raw: dict, directory: Path) -> None:
+    """Every key a shipped parameter is written to exists in the run's config (a misspelt key in
+    posterior.json would otherwise be refused as a key the user never set)."""
+    from sim.run.compose import get_key
+
+    absent = object()
+    for p in post.shipped_parameters:
+        for key in p["keys"]:
+            if get_key(raw, key, default=absent) is absent:
+                raise PosteriorError(f"{Path(directory) / 'posterior.json'}: parameter {p['name']} is written to "
+                                     f"{key!r}, which is not a key of the config (see conf/)")  # fmt: skip
 
 
 def write_posterior(directory: Path, parameters: list[dict], values: np.ndarray, weights: np.ndarray, provenance: dict):
@@ -116,5 +219,7 @@ def write_posterior(directory: Path, parameters: list[dict], values: np.ndarray,
     directory.mkdir(parents=True, exist_ok=True)
     table = pd.DataFrame(values, columns=[p["name"] for p in parameters])
     table.insert(0, "weight", np.asarray(weights, float) / np.sum(weights))
-    write_text(directory / "posterior.csv", table.to_csv(index=False, float_format="%.8g"))
-    write_json(directory / "posterior.json", {**provenance, "parameters": parameters})
+    text = table.to_csv(index=False, float_format="%.8g")
+    write_text(directory / "posterior.csv", text)
+    whole = {CSV_HASH_KEY: hashlib.sha256(text.encode("utf-8")).hexdigest(), CSV_ROWS_KEY: len(table)}
+    write_json(directory / "posterior.json", {**provenance, **whole, "parameters": parameters})

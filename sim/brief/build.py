@@ -63,7 +63,7 @@ def build_brief(
     sweeps = []
     for path in sweep_dirs:
         log(f"reading {path}")
-        sweeps.append(load_sweep(path, register, defaults))
+        sweeps.append(load_sweep(path, register, defaults, log))
     ran = sorted({str(p) for sweep in sweeps for p in sweep.values("policy")})
     if require_baseline and baseline not in ran:
         raise BadArguments(f"--baseline {baseline} is not a policy of the sweeps given; they ran: {', '.join(ran)}")

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from sim.analysis.posterior import PREDICTIVE_FILE, load_posterior
+from sim.analysis.posterior import PREDICTIVE_FILE, PosteriorError, load_posterior
 from sim.analysis.sensitivity import NOISE_WARN, SPEC_FILE, load_spec
 from sim.brief.findings import POLICY, build_findings
 from sim.brief.numbers import Quantity, Register, table_factor
@@ -314,8 +314,8 @@ def calibration(calibration_dir: Path | None, sweeps: list[Sweep], register: Reg
         raise MissingData("No calibration results were given (--calibration DIR).")
     try:
         post = load_posterior(Path(calibration_dir))
-    except FileNotFoundError as why:
-        raise MissingData(f"The calibration results are not there: {why}.") from why
+    except PosteriorError as why:  # missing (NoPosterior) or damaged
+        raise MissingData(f"The calibration results cannot be used: {why}.") from why
     check_file = Path(calibration_dir) / PREDICTIVE_FILE
     if not check_file.exists():
         raise MissingData(f"No posterior predictive check in {calibration_dir}: run experiments/calibration_report.py.")

@@ -190,11 +190,62 @@ def resolve(path: Path) -> Path:
     return path
 
 
-def load_sweep(path: Path, register: Register, defaults: dict[str, str]) -> Sweep:
-    """Read a sweep's aggregate (aggregating first if the sweep has run folders but no aggregate)."""
+RESULT_NAMES = ("series.parquet", "summary.json", "failure.json")  # what a run or a failed job leaves
+DERIVED = {AGGREGATE_DIR, "figures", "brief"}  # folders made from the results, never run folders
+
+
+def aggregate_is_current(sweep_dir: Path) -> bool:
+    """Whether the sweep's aggregate/ still describes its run folders: sim.analysis.aggregate's own
+    check where it has one, else `_listed_runs_unchanged`."""
+    from sim.analysis import aggregate as aggregation
+
+    check = getattr(aggregation, "aggregate_is_current", None)
+    return bool(check(sweep_dir)) if check is not None else _listed_runs_unchanged(Path(sweep_dir))
+
+
+def _listed_runs_unchanged(sweep_dir: Path) -> bool:
+    """No run folder's results are newer than the aggregate, none is missing where runs.csv lists a
+    result, and none is there that it does not list. An aggregate whose run folders are all gone (a
+    copy of aggregate/ alone) is taken as it is: there is nothing to compare it with."""
+    agg = sweep_dir / AGGREGATE_DIR
+    tables = [agg / "reduced.parquet", agg / "runs.csv"]
+    if not all(t.exists() for t in tables):
+        return False
+    made = min(t.stat().st_mtime_ns for t in tables)
+    index = pd.read_csv(agg / "runs.csv", dtype={"run": str}, keep_default_na=False)
+    listed = dict(zip(index["run"], index["status"], strict=True))
+    if not any((sweep_dir / run).is_dir() for run in listed):
+        return True
+    results: dict[str, set[str]] = {}
+    for name in RESULT_NAMES:
+        for file in sweep_dir.rglob(name):
+            run = file.parent.relative_to(sweep_dir)
+            if DERIVED & set(run.parts):
+                continue
+            if file.stat().st_mtime_ns > made:
+                return False  # written after the aggregate: a rerun or a replacement
+            results.setdefault(str(run), set()).add(name)
+    if set(results) - set(listed):
+        return False  # a run the aggregate has never seen
+    for run, status in listed.items():
+        there = results.get(run, set())
+        if status in ("ok", "duplicate") and not {"series.parquet", "summary.json"} <= there:
+            return False  # cleared since (a rerun under way or interrupted)
+        if status == "failed" and not there:
+            return False
+    return True
+
+
+def load_sweep(path: Path, register: Register, defaults: dict[str, str], log=None) -> Sweep:
+    """Read a sweep's aggregate, aggregating first if it has none or if its run folders changed
+    since it was made (a replaced run, a rerun sweep, finished or interrupted)."""
     path = resolve(path)
     agg = path / AGGREGATE_DIR
     if not (agg / "reduced.parquet").exists():
+        aggregate(path)
+    elif not aggregate_is_current(path):
+        if log:
+            log(f"{agg} is older than the run folders' results: aggregating {path} again")
         aggregate(path)
     reduced = pd.read_parquet(agg / "reduced.parquet")
     if reduced.empty:

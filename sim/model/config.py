@@ -40,6 +40,7 @@ NoticeChannel = Literal["email", "in_app", "prompt"]
 MediaLevel = Literal["none", "moderate", "high"]
 ROUTE_NONE = "none"
 MAX_HORIZON_DAYS = 30_000  # day indices are int16 in the state arrays
+MAX_DRAWS = 10_000  # posterior draws per run: 20 times the shipped posterior's 500 parameter sets
 
 
 class Segment(Strict):
@@ -354,6 +355,20 @@ class PolicyConfig(Strict):
     def _known_regions(cls, v):
         return _check_event_regions(v) if v else v
 
+    @model_validator(mode="after")
+    def _no_contradictions(self):
+        """Two settings that contradict each other are refused, never resolved silently."""
+        if self.route_override is not None and self.routes_override is not None:
+            raise ValueError(f"policy.route_override={self.route_override!r} and policy.routes_override="
+                             f"{self.routes_override!r} are both given: give one (routes_override for "
+                             "several routes)")  # fmt: skip
+        from sim.model.policy import same_day_conflicts  # policy imports this module
+
+        conflicts = same_day_conflicts(self)
+        if conflicts:
+            raise ValueError("events that contradict each other: " + "; ".join(conflicts))
+        return self
+
 
 class UncertaintyConfig(Strict):
     """Posterior ensembles (docs/ODD.md §9a): `mode: posterior` runs `draws` parameter sets from the
@@ -368,6 +383,15 @@ class UncertaintyConfig(Strict):
     def _enough_draws(self) -> UncertaintyConfig:
         if self.mode == "posterior" and self.draws < 2:
             raise ValueError(f"uncertainty.draws={self.draws}: a posterior ensemble needs at least 2 draws")
+        if self.draws > MAX_DRAWS:  # a run holds every draw's series (sim.model.memory counts them too)
+            raise ValueError(f"uncertainty.draws={self.draws}: at most {MAX_DRAWS:,} (a run holds every draw's "
+                             "series; 50 draws put a 10-90% interval's ends within a few percent)")  # fmt: skip
+        ignored = {"draws": self.draws != 0, "draw_seed": self.draw_seed != 0, "posterior_dir": self.posterior_dir}
+        ignored = [f"uncertainty.{k}" for k, v in ignored.items() if v]
+        if self.mode == "none" and ignored:  # a setting that would be ignored is refused (docs/RELIABILITY.md)
+            raise ValueError(f"{', '.join(ignored)} set with uncertainty.mode=none, which runs the shipped "
+                             "defaults once and ignores them: add uncertainty=posterior for a posterior "
+                             "ensemble, or leave them out")  # fmt: skip
         return self
 
 

@@ -10,7 +10,8 @@ arrays, each day's temporaries and the run's running lists): 1.79 times the arra
 times the arrays (a margin of about 17% at scale), plus what the run's records become (the
 records of every simulation it holds, its series table and the parquet write; one record is a
 float64 per day, output region and registered metric) and the interpreter with its libraries
-(BASE_BYTES, whose margin covers the libraries at small sizes).
+(BASE_BYTES, whose margin covers the libraries at small sizes). A run may count on only
+USABLE_SHARE of the memory available (docs/RELIABILITY.md).
 
 Imports only the model (sim.model), so the model's batching may read it (sim.model.batch).
 """
@@ -34,6 +35,9 @@ RECORD_BYTES = 8  # one float64 per day, output region and metric
 # difference is the text arrays built while one table is made, freed before the next.
 SERIES_BYTES_PER_RECORD = 130  # every simulation's table, kept until the run is written
 TABLE_BUILD_BYTES_PER_RECORD = 200  # the temporaries of building one simulation's table
+# Only this share of the memory available is counted on: what is available moves while a run grows
+# (a run estimated at 22.1 GB against 22.6 GB available was killed at 21.9 GB).
+USABLE_SHARE = 0.85
 
 
 def records_per_simulation(config: SimConfig) -> int:
@@ -101,25 +105,43 @@ def _gb(x: float) -> str:
 
 
 def check_memory(config: SimConfig, available: float | None = None) -> float:
-    """Raise NotEnoughMemory (with the estimate and the limit) if the run cannot fit; return the
-    estimate (`run_bytes`)."""
+    """Raise NotEnoughMemory (with the estimate, the limit and what would fit) if the run cannot fit
+    in USABLE_SHARE of the memory available; return the estimate (`run_bytes`)."""
     need = run_bytes(config)
-    limit = available_bytes() if available is None else available
-    if limit is not None and need > limit:
-        agents = config.population.agents
-        room = limit - (need - array_bytes(config))  # what the arrays may take beside the rest
-        fits = int(room / (array_bytes(config) / agents))
+    free = available_bytes() if available is None else available
+    if free is None or need <= USABLE_SHARE * free:
+        return need
+    limit = USABLE_SHARE * free
+    agents = config.population.agents
+    room = limit - (need - array_bytes(config))  # what the arrays may take beside the rest
+    fits = int(room / (array_bytes(config) / agents))
+    what = f"population.agents={agents:,}"
+    if config.uncertainty.mode == "posterior":
+        what += f" with uncertainty.draws={config.uncertainty.draws:,}"
+    draws = _draws_that_fit(config, limit) if simulations(config) > 1 else 0
+    if draws >= 2:
+        advice = f"use at most about uncertainty.draws={draws:,}"
+    elif fits >= len(REGION_CODES):
+        advice = f"use at most about population.agents={fits:,}"
+    else:
         advice = (
-            f"use at most about population.agents={fits:,}"
-            if fits >= len(REGION_CODES)
-            else f"the records of its {simulations(config):,} simulation(s) over {config.horizon_days:,} days "
+            f"the records of its {simulations(config):,} simulation(s) over {config.horizon_days:,} days "
             "alone do not fit: fewer uncertainty.draws or a shorter horizon"
         )
-        raise NotEnoughMemory(
-            f"population.agents={agents:,} needs about {_gb(need)} of memory (estimate), but {_gb(limit)} "
-            f"is available on this machine: {advice}, or a machine with more memory"
-        )
-    return need
+    raise NotEnoughMemory(
+        f"{what} needs about {_gb(need)} of memory (estimate), but {_gb(free)} is available on this machine "
+        f"and a run may count on {USABLE_SHARE:.0%} of it ({_gb(limit)}): {advice}, or a machine with more memory"
+    )
+
+
+def _draws_that_fit(config: SimConfig, limit: float) -> int:
+    """The most posterior draws of `config` whose run fits in `limit` (0 if not even one)."""
+    low, high = 0, config.uncertainty.draws
+    while low < high:  # run_bytes grows with the draws
+        mid = (low + high + 1) // 2
+        trial = config.model_copy(update={"uncertainty": config.uncertainty.model_copy(update={"draws": mid})})
+        low, high = (mid, high) if run_bytes(trial) <= limit else (low, mid - 1)
+    return low
 
 
 def floor_note(config: SimConfig) -> str | None:

@@ -74,11 +74,19 @@ def expand_regions(regions: list[str]) -> list[str]:
 
 
 def design_rows(policy: PolicyConfig) -> tuple[Regime, ...]:
-    """The presets then the policy's designs, each with the policy's design_override applied."""
+    """The presets then the policy's designs, each with the policy's design_override applied where
+    members have a choice (a sweep knob applies where it means something: docs/RELIABILITY.md)."""
     by_name = {r.name: r for r in TABLE}
     own = [with_parts(by_name[d.like], name, d.description, **_parts(d)) for name, d in policy.designs.items()]
     override = _parts(policy.design_override)
-    return tuple(with_parts(r, r.name, r.description, **override) for r in (*TABLE, *own))
+    return tuple(with_parts(r, r.name, r.description, **override) if offers_choice(r) else r for r in (*TABLE, *own))
+
+
+def offers_choice(design: Regime) -> bool:
+    """Whether members have a choice under a design: a route to record it, and an enrolment that
+    follows it. Not `excluded` (nobody enrolled) nor `no_option` (everyone): a consent request,
+    its framing, its blocking or a prompt means nothing there, and the sweep knobs leave them be."""
+    return design.route_offered and design.enrolment in ("unless_opted_out", "if_opted_in")
 
 
 def _parts(parts) -> dict:
@@ -142,14 +150,18 @@ def _substitute(phase: Phase, code: str, policy: PolicyConfig, rows: dict[str, R
             regime = sub.regime.get(regime, regime)
             routes_out = tuple(r for r in (sub.route.get(r, r) for r in routes_out) if r != ROUTE_NONE)
             routes_in = tuple(r for r in (sub.route.get(r, r) for r in routes_in) if r != ROUTE_NONE)
-    override = policy.routes_override or ([policy.route_override] if policy.route_override else None)
+    # A list knob that is given replaces: `[]` is an empty list (no route, no notice), as in an event.
+    override = policy.routes_override  # (both route knobs at once are refused: config.py)
+    if override is None and policy.route_override is not None:
+        override = [policy.route_override]
     if override is not None:
         chosen = tuple(r for r in override if r != ROUTE_NONE)
         routes_out = chosen if routes_out else routes_out
         routes_in = chosen if routes_in else routes_in
     notice = phase.notice
-    if policy.notice_override is not None and notice:
-        notice = tuple(policy.notice_override)
+    if policy.notice_override is not None and notice:  # a prompt only where it can be answered
+        if "prompt" not in policy.notice_override or offers_choice(rows[regime]):
+            notice = tuple(policy.notice_override)
     carries = bool(set(ONE_CLICK_CHANNELS) & set(notice))
     one_click = carries and (phase.one_click or policy.one_click_notices)
     training = phase.training and rows[regime].trains
@@ -167,9 +179,34 @@ def design_problems(policy: PolicyConfig) -> list[str]:
             asks = design.request != "none" or "prompt" in phase.notice
             if asks and not design.route_offered:
                 problems.append(f"{code} from {when}: {phase.regime} asks for consent but offers no way to answer")
+            elif asks and design.enrolment in ("nobody", "everyone"):
+                problems.append(f"{code} from {when}: {phase.regime} asks for consent, but its enrolment "
+                                f"({design.enrolment}) does not depend on the answer")  # fmt: skip
             if design.enrolment == "if_opted_in" and not phase.routes_in and not asks and design.route_offered:
                 problems.append(f"{code} from {when}: {phase.regime} enrols only on opt-in, but no route opts in")
     return sorted(set(problems))
+
+
+EVENT_PARTS = ("regime", "training", "route", "routes_out", "routes_in")  # what an event sets in a region
+
+
+def same_day_conflicts(policy: PolicyConfig) -> list[str]:
+    """Events on one day that set one part of one region's phase to different values: which would
+    win (the later, in list order) is no rule a reader can see, so they are refused."""
+    unset = {"regime": "unchanged"}
+    seen: dict[tuple, tuple[int, object]] = {}
+    problems = []
+    for i, event in enumerate(policy.events):
+        for part in EVENT_PARTS:
+            value = getattr(event, part)
+            if value is None or value == unset.get(part):
+                continue
+            for code in expand_regions(event.regions):
+                j, other = seen.setdefault((event.date, code, part), (i, value))
+                if other != value:
+                    problems.append(f"policy.events.{j} and policy.events.{i} set {part} in {code} on {event.date} "
+                                    f"to {other!r} and {value!r}: give one value, or move one event")  # fmt: skip
+    return problems
 
 
 def regions_never_named(policy: PolicyConfig) -> list[str]:

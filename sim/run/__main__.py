@@ -2,9 +2,10 @@
 
 Thin on purpose: compose the config, turn it into plain data, validate it with the one pydantic
 schema (every problem reported at once, before any work), check that the machine can hold it, then
-run plain Python. One folder holds one run: a single run refuses a folder that already holds
-results unless `+replace=true` is given, and writes its files into place only when complete
-(sim.run.folder.execute). In a sweep, each job first clears its own folder of an earlier sweep's
+run plain Python. One folder holds one run: a run claims its folder first (sim.run.claim: of two
+runs started into one folder at once, the second stops, exit 2), a single run refuses a folder that
+already holds results unless `+replace=true` is given, and writes its files into place only when
+complete (sim.run.folder.execute). In a sweep, each job first clears its own folder of an earlier sweep's
 results; a job that fails is recorded in its folder (failure.json: its settings and error) instead
 of stopping the others; the end-of-sweep callback (sim.analysis.aggregate) then reports it, with
 any job that never finished, and exits non-zero.
@@ -28,8 +29,10 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from sim.analysis.aggregate import record_failure
+from sim.analysis.posterior import PosteriorError
 from sim.model.config import ConfigError, validate_config
 from sim.model.memory import NotEnoughMemory, check_memory, floor_note
+from sim.run.claim import FolderBusy, acquire, release
 from sim.run.compose import CONF_DIR, register_resolvers
 from sim.run.folder import clear_results, clear_stale, execute, holds_results
 
@@ -67,6 +70,20 @@ def main(cfg: DictConfig) -> None:
     out_dir = Path(hydra_cfg.runtime.output_dir)
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     info = _run_info(hydra_cfg)
+    try:  # the folder is this run's from here (of two runs started into it at once, one stops)
+        token = acquire(out_dir)
+    except FolderBusy as err:  # nothing is written: the folder is the other run's
+        if multirun:  # no failure.json either (the folder is not this job's): the sweep fails with it
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(EXIT_BAD_CONFIG)
+    try:
+        _run(cfg, out_dir, info, multirun, token)
+    finally:
+        release(out_dir, token)
+
+
+def _run(cfg: DictConfig, out_dir: Path, info: dict, multirun: bool, token: str) -> None:
     if multirun:  # a rerun of a sweep into the same folder: no earlier result may survive a failure
         clear_results(out_dir)
         clear_stale(out_dir)
@@ -79,22 +96,32 @@ def main(cfg: DictConfig) -> None:
                 f"{out_dir} already holds a run's results: add +replace=true to replace them, "
                 "or choose another folder (hydra.run.dir=DIR)"
             )
-        check_memory(config)
-        note = floor_note(config)
-        if note:
-            print(note, file=sys.stderr)
+        preflight(config)
         if multirun:  # a job killed from outside (the out-of-memory killer) fails alone, with its record
-            run_isolated(lambda: execute(config, out_dir, info), out_dir, info)
+            run_isolated(lambda: execute(config, out_dir, info, token), out_dir, info)
         else:
-            execute(config, out_dir, info)
+            execute(config, out_dir, info, token)
     except Exception as err:
         if multirun:
             record_failure(out_dir, info["overrides"], err, info)
             return
-        if isinstance(err, (ConfigError, UsageError, NotEnoughMemory)):
+        if isinstance(err, (ConfigError, UsageError, NotEnoughMemory, FolderBusy, PosteriorError)):
             print(f"error: {err}" if not isinstance(err, ConfigError) else err, file=sys.stderr)
             sys.exit(EXIT_BAD_CONFIG)
         raise
+
+
+def preflight(config) -> None:
+    """What can be known before any work: a posterior ensemble's posterior, whole; the memory the
+    run needs; the precision of a small sample."""
+    if config.uncertainty.mode == "posterior":
+        from sim.run.ensemble import posterior_of
+
+        posterior_of(config)
+    check_memory(config)
+    note = floor_note(config)
+    if note:
+        print(note, file=sys.stderr)
 
 
 def run_isolated(work, out_dir: Path, info: dict) -> None:
@@ -171,6 +198,10 @@ def cli() -> None:
         elif not isinstance(err, CompactHydraException):
             traceback.print_exc()
         sys.exit(1)
+    except FolderBusy as err:  # a sweep job's folder that another run is writing: the sweep stops there
+        _report_broken_sweep()
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(EXIT_BAD_CONFIG)
     except Exception:
         _report_broken_sweep()
         raise

@@ -15,7 +15,14 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.calibration import with_values
-from sim.analysis.posterior import POSTERIOR_DIR, Posterior, load_posterior, posterior_sha256
+from sim.analysis.posterior import (
+    POSTERIOR_DIR,
+    Posterior,
+    PosteriorError,
+    check_keys,
+    load_posterior,
+    posterior_sha256,
+)
 from sim.model.batch import simulate_many
 from sim.model.config import SimConfig, validate_config
 
@@ -23,8 +30,17 @@ DRAW = "draw"  # the series column that numbers a run's posterior draws
 
 
 def posterior_of(config: SimConfig) -> tuple[Posterior, Path]:
-    directory = Path(config.uncertainty.posterior_dir) if config.uncertainty.posterior_dir else POSTERIOR_DIR
-    return load_posterior(directory), directory
+    """The run's posterior, checked whole (sim.analysis.posterior.load_posterior) and against the
+    run's config; a PosteriorError names the key that chose it."""
+    given = config.uncertainty.posterior_dir
+    directory = Path(given) if given else POSTERIOR_DIR
+    try:
+        post = load_posterior(directory)
+        check_keys(post, config.model_dump(mode="json"), directory)
+    except PosteriorError as why:
+        key = f"uncertainty.posterior_dir={given}" if given else "uncertainty.posterior_dir=null (the packaged one)"
+        raise type(why)(f"{key}: {why}") from None
+    return post, directory
 
 
 def draw_configs(config: SimConfig) -> tuple[list[SimConfig], pd.DataFrame, dict]:

@@ -6,8 +6,10 @@ commit, agents, wall time), series.parquet (tidy: date, region, metric, value) a
 (every metric per region at the horizon). One folder holds one run: every file is written into a
 staging folder inside the run folder (`.staging-PID-...`) and moved into place only when the run is
 complete, summary.json last, after removing any earlier run's results; an interrupted run leaves no
-result file at all (its staging folder is removed by the next run there). Only provenance.json
-holds anything that varies between two runs of the same config and seed (times, host).
+result file at all (its staging folder is removed by the next run there). The run holds the
+folder's claim (sim.run.claim) throughout, so two runs never write into one folder at once; results
+replaced remove what was derived from them (DERIVED_DIRS). Only provenance.json holds anything that
+varies between two runs of the same config and seed (times, host).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from sim.model.config import SimConfig
 from sim.model.engine import ConsentModel
 from sim.model.metrics import HEADLINE, METRIC_NAMES
 from sim.model.regions import OUTPUT_REGIONS, REGION_CODES
+from sim.run.claim import check, claimed, pid_alive
 from sim.run.files import atomic_write, write_json, write_text
 
 RUN_INFO_FILE = "run.json"
@@ -50,6 +53,9 @@ RESULT_FILES = (
     "consent_curves.png",
     "dataset_by_type.png",
 )
+# What other commands derive from a folder's results (sim.reports.plot, sim.analysis.aggregate,
+# sim.brief): stale once the results are replaced, so removed with them.
+DERIVED_DIRS = ("figures", "aggregate", "brief")
 COMPLETE_FILE = "summary.json"  # written last: a folder with it holds a complete run
 STAGING_PREFIX = ".staging-"
 PACKAGES = ("mesa", "numpy", "pandas", "pyarrow", "pydantic", "hydra-core", "matplotlib")
@@ -174,16 +180,6 @@ def holds_results(out_dir: Path) -> bool:
     return any((Path(out_dir) / name).exists() for name in ("series.parquet", "summary.json", "failure.json"))
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True
-    return True
-
-
 def clear_stale(out_dir: Path) -> None:
     """Remove what interrupted runs left in a folder: staging folders and temporary files of
     processes that no longer run."""
@@ -195,7 +191,7 @@ def clear_stale(out_dir: Path) -> None:
             pid = name.rsplit("-", 1)[-1] if ".tmp-" in name else ""
         else:
             continue
-        if pid.isdigit() and _pid_alive(int(pid)):  # this process's own, or a run still going
+        if pid.isdigit() and pid_alive(int(pid)):  # this process's own, or a run still going
             continue
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
@@ -207,16 +203,21 @@ def clear_results(out_dir: Path) -> None:
     """Remove an earlier run's results from a folder (before a new run's are moved in)."""
     for name in RESULT_FILES:
         (Path(out_dir) / name).unlink(missing_ok=True)
-    shutil.rmtree(Path(out_dir) / "figures", ignore_errors=True)  # sim.reports.plot's figures of that run
+    for name in DERIVED_DIRS:  # figures, an aggregate or a brief of that run would describe the old one
+        shutil.rmtree(Path(out_dir) / name, ignore_errors=True)
 
 
-def execute(config: SimConfig, out_dir: Path, run_info: dict | None = None) -> dict:
+def execute(config: SimConfig, out_dir: Path, run_info: dict | None = None, token: str | None = None) -> dict:
     """Run one config and write its run folder; returns the summary.
 
     The files are made in a staging folder and moved in only when the run is complete (any earlier
     run's results in out_dir are removed first, summary.json comes last), so the folder holds either
-    one complete run or no result at all.
+    one complete run or no result at all. The run holds the folder's claim (sim.run.claim) all along:
+    `token` is the caller's, else the folder is claimed here; it is checked again before the move.
     """
+    if token is None:
+        with claimed(out_dir) as own:
+            return execute(config, out_dir, run_info, own)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     clear_stale(out_dir)
@@ -248,6 +249,7 @@ def execute(config: SimConfig, out_dir: Path, run_info: dict | None = None) -> d
 
             draw_headline_figures(frame, model.policy.phases, stage, config.policy.name)
         write_json(stage / COMPLETE_FILE, result)
+        check(out_dir, token)  # still this run's folder: never move results over another run's
         clear_results(out_dir)
         for path in sorted(stage.iterdir(), key=lambda p: p.name == COMPLETE_FILE):
             os.replace(path, out_dir / path.name)
