@@ -27,9 +27,7 @@ ABOVE_MODEL = (
 )
 ABOVE_ANALYSIS = ("sim.run", "sim.reports", "sim.brief", "sim.explorer")
 # The lead's part of issue 25 (sim/model/) removes these; then empty this list.
-KNOWN_MODEL_CYCLES_FIXED_BY_LEAD = [
-    ("sim.model.config", "sim.model.policy"),
-]
+KNOWN_MODEL_CYCLES_FIXED_BY_LEAD = []
 # Imports from above a layer that its owner replaces: (importer, imported). Empty once they do.
 KNOWN_MODEL_IMPORTS_FIXED_BY_LEAD = []
 KNOWN_ANALYSIS_IMPORTS_FIXED_ON_MERGE = [  # aggregate.py is rewritten on another branch: import sim.core's

@@ -26,8 +26,6 @@ from sim.model.regions import OUTPUT_REGIONS
 from sim.model.rules.friction import route_completion_probability
 
 TARGETS_FILE = CONF_DIR / "calibration" / "targets.yaml"
-# The records' region axis (as sim.run.folder.OUTPUT_REGIONS, which the analysis may not import);
-# its one home should be sim.model.regions.
 
 
 @dataclass(frozen=True)

@@ -201,7 +201,7 @@ def _support(prior) -> tuple[float, float]:
 def check_keys(post: Posterior, raw: dict, directory: Path) -> None:
     """Every key a shipped parameter is written to exists in the run's config (a misspelt key in
     posterior.json would otherwise be refused as a key the user never set)."""
-    from sim.run.compose import get_key
+    from sim.core.compose import get_key
 
     absent = object()
     for p in post.shipped_parameters:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.model.config import ROUTE_NONE, PolicyConfig, PolicyEvent, Routes
+from sim.model.policy_schema import ROUTE_NONE, PolicyConfig, PolicyEvent, Routes
 from sim.model.regimes import TABLE, Regime, RegimeTable, with_parts
 from sim.model.regions import REGION_CODES
 
