@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from sim.analysis.aggregate import AggregateOnMultirunEnd, aggregate
 from sim.model.config import validate_config
 from sim.model.memory import NotEnoughMemory, check_memory, run_bytes
+from sim.model.records import Records
 from sim.run.compose import compose_raw, unique_tag
 from sim.run.folder import series_frame, summary
 
@@ -359,10 +360,11 @@ def test_no_valid_input_gives_a_nan_in_any_output(skill_a, skill_b, concentratio
             "progress=false",
         ]
     )
-    model = run_model(validate_config(raw), progress=False)
-    frame = series_frame(model)
+    config = validate_config(raw)
+    records = Records.of_model(run_model(config, progress=False))
+    frame = series_frame(records)
     assert frame.value.notna().all()
-    result = summary(model)
+    result = summary(config, records)
     assert all(math.isfinite(v) for region in result["regions"].values() for v in region.values())
 
 

@@ -20,6 +20,7 @@ import yaml
 from sim.analysis.aggregate import AGGREGATE_DIR, SEED, aggregate
 from sim.analysis.uncertainty import DRAW
 from sim.brief.numbers import Quantity, Register
+from sim.core.run_folder import CONFIG, PROVENANCE, RESULT_NAMES, SERIES, SUMMARY
 
 STATS = ("date", "region", "metric", "median", "q10", "q90", "replicates")
 QUANTILES = (0.1, 0.5, 0.9)  # as sim.analysis.aggregate.reduce_replicates
@@ -190,7 +191,6 @@ def resolve(path: Path) -> Path:
     return path
 
 
-RESULT_NAMES = ("series.parquet", "summary.json", "failure.json")  # what a run or a failed job leaves
 DERIVED = {AGGREGATE_DIR, "figures", "brief"}  # folders made from the results, never run folders
 
 
@@ -229,7 +229,7 @@ def _listed_runs_unchanged(sweep_dir: Path) -> bool:
         return False  # a run the aggregate has never seen
     for run, status in listed.items():
         there = results.get(run, set())
-        if status in ("ok", "duplicate") and not {"series.parquet", "summary.json"} <= there:
+        if status in ("ok", "duplicate") and not {SERIES, SUMMARY} <= there:
             return False  # cleared since (a rerun under way or interrupted)
         if status == "failed" and not there:
             return False
@@ -262,9 +262,9 @@ def load_sweep(path: Path, register: Register, defaults: dict[str, str], log=Non
     configs, provenance = {}, []
     for run, policy in index.loc[index.status == "ok", ["run", "policy"]].itertuples(index=False):
         run_dir = path / run
-        if (run_dir / "provenance.json").exists():
-            provenance.append(json.loads((run_dir / "provenance.json").read_text()))
-        if (run_dir / "config.yaml").exists():  # keyed by the aggregate's policy (the `policy=` choice)
-            configs.setdefault(str(policy), yaml.safe_load((run_dir / "config.yaml").read_text()))
+        if (run_dir / PROVENANCE).exists():
+            provenance.append(json.loads((run_dir / PROVENANCE).read_text()))
+        if (run_dir / CONFIG).exists():  # keyed by the aggregate's policy (the `policy=` choice)
+            configs.setdefault(str(policy), yaml.safe_load((run_dir / CONFIG).read_text()))
     split = pd.read_parquet(agg / "uncertainty.parquet") if (agg / "uncertainty.parquet").exists() else None
     return Sweep(path, reduced, horizon_runs, index, settings, configs, provenance, register, dict(defaults), split)

@@ -159,10 +159,21 @@ class World:
         return next_visit, next_post, self.streams.exponential("exposure", everyone, -1)
 
 
+def sample_members(config: SimConfig, streams: Streams | None = None) -> Population:
+    """The population a simulation of `config` samples (its first draws: the same for every config
+    with the same seed and population)."""
+    streams = Streams(config.seed) if streams is None else streams
+    return sample_population(config.population, config.feed.reach_cost_belief_share, streams, joiner_share(config))
+
+
+def simulated_dates(config: SimConfig) -> np.ndarray:
+    return np.datetime64(config.start) + np.arange(config.horizon_days).astype("timedelta64[D]")
+
+
 def build_world(config: SimConfig) -> World:
     streams = Streams(config.seed)
     n_days = config.horizon_days
-    pop = sample_population(config.population, config.feed.reach_cost_belief_share, streams, joiner_share(config))
+    pop = sample_members(config, streams)
     graph = sample_graph(config.population.graph, pop.slices, pop.n, streams)
     route_names = list(config.friction.routes)
     attention = awareness.media_attention(config.awareness.media, config.start, n_days, media_events(config.policy))
@@ -170,7 +181,7 @@ def build_world(config: SimConfig) -> World:
         config=config,
         streams=streams,
         n_days=n_days,
-        dates=np.datetime64(config.start) + np.arange(n_days).astype("timedelta64[D]"),
+        dates=simulated_dates(config),
         pop=pop,
         graph=graph,
         route_names=route_names,

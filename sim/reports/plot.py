@@ -30,6 +30,7 @@ import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
 
 from sim.analysis.aggregate import AGGREGATE_DIR, SEED, SERIES_FILE, aggregate  # noqa: E402
+from sim.core.run_folder import CONFIG
 from sim.model.metrics import CHOICE_CHANNELS  # noqa: E402
 from sim.model.regions import ALL, REGION_CODES  # noqa: E402
 from sim.reports.figures import DATASET_PANELS, GAP_PARTS, TOL_MUTED, panel_grid, series_style  # noqa: E402
@@ -60,7 +61,7 @@ def load(path: Path) -> tuple[pd.DataFrame, list[str], dict]:
     if (path / SERIES_FILE).exists() and not (path / AGGREGATE_DIR).exists():
         try:
             series = pd.read_parquet(path / SERIES_FILE)
-            config = yaml.safe_load((path / "config.yaml").read_text())
+            config = yaml.safe_load((path / CONFIG).read_text())
         except Exception as err:  # a corrupt run folder: say so, no traceback
             raise ValueError(f"unreadable run folder {path}: {type(err).__name__}: {err}") from None
         reduced = series.rename(columns={"value": "median"}).assign(
@@ -78,7 +79,7 @@ def load(path: Path) -> tuple[pd.DataFrame, list[str], dict]:
     varying = [c for c in settings if c != SEED and reduced[c].nunique() > 1] or ["policy"]
     configs = []
     for run in index[index.status == "ok"].drop_duplicates("policy").run:
-        configs.append(yaml.safe_load((path / run / "config.yaml").read_text()))
+        configs.append(yaml.safe_load((path / run / CONFIG).read_text()))
     return reduced, varying, _phase_dates(configs)
 
 

@@ -30,11 +30,12 @@ from omegaconf.errors import OmegaConfBaseException
 
 from sim.analysis.aggregate import record_failure
 from sim.analysis.posterior import PosteriorError
+from sim.core.run_folder import FAILURE, holds_results
 from sim.model.config import ConfigError, validate_config
 from sim.model.memory import NotEnoughMemory, check_memory, floor_note
 from sim.run.claim import FolderBusy, acquire, release
 from sim.run.compose import CONF_DIR, register_resolvers
-from sim.run.folder import clear_results, clear_stale, execute, holds_results
+from sim.run.folder import clear_results, clear_stale, execute
 
 EXIT_BAD_CONFIG = 2
 REPLACE_KEY = "replace"  # `+replace=true`: a single run may replace the results in its folder
@@ -152,7 +153,7 @@ def run_isolated(work, out_dir: Path, info: dict) -> None:
         name = signal.Signals(number).name if number in signal.valid_signals() else str(number)
         hint = " (the out-of-memory killer sends SIGKILL)" if number == signal.SIGKILL else ""
         record_failure(out_dir, info["overrides"], ChildProcessError(f"the job was killed by {name}{hint}"), info)
-    elif os.WEXITSTATUS(status) != 0 and not (out_dir / "failure.json").exists():
+    elif os.WEXITSTATUS(status) != 0 and not (out_dir / FAILURE).exists():
         record_failure(out_dir, info["overrides"], ChildProcessError(f"exit status {os.WEXITSTATUS(status)}"), info)
 
 

@@ -25,6 +25,8 @@ from sim.analysis.posterior import (
 )
 from sim.model.batch import simulate_many
 from sim.model.config import SimConfig, validate_config
+from sim.model.records import Records, agents_by_region
+from sim.model.world import sample_members, simulated_dates
 
 DRAW = "draw"  # the series column that numbers a run's posterior draws
 
@@ -60,7 +62,9 @@ def draw_configs(config: SimConfig) -> tuple[list[SimConfig], pd.DataFrame, dict
     return configs, table, identity
 
 
-def simulate_draws(config: SimConfig) -> tuple[list[np.ndarray], pd.DataFrame, dict]:
-    """Records per posterior draw (in draw order), the draws' parameter values and the posterior's identity."""
+def simulate_draws(config: SimConfig) -> tuple[list[Records], pd.DataFrame, dict]:
+    """Records per posterior draw (in draw order), the draws' parameter values and the posterior's
+    identity. Every draw has the run's seed and population settings: the same sample and dates."""
     configs, table, identity = draw_configs(config)
-    return simulate_many(configs), table, identity
+    dates, agents = simulated_dates(config), agents_by_region(sample_members(config))
+    return [Records(r, dates, agents) for r in simulate_many(configs)], table, identity

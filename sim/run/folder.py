@@ -14,8 +14,6 @@ varies between two runs of the same config and seed (times, host).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import platform
 import shutil
@@ -31,32 +29,27 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from sim.core.run_folder import (
+    COMPLETE_FILE,
+    CONFIG,
+    DERIVED_DIRS,
+    DRAWS,
+    PROVENANCE,
+    RESULT_FILES,
+    RUN_INFO,
+    SERIES,
+    policy_hash,
+    policy_identity,
+)
 from sim.model.config import SimConfig
 from sim.model.engine import ConsentModel
 from sim.model.metrics import HEADLINE, METRIC_NAMES
-from sim.model.regions import OUTPUT_REGIONS, REGION_CODES
+from sim.model.policy import region_phases
+from sim.model.records import Records
+from sim.model.regions import OUTPUT_REGIONS
 from sim.run.claim import check, claimed, pid_alive
 from sim.run.files import atomic_write, write_json, write_text
 
-RUN_INFO_FILE = "run.json"
-DRAWS_FILE = "draws.csv"  # a posterior ensemble's parameter values, one row per draw (sim.run.ensemble)
-# Every file a run (or a failed job) leaves in its folder; an earlier run's are removed before a new
-# run's are moved in, so a folder never mixes two runs.
-RESULT_FILES = (
-    "config.yaml",
-    RUN_INFO_FILE,
-    "provenance.json",
-    "series.parquet",
-    DRAWS_FILE,
-    "summary.json",
-    "failure.json",
-    "consent_curves.png",
-    "dataset_by_type.png",
-)
-# What other commands derive from a folder's results (sim.reports.plot, sim.analysis.aggregate,
-# sim.brief): stale once the results are replaced, so removed with them.
-DERIVED_DIRS = ("figures", "aggregate", "brief")
-COMPLETE_FILE = "summary.json"  # written last: a folder with it holds a complete run
 STAGING_PREFIX = ".staging-"
 PACKAGES = ("mesa", "numpy", "pandas", "pyarrow", "pydantic", "hydra-core", "matplotlib")
 
@@ -74,48 +67,42 @@ def run_model(config: SimConfig, progress: bool | None = None) -> ConsentModel:
     return model
 
 
-def series_frame(model: ConsentModel) -> pd.DataFrame:
+def series_frame(records: Records | ConsentModel) -> pd.DataFrame:
     """The run's records as a tidy long table: date, region, metric, value."""
-    n_days, n_regions, n_metrics = model.records.shape
+    records = records if isinstance(records, Records) else Records.of_model(records)
+    n_days, n_regions, n_metrics = records.values.shape
     return pd.DataFrame(
         {
-            "date": pd.to_datetime(np.repeat(model.dates[:n_days], n_regions * n_metrics)),
+            "date": pd.to_datetime(np.repeat(records.dates[:n_days], n_regions * n_metrics)),
             "region": np.tile(np.repeat(np.array(OUTPUT_REGIONS), n_metrics), n_days),
             "metric": np.tile(np.array(METRIC_NAMES), n_days * n_regions),
-            "value": model.records.reshape(-1),
+            "value": records.values.reshape(-1),
         }
     )
 
 
-def summary(model: ConsentModel) -> dict:
+def summary(config: SimConfig, records: Records) -> dict:
     """Every metric per region on the last simulated day, plus what the run was."""
-    last = model.day - 1
-    cfg = model.config
     return {
-        "policy": cfg.policy.name,
-        "seed": cfg.seed,
-        "start": str(cfg.start),
-        "end": str(cfg.end),
-        "horizon_date": str(model.dates[last]),
-        "agents": int(model.pop.n),
-        "agents_per_region": {
-            code: int(s.stop - s.start) for code, s in zip(REGION_CODES, model.pop.slices, strict=True)
-        },
-        "members": cfg.population.members,
-        "regions": {
-            code: {name: float(model.records[last, r, k]) for k, name in enumerate(METRIC_NAMES)}
-            for r, code in enumerate(OUTPUT_REGIONS)
-        },
+        "policy": config.policy.name,
+        "seed": config.seed,
+        "start": str(config.start),
+        "end": str(config.end),
+        "horizon_date": str(records.dates[-1]),
+        "agents": records.agents,
+        "agents_per_region": records.agents_per_region,
+        "members": config.population.members,
+        "regions": records.on_day(-1),
     }
 
 
-def provenance(config: SimConfig, model: ConsentModel, wall_time_s: float, started: datetime) -> dict:
+def provenance(config: SimConfig, records: Records, wall_time_s: float, started: datetime) -> dict:
     return {
         "seed": config.seed,
         "policy": config.policy.name,
-        "agents": int(model.pop.n),
+        "agents": records.agents,
         "members": config.population.members,
-        "days": int(model.day),
+        "days": len(records.dates),
         "started_utc": started.isoformat(timespec="seconds"),
         "wall_time_s": round(wall_time_s, 3),
         **software(),
@@ -162,22 +149,9 @@ def _git_state() -> dict:
     return {"commit": commit, "dirty": bool(dirty) if dirty is not None else None}
 
 
-def policy_hash(config: SimConfig) -> str:
-    """A short hash of the policy section's content (the same policy, the same hash)."""
-    text = json.dumps(config.policy.model_dump(mode="json"), sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:10]
-
-
-def policy_identity(config: SimConfig, choice: str | None) -> str:
-    """What names the run's policy in aggregation: the `policy=` choice (the file in conf/policy/),
-    or, for a run without one (Python API), its name with the hash of its content, so two different
-    policies that carry the same free `name` are never taken for one."""
-    return choice if choice else f"{config.policy.name}~{policy_hash(config)}"
-
-
-def holds_results(out_dir: Path) -> bool:
-    """Whether a folder already holds a run's (or a failed job's) results."""
-    return any((Path(out_dir) / name).exists() for name in ("series.parquet", "summary.json", "failure.json"))
+def policy_of(config: SimConfig) -> dict:
+    """The policy section as written to config.yaml (what `policy_hash` and `policy_identity` read)."""
+    return config.policy.model_dump(mode="json")
 
 
 def clear_stale(out_dir: Path) -> None:
@@ -225,29 +199,30 @@ def execute(config: SimConfig, out_dir: Path, run_info: dict | None = None, toke
     stage.mkdir()
     try:
         info = dict(run_info or {})
-        info.setdefault("policy", policy_identity(config, (info.get("choices") or {}).get("policy")))
+        policy = policy_of(config)
+        info.setdefault("policy", policy_identity(policy, (info.get("choices") or {}).get("policy")))
         info["policy_name"] = config.policy.name
-        info["policy_hash"] = policy_hash(config)
-        write_text(stage / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
-        write_json(stage / RUN_INFO_FILE, info)
+        info["policy_hash"] = policy_hash(policy)
+        write_text(stage / CONFIG, yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+        write_json(stage / RUN_INFO, info)
         started = datetime.now(UTC)
         t0 = time.perf_counter()
         if config.uncertainty.mode == "posterior":
-            model, frame, ensemble = _run_ensemble(config, stage)
+            records, frame, ensemble = _run_ensemble(config, stage)
         else:
-            model, ensemble = run_model(config), None
-            frame = series_frame(model)
+            records, ensemble = Records.of_model(run_model(config)), None
+            frame = series_frame(records)
         wall = time.perf_counter() - t0
-        atomic_write(stage / "series.parquet", lambda p: frame.to_parquet(p, index=False))
-        result = summary(model)
-        record = provenance(config, model, wall, started)
+        atomic_write(stage / SERIES, lambda p: frame.to_parquet(p, index=False))
+        result = summary(config, records)
+        record = provenance(config, records, wall, started)
         if ensemble:
             result["posterior_ensemble"] = record["posterior_ensemble"] = ensemble
-        write_json(stage / "provenance.json", record)
+        write_json(stage / PROVENANCE, record)
         if config.figures:
             from sim.reports.figures import draw_headline_figures
 
-            draw_headline_figures(frame, model.policy.phases, stage, config.policy.name)
+            draw_headline_figures(frame, region_phases(config.policy), stage, config.policy.name)
         write_json(stage / COMPLETE_FILE, result)
         check(out_dir, token)  # still this run's folder: never move results over another run's
         clear_results(out_dir)
@@ -256,26 +231,22 @@ def execute(config: SimConfig, out_dir: Path, run_info: dict | None = None, toke
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     print(summary_table(result))
-    print(f"\nwrote {out_dir.resolve()}  ({model.pop.n:,} agents, {wall:.1f} s)")
+    print(f"\nwrote {out_dir.resolve()}  ({records.agents:,} agents, {wall:.1f} s)")
     return result
 
 
-def _run_ensemble(config: SimConfig, stage: Path) -> tuple[ConsentModel, pd.DataFrame, dict]:
+def _run_ensemble(config: SimConfig, stage: Path) -> tuple[Records, pd.DataFrame, dict]:
     """Every posterior draw of the run (sim.run.ensemble): the series of all draws with a `draw`
-    column, the draws' values in draws.csv, and a model whose records are the median over draws
-    for the run's summary (its population and calendar are those of every draw: the same seed)."""
+    column, the draws' values in draws.csv, and the median over draws for the run's summary (every
+    draw has the run's seed, so the same sample and calendar)."""
     from sim.run.ensemble import DRAW, simulate_draws
 
-    records, table, ensemble = simulate_draws(config)
-    atomic_write(stage / DRAWS_FILE, lambda p: table.to_csv(p, index=False, float_format="%.8g"))
-    model = ConsentModel(config)  # not stepped: its population and dates name the summary's rows
-    frames = []
-    for k, draw_records in enumerate(records):
-        model.records = draw_records
-        frames.append(series_frame(model).assign(**{DRAW: k}))
-    model.records, model.day = np.median(np.stack(records), axis=0), model.n_days
+    draws, table, ensemble = simulate_draws(config)
+    atomic_write(stage / DRAWS, lambda p: table.to_csv(p, index=False, float_format="%.8g"))
+    frames = [series_frame(r).assign(**{DRAW: k}) for k, r in enumerate(draws)]
+    median = Records(np.median(np.stack([r.values for r in draws]), axis=0), draws[0].dates, draws[0].agents_per_region)
     ensemble["summary"] = "median over the posterior draws"
-    return model, pd.concat(frames, ignore_index=True), ensemble
+    return median, pd.concat(frames, ignore_index=True), ensemble
 
 
 def _readable(x: float) -> str:
