@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -43,6 +42,7 @@ import numpy as np
 
 from sim.analysis.calibration import load_targets
 from sim.analysis.posterior import POSTERIOR_DIR, write_posterior
+from sim.core.conf_yaml import ConfFile, scalar
 from sim.run.folder import software
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,60 +105,32 @@ def _earlier_sessions(out: Path) -> list[dict]:
     return json.loads(meta.read_text(encoding="utf-8")).get("sessions", [])
 
 
-def _locate(lines: list[str], dotted: str) -> int:
-    """Line index of a dotted key in a block-style YAML file (list items may be flow mappings)."""
-    parts = dotted.split(".")
-    i, indent, depth = 0, -1, 0
-    while depth < len(parts):
-        part = parts[depth]
-        for j in range(i, len(lines)):
-            stripped = lines[j].lstrip()
-            this_indent = len(lines[j]) - len(stripped)
-            if not stripped or stripped.startswith("#") or this_indent <= indent and j > i:
-                if stripped and not stripped.startswith("#") and this_indent <= indent:
-                    raise KeyError(dotted)
-                continue
-            if part.isdigit():
-                items = [k for k in range(i, len(lines)) if lines[k].lstrip().startswith("- ")]
-                k = items[int(part)]
-                if depth + 1 == len(parts) - 1 and "{" in lines[k]:
-                    return k  # a flow mapping: the leaf is on this line
-                i, indent, depth = k + 1, len(lines[k]) - len(lines[k].lstrip()), depth + 1
-                break
-            if re.match(rf"{re.escape(part)}\s*:", stripped):
-                if depth == len(parts) - 1:
-                    return j
-                i, indent, depth = j + 1, this_indent, depth + 1
-                break
-        else:
-            raise KeyError(dotted)
-    raise KeyError(dotted)
-
-
 CALIBRATED_SEP = "; before calibration:"
 
 
-def write_conf(medians: dict[str, float], note_targets: dict[str, list[str]]) -> list[str]:
-    """Replace each calibrated default in conf/ by its posterior median, on its line; return what changed."""
+def write_conf(
+    medians: dict[str, float], note_targets: dict[str, list[str]], conf_dir: Path = ROOT / "conf"
+) -> list[str]:
+    """Make each calibrated default in conf/ its posterior median (4 significant digits) and say so
+    in its line's comment, keeping what the value meant before calibration; return what changed.
+    Read and written through sim.core.conf_yaml: every other byte of each file stays as it was."""
     _, params, _ = load_targets()
+    files: dict[Path, ConfFile] = {}
     changed = []
     for p in params:
-        value = medians[p["name"]]
-        shown = f"{value:.4g}"
+        shown = f"{medians[p['name']]:.4g}"
+        against = ", ".join(note_targets[p["name"]])
+        note = f"posterior median, calibrated against {against} (experiments/calibrate.py, docs/CALIBRATION.md)"
         for key in p["keys"]:
             group, rest = key.split(".", 1)
-            path = ROOT / "conf" / group / "default.yaml"
-            lines = path.read_text(encoding="utf-8").splitlines()
-            k = _locate(lines, rest)
-            leaf = rest.split(".")[-1]
-            code, _, comment = lines[k].partition("#")
-            code = re.sub(rf"(\b{re.escape(leaf)}\s*:\s*)[-+0-9.eE]+", rf"\g<1>{shown}", code.rstrip(), count=1)
-            meaning = comment.strip().split(CALIBRATED_SEP)[-1].strip()  # keep what the value means
-            against = ", ".join(note_targets[p["name"]])
-            note = f"posterior median, calibrated against {against} (experiments/calibrate.py, docs/CALIBRATION.md)"
-            lines[k] = f"{code}  # {note}{CALIBRATED_SEP} {meaning}" if meaning else f"{code}  # {note}"
-            path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            path = conf_dir / group / "default.yaml"
+            if path not in files:
+                files[path] = ConfFile.read(path)
+            meaning = files[path].comment(rest).split(CALIBRATED_SEP)[-1].strip()  # keep what the value means
+            files[path].set(rest, scalar(shown), f"{note}{CALIBRATED_SEP} {meaning}" if meaning else note)
             changed.append(f"{key} = {shown}")
+    for path, conf in files.items():
+        conf.write(path)
     return changed
 
 

@@ -124,6 +124,56 @@ def _calibrate():
     return module
 
 
+def test_write_conf_changes_exactly_the_calibrated_keys(tmp_path):
+    """--write-conf on a copy of conf/: each calibrated key's line gets the median (4 significant
+    digits) and a comment naming its targets and keeping its meaning before calibration; every
+    other line of every file is as it was."""
+    import shutil
+
+    import yaml
+
+    from sim.core.conf_yaml import ConfFile, leaves
+
+    conf = tmp_path / "conf"
+    shutil.copytree(ROOT / "conf", conf)
+    before = {p: p.read_text(encoding="utf-8") for p in sorted(conf.rglob("*.yaml"))}
+    medians = {name: value * 1.01 for name, value in POSTERIOR.median().items()}  # every value moves
+    notes = {p["name"]: p["targets"] for p in PARAMETERS}
+    changed = _calibrate().write_conf(medians, notes, conf_dir=conf)
+    calibrated = {key: p for p in PARAMETERS for key in p["keys"]}
+    assert changed == [f"{key} = {medians[p['name']]:.4g}" for key, p in calibrated.items()]
+    for path, text in before.items():
+        after, old = path.read_text(encoding="utf-8"), ConfFile(text)
+        group = path.parent.name
+        mine = {k.split(".", 1)[1]: p for k, p in calibrated.items() if k.startswith(f"{group}.")}
+        if path.name != "default.yaml" or not mine:
+            assert after == text, path
+            continue
+        a, b = text.splitlines(), after.splitlines()
+        assert len(a) == len(b)
+        assert {i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y} == {old.line(k) for k in mine}
+        new, was = leaves(yaml.safe_load(after)), leaves(yaml.safe_load(text))
+        assert {k for k in was if new[k] != was[k]} == set(mine), path  # only the calibrated values moved
+        reread = ConfFile(after)
+        for key, p in mine.items():
+            assert new[key] == float(f"{medians[p['name']]:.4g}")
+            meaning = old.comment(key).split("; before calibration:")[-1].strip()
+            assert reread.source(key) == (
+                f"posterior median, calibrated against {', '.join(p['targets'])} "
+                f"(experiments/calibrate.py, docs/CALIBRATION.md); before calibration: {meaning}"
+            )
+
+
+def test_write_conf_with_the_shipped_medians_leaves_conf_as_it_is(tmp_path):
+    import shutil
+
+    conf = tmp_path / "conf"
+    shutil.copytree(ROOT / "conf", conf)
+    before = {p: p.read_text(encoding="utf-8") for p in sorted(conf.rglob("*.yaml"))}
+    _calibrate().write_conf(POSTERIOR.median(), {p["name"]: p["targets"] for p in PARAMETERS}, conf_dir=conf)
+    assert {p: p.read_text(encoding="utf-8") for p in before} == before
+
+
 def _foreign_pyabc_db(path: Path) -> None:
     """An SQLite file with pyabc's tables holding a fit of another parameter against another target."""
     import sqlite3

@@ -102,7 +102,7 @@ def test_every_numeric_default_has_a_unit():
     )
 
 
-def test_source_is_the_keys_own_line_comment_else_the_enclosing_blocks():
+def test_source_is_the_keys_own_line_comment_else_the_enclosing_blocks(tmp_path):
     text = "\n".join(
         [
             "# file header: not a source",
@@ -116,13 +116,17 @@ def test_source_is_the_keys_own_line_comment_else_the_enclosing_blocks():
             "top: 5",
         ]
     )
-    comments = parameters.line_comments(text)
-    assert parameters.source_of("block.own", comments) == "own source"
-    assert parameters.source_of("block.inherits", comments) == "block source"
-    assert parameters.source_of("block.flow.b", comments) == "flow source"
-    assert parameters.source_of("block.quoted", comments) == "after the quote"
-    assert parameters.source_of("block.steps.0.difficulty", comments) == "step source"
-    assert parameters.source_of("top", comments) == ""
+    conf = tmp_path / "conf"
+    (conf / "group").mkdir(parents=True)
+    (conf / "group" / "default.yaml").write_text(text + "\n", encoding="utf-8")
+    (conf / "config.yaml").write_text("defaults:\n  - group: default\n", encoding="utf-8")
+    sources = {p.key: p.source for p in parameters.parameters(conf)}  # the table's rows, read through ruamel
+    assert sources["group.block.own"] == "own source"
+    assert sources["group.block.inherits"] == "block source"
+    assert sources["group.block.flow.b"] == "flow source"
+    assert sources["group.block.quoted"] == "after the quote"
+    assert sources["group.block.steps.0.difficulty"] == "step source"
+    assert sources["group.top"] == ""
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,10 @@ of a name in `BLOCKS` in any docs/*.md; `python -m sim.reports.parameter_table -
 one of them is stale (a doc no longer matches conf/ or the code's registries). `DOC_BLOCKS` names
 the blocks each doc must hold, so a doc that lost its markers is an error, not a silent pass.
 
-Values come from `yaml.safe_load` of each file; the source of a key is the trailing `# ...` comment
-of its own line, or, if its line has none, of the nearest enclosing block's line. A key's name is
-its dotted config key, as on the Hydra command line (`friction.routes.prompt.steps.0.difficulty`).
+Values and sources come from `sim.core.conf_yaml` (ruamel.yaml's round-trip loader): the source of a
+key is the trailing `# ...` comment of its own line, or, if its line has none, of the nearest
+enclosing block's line. A key's name is its dotted config key, as on the Hydra command line
+(`friction.routes.prompt.steps.0.difficulty`).
 Files read: conf/config.yaml (the run's own keys, not `defaults` or `hydra`), every
 conf/<group>/default.yaml (in the order of config.yaml's defaults list), and the default policy
 (conf/policy/linkedin_actual.yaml) for the timeline table only. No Hydra import.
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import yaml
 
+from sim.core.conf_yaml import ConfFile, leaves
 from sim.model.config import declared_unit
 from sim.model.regions import REGION_CODES
 from sim.run.compose import CONF_DIR
@@ -116,105 +118,6 @@ class Parameter:
 
 
 # ---------------------------------------------------------------- reading the YAML files
-def _strip_comment(line: str) -> tuple[str, str]:
-    """(content, comment) of a line: the comment is the text after a `#` outside quotes."""
-    quote = None
-    for i, ch in enumerate(line):
-        if quote:
-            if ch == quote:
-                quote = None
-        elif ch in "\"'":
-            quote = ch
-        elif ch == "#" and (i == 0 or line[i - 1] in " \t"):
-            return line[:i].rstrip(), line[i + 1 :].strip()
-    return line.rstrip(), ""
-
-
-def _leaves(value, prefix: str) -> dict[str, object]:
-    """Dotted keys of every leaf under `value`; empty mappings and lists are leaves."""
-    if isinstance(value, dict) and value:
-        out = {}
-        for k, v in value.items():
-            out.update(_leaves(v, f"{prefix}.{k}" if prefix else str(k)))
-        return out
-    if isinstance(value, list) and value:
-        out = {}
-        for i, v in enumerate(value):
-            out.update(_leaves(v, f"{prefix}.{i}" if prefix else str(i)))
-        return out
-    return {prefix: value}
-
-
-def _load(value: str):
-    """An inline YAML value (flow mapping, list or scalar); unparsable text stays a string."""
-    try:
-        return yaml.safe_load(value) if value else None
-    except yaml.YAMLError:
-        return value
-
-
-def line_comments(text: str) -> dict[str, str]:
-    """Trailing comment of each key's line, by dotted key (block-style YAML with flow values).
-
-    A key whose line holds an inline value (`{a: 1}`, `[x]`, a scalar) gives its comment to every
-    leaf inside that value. List items (`- ...`) are keyed by their index.
-    """
-    comments: dict[str, str] = {}
-    stack: list[tuple[int, str]] = []  # (indent, dotted path) of open blocks
-    counters: dict[str, int] = {}  # next list index per path
-
-    def parent(indent: int) -> str:
-        while stack and stack[-1][0] >= indent:
-            stack.pop()
-        return stack[-1][1] if stack else ""
-
-    def join(a: str, b: str) -> str:
-        return f"{a}.{b}" if a else b
-
-    def handle(indent: int, content: str, comment: str) -> None:
-        if content.startswith("- ") or content == "-":
-            owner = parent(indent)
-            index = counters.get(owner, 0)
-            counters[owner] = index + 1
-            path = join(owner, str(index))
-            comments[path] = comment
-            stack.append((indent, path))
-            rest = content[1:].lstrip()
-            if rest.startswith("{") or rest.startswith("[") or ":" not in rest:
-                for leaf in _leaves(_load(rest), path):
-                    comments.setdefault(leaf, comment)
-            else:  # `- key: value`: the item is a block mapping opened on the dash's line
-                handle(indent + 1 + (len(content) - 1 - len(rest)), rest, comment)
-            return
-        key, _, value = content.partition(":")
-        key = key.strip().strip("\"'")
-        path = join(parent(indent), key)
-        comments[path] = comment
-        value = value.strip()
-        if value:
-            for leaf in _leaves(_load(value), path):
-                comments.setdefault(leaf, comment)
-        stack.append((indent, path))
-
-    for raw in text.splitlines():
-        content, comment = _strip_comment(raw)
-        if not content.strip():
-            continue
-        indent = len(content) - len(content.lstrip(" "))
-        handle(indent, content.strip(), comment)
-    return comments
-
-
-def source_of(key: str, comments: dict[str, str]) -> str:
-    """The comment of the key's own line, else of the nearest enclosing block's line."""
-    parts = key.split(".")
-    for n in range(len(parts), 0, -1):
-        comment = comments.get(".".join(parts[:n]), "")
-        if comment:
-            return comment
-    return ""
-
-
 def unit_of(key: str, prefix: str = "") -> str:
     """The unit of a dotted key (of the group `prefix`): the schema's, else from UNITS, else from its
     name's suffix; UNKNOWN_UNIT if none.
@@ -242,20 +145,17 @@ def unit_of(key: str, prefix: str = "") -> str:
 
 
 def _file_parameters(path: Path, prefix: str, conf_dir: Path, skip: tuple[str, ...] = ()) -> list[Parameter]:
-    text = path.read_text(encoding="utf-8")
-    data = yaml.safe_load(text) or {}
-    data = {k: v for k, v in data.items() if k not in skip}
-    comments = line_comments(text)
+    conf = ConfFile.read(path)
     rel = f"conf/{path.relative_to(conf_dir).as_posix()}" if path.is_relative_to(conf_dir) else str(path)
     return [
         Parameter(
             key=f"{prefix}.{key}" if prefix else key,
             value=value,
             unit=unit_of(key, prefix),
-            source=source_of(key, comments),
+            source=conf.source(key),
             file=rel,
         )
-        for key, value in _leaves(data, "").items()
+        for key, value in leaves(conf.values(skip)).items()
     ]
 
 
@@ -392,7 +292,7 @@ def experiment_list(conf_dir: Path = CONF_DIR) -> str:
         params = (((data.get("hydra") or {}).get("sweeper") or {}).get("params")) or {}
         sweeps = "<br>".join(f"`{k}={format_value(v)}`" for k, v in params.items()) or "-"
         besides = {k: v for k, v in data.items() if k not in ("defaults", "hydra", "progress")}
-        sets = ", ".join(f"`{k}={format_value(v)}`" for k, v in _leaves(besides, "").items() if k) or "-"
+        sets = ", ".join(f"`{k}={format_value(v)}`" for k, v in leaves(besides).items() if k) or "-"
         lines.append(f"| `{path.stem}` | {_cell(_header_comment(text))} | {_cell(sweeps)} | {_cell(sets)} |")
     return "\n".join(lines)
 
