@@ -64,6 +64,7 @@ class ConsentModel(mesa.Model):
         # choices recorded today, per region, direction (opted out, opted in) and channel
         self.choices_today = np.zeros((self.n_cells, 2, len(CHANNELS)))
         self._one_click_readers = np.empty(0, np.int64)
+        self._exposed_today = None  # (eligible members exposed today, by an email notice?) for after_intent
         self.sharers: deque[tuple[int, np.ndarray]] = deque()  # (day, agents) who told their contacts
         self.pending_choices: dict[int, list[tuple]] = {}  # (members, choices, channel) of forms awaiting effect
         # per simulation: days x (regions + ALL) x metrics; `records` is the one simulation's
@@ -104,6 +105,7 @@ class ConsentModel(mesa.Model):
         exposed = self._awareness(t, visitors, exposed_by_notice)
         self._after_exposure(t, exposed, exposed_by_notice)
         self._form_intent(t, exposed)
+        self._after_intent(t)
         self._answer_prompts(t, visitors)
         self._attempt_routes(t, visitors)
         self._one_click(t)
@@ -283,15 +285,36 @@ class ConsentModel(mesa.Model):
             m.told(t, told, telling, p)
 
     def _after_exposure(self, t: int, exposed: np.ndarray, by_notice: np.ndarray) -> None:
-        """The mechanisms' response to today's exposures of eligible members (`from_notice`: by a notice)."""
-        if not self._hooks["after_exposure"]:
+        """The mechanisms' response to today's exposures of eligible members (`from_notice`: by an
+        email notice); kept for `after_intent`."""
+        self._exposed_today = None
+        if not (self._hooks["after_exposure"] or self._hooks["after_intent"]):
             return
         exposed = exposed[self.pop.eligible[exposed]]
         if exposed.size == 0:
             return
         from_notice = np.isin(exposed, by_notice) if by_notice.size else np.zeros(exposed.size, bool)
+        self._exposed_today = (exposed, from_notice)
         for m in self._hooks["after_exposure"]:
             m.after_exposure(t, exposed, from_notice)
+
+    def _after_intent(self, t: int) -> None:
+        """The mechanisms' response to today's exposures once today's intents are formed (4), before action (5)."""
+        if self._exposed_today is None:
+            return
+        for m in self._hooks["after_intent"]:
+            m.after_intent(t, *self._exposed_today)
+
+    @property
+    def one_click_readers(self) -> np.ndarray:
+        """Members who met a notice's one-click link today (email readers, in-app viewers; may repeat)."""
+        return self._one_click_readers
+
+    def routes_to_act(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(the choice each member wants, NO_CHOICE where their status fits their preference; the
+        bitmask of routes open to it today, 0 if none): for the mechanisms."""
+        desired = consent.desired_choice(self.pop.preference[idx], self._enrolled(idx))
+        return desired, self._open_routes(idx, desired)
 
     def set_exposure_level(self, members: np.ndarray, level: np.ndarray, from_day: int) -> None:
         """Set members' exposure levels (float32) and the day from `from_day` on when their region's
@@ -673,7 +696,7 @@ class ConsentModel(mesa.Model):
 # The methods `step` calls, in order (docs/ODD.md §3): what `time_phases` times.
 PHASES = (
     "_start_of_day", "_apply_policy", "_visits", "_note_visits", "_awareness", "_after_exposure", "_form_intent",
-    "_answer_prompts", "_attempt_routes", "_one_click", "_post", "_training_pull", "_record",
+    "_after_intent", "_answer_prompts", "_attempt_routes", "_one_click", "_post", "_training_pull", "_record",
 )  # fmt: skip
 
 

@@ -41,6 +41,8 @@ HOOKS = (
     # by today's email notice (an in-app notice is an exposure on the visit it is seen)
     "told",  # (t, told, telling, p): eligible contacts told by members who acted
     "scale_chance",  # (kind, p, members, t) -> p: a chance of "intent" or "try", scaled
+    "after_intent",  # (t, exposed, from_notice): after intent (4), before action (5): the members and
+    # flags of after_exposure, with today's intents formed (a response that needs an intent)
     "step_difficulty",  # (members, difficulty, t) -> difficulty of a route step
     "posts_made",  # (due, t) -> the posters (poster indices) among `due` who post today
     "first_pull_backlog",  # (members, backlog) -> posts of the backlog the first pull still finds

@@ -1,4 +1,4 @@
-"""Coverage that teaches the path, and coverage that brings members back (docs/ODD.md §7.11, §7.12).
+"""Coverage that teaches the path, and the share of coverage that is about an event (docs/ODD.md §7.11, §7.12).
 
 Media attention in a region is a background level plus decaying shocks, one per dated event
 (`sim.model.rules.awareness.media_attention`). This module splits off the event part (the shocks)
@@ -6,8 +6,8 @@ and the part of it that prints the opt-out steps (each event's `guidance` share,
 `coverage_share`). A member exposed on a day is reached by how-to content with probability
 guided(t) / attention(t) (the share of today's coverage that prints the steps) and then finds every
 hidden step (difficulty above `hidden_above`) easier by `difficulty_reduction` log-odds, never
-easier than `hidden_above`, for `memory_days`. A member exposed while event coverage runs comes
-back to the site the next day with probability `response_prob * event(t) / attention(t)`.
+easier than `hidden_above`, for `memory_days`. The event share event(t) / attention(t) is also what
+a story brings back (sim.model.rules.return_visits).
 Every function here works on scalars and on arrays alike.
 """
 
