@@ -19,11 +19,16 @@ from sim.model.stacking import batch_key
 from sim.run.compose import CONF_DIR, EVERY_MECHANISM_ON, compose_raw
 
 ROOT = Path(__file__).resolve().parents[1]
+# one region (ROW) opt-in unasked from 2024-09-18 (the rest the real policy), so accepters have
+# something to opt in to and opting in unasked moves the run
+OPT_IN_ROW = ("policy=opt_in_unasked", "policy.substitutions=[{regions:[ROW],regime:{default_on:unticked_box}}]",
+              "opt_in_interest.rate_per_year=0.9")  # fmt: skip
 # every mechanism on, with joiners, closures and moving concern, so every counter moves
 BUSY = (
     *EVERY_MECHANISM_ON, "population.agents=4000", "population.min_agents_per_region=200", "progress=false",
     "end=2025-11-30", "concern.sensitivity=5", "membership.growth_per_year.default=0.2",
     "membership.dormant_close_per_year=0.3", "reactions.close_account.share=0.05", "training.retroactive_removal=true",
+    *OPT_IN_ROW,
 )  # fmt: skip
 
 
@@ -81,7 +86,7 @@ def test_a_counter_left_out_of_what_leaves_with_a_member_is_caught(monkeypatch):
 
 # ---------------------------------------------------------------- batched parameters
 SMALL = (*EVERY_MECHANISM_ON, "population.agents=1200", "population.min_agents_per_region=60", "progress=false",
-         "end=2025-03-31", "concern.sensitivity=5", "reactions.close_account.share=0.05")  # fmt: skip
+         "end=2025-03-31", "concern.sensitivity=5", "reactions.close_account.share=0.05", *OPT_IN_ROW)  # fmt: skip
 RUN_KEYS = ("seed", "progress", "figures", "uncertainty")  # batched, but not model parameters
 
 

@@ -20,8 +20,14 @@ from sim.run.compose import EVERY_MECHANISM_ON, compose_raw
         ["end=2025-12-31"],
         ["policy=forced_choice_everywhere", "end=2025-06-30", "training.retroactive_removal=true"],
         ["end=2025-12-31", "policy.substitutions=[{regions:[all],route:{settings_toggle:objection_form}}]"],
+        [  # ROW opt-in unasked: accepters' intents from opt_in_interest
+            "end=2025-12-31",
+            "policy=opt_in_unasked",
+            "opt_in_interest.rate_per_year=0.9",
+            "policy.substitutions=[{regions:[ROW],regime:{default_on:unticked_box}}]",
+        ],
     ],
-    ids=["actual", "forced_choice_removal", "objection_form_wait"],
+    ids=["actual", "forced_choice_removal", "objection_form_wait", "opt_in_unasked"],
 )
 def test_running_counts_equal_a_full_recount_every_day(overrides):
     base = ["population.agents=3000", "population.min_agents_per_region=150", "progress=false"]

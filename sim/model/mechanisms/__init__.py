@@ -1,4 +1,4 @@
-"""The registry of behaviour mechanisms (docs/ODD.md §7.10-7.15), in the order their hooks run.
+"""The registry of behaviour mechanisms (docs/ODD.md §7.10-7.15, §7.17), in the order their hooks run.
 
 Everything that lists mechanisms reads this tuple: the config schema's groups (sim.model.config),
 the keys a batch may vary (sim.model.stacking), the state arrays (sim.model.state), the metric
@@ -16,6 +16,7 @@ from sim.model.mechanisms.base import HOOKS, Mechanism, overrides_hook
 from sim.model.mechanisms.concern import Concern
 from sim.model.mechanisms.guidance import Guidance
 from sim.model.mechanisms.membership import Membership
+from sim.model.mechanisms.opt_in_interest import OptInInterest
 from sim.model.mechanisms.reactions import CloseAccount, DeleteOldPosts, PostLess
 from sim.model.mechanisms.return_visits import ReturnVisits
 from sim.model.mechanisms.salience import Salience
@@ -29,6 +30,7 @@ REGISTRY: tuple[type[Mechanism], ...] = (
     PostLess,
     CloseAccount,
     Membership,
+    OptInInterest,
 )
 BY_KEY: dict[str, type[Mechanism]] = {m.key: m for m in REGISTRY}
 
