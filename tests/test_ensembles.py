@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.analysis.calibration import load_targets
+from sim.analysis.calibration import load_prior_only, load_targets
 from sim.analysis.posterior import write_posterior
 from sim.analysis.uncertainty import decompose
 from sim.model.config import validate_config
@@ -18,8 +18,10 @@ TINY = ["population.agents=800", "population.min_agents_per_region=40", "end=202
 
 
 def _posterior(tmp_path, rows: list[dict]) -> str:
+    """A posterior of these rows over every calibrated, nuisance and prior-only parameter (so none is
+    drawn from its prior: the rows fix them all)."""
     _, params, nuisance = load_targets()
-    every = params + nuisance
+    every = params + nuisance + load_prior_only()
     values = np.array([[row[p["name"]] for p in every] for row in rows])
     write_posterior(tmp_path, [{k: p[k] for k in ("name", "keys", "prior")} for p in every], values,
                     np.ones(len(rows)), {"nuisance": [p["name"] for p in nuisance]})  # fmt: skip
@@ -27,11 +29,11 @@ def _posterior(tmp_path, rows: list[dict]) -> str:
 
 
 def _shipped_values() -> dict:
-    """Every calibrated parameter at its shipped value (the first key it is written to)."""
+    """Every calibrated and prior-only parameter at its shipped value (the first key it is written to)."""
     _, params, nuisance = load_targets()
     raw = compose_raw(TINY)
     out = {}
-    for p in params:
+    for p in params + load_prior_only():
         value = get_key(raw, p["keys"][0])
         out[p["name"]] = value["default"] if isinstance(value, dict) else value
     return {**out, **{p["name"]: 0.2 for p in nuisance}}
@@ -119,3 +121,27 @@ def test_a_regimes_sweep_with_posterior_draws_gives_wider_intervals_and_the_brie
     assert "are 4 parameter sets drawn from the calibrated\nposterior times 2 seeds" in text
     assert "times as wide as seed-only ones" in text and "seed replicates only" not in text
     assert (sweep / "brief" / "figures").is_dir()
+
+
+def test_prior_only_parameters_are_drawn_from_their_priors_and_carried_into_the_dataset():
+    """The dataset's volume and timing (no target informs them) are drawn from their priors in every
+    posterior draw, paired across policies, named in the identity, and widen the text-token interval:
+    its 10-90% range at least 5% of its median (issue 26's check)."""
+    from sim.analysis.calibration import load_prior_only
+    from sim.analysis.priors import prior_support
+    from sim.model.batch import simulate_many
+    from sim.model.metrics import INDEX
+
+    ens = ["uncertainty=posterior", "uncertainty.draws=20", "end=2024-12-31"]
+    configs, table, identity = draw_configs(_config(*ens))
+    _, other, other_id = draw_configs(_config("policy=forced_choice_everywhere", *ens))
+    pd.testing.assert_frame_equal(table, other)
+    prior_only = {p["name"]: p for p in load_prior_only()}
+    assert {"tokens_per_post", "profile_tokens", "tenure_mean_days", "photo_share"} <= set(identity["prior_only"])
+    for name in identity["prior_only"]:
+        low, high = prior_support(prior_only[name]["prior"])
+        assert table[name].between(low, high).all() and table[name].nunique() == len(table), name
+    assert configs[0].training.tokens_per_post == table["tokens_per_post"][0]
+    tokens = np.array([r[-1, -1, INDEX["dataset_text_tokens"]] for r in simulate_many(configs)])
+    q10, q50, q90 = np.quantile(tokens, [0.1, 0.5, 0.9])
+    assert q90 - q10 >= 0.05 * q50, (q10, q50, q90)

@@ -46,6 +46,11 @@ def load_targets(path: Path = TARGETS_FILE) -> tuple[list[Target], list[dict], l
     return targets, data["parameters"], data.get("nuisance", [])
 
 
+def load_prior_only(path: Path = TARGETS_FILE) -> list[dict]:
+    """Parameters no target informs (`unfitted`): posterior ensembles draw them from their priors."""
+    return yaml.safe_load(path.read_text(encoding="utf-8")).get("unfitted", [])
+
+
 def shipped_raw(overrides: list[str] | None = None) -> dict:
     """The shipped config as a plain dict (composed by Hydra from conf/)."""
     return compose_raw(["progress=false", *(overrides or [])])

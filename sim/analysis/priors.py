@@ -37,6 +37,14 @@ def draw_prior(prior: dict, rng: np.random.Generator) -> float:
     return float(rng.uniform(low, high))
 
 
+def draw_natural(prior: dict, rng: np.random.Generator, size: int) -> np.ndarray:
+    """`size` draws from a prior on the model's scale (a log-uniform parameter uniform in its log)."""
+    low, high = prior_support(prior)
+    if "loguniform" in prior:
+        return np.exp(rng.uniform(np.log(low), np.log(high), size))
+    return rng.uniform(low, high, size)
+
+
 def natural(values: dict, parameters: list[dict]) -> dict[str, float]:
     """A particle's values on the model's scale (log-uniform parameters are sampled as their logs)."""
     logs = {p["name"] for p in parameters if "loguniform" in p["prior"]}

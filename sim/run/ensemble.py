@@ -5,6 +5,11 @@ shipped posterior (sim.analysis.posterior), each at the run's own seed, all thro
 `sim.model.batch.simulate_many`. The draws depend only on (draws, draw_seed), so every policy of a
 sweep, and every seed, gets the same N parameter sets: draw k under one policy pairs with draw k
 under another, and a difference between policies keeps its pairing.
+
+Each draw also carries the parameters no target informs (`unfitted` in conf/calibration/targets.yaml:
+the dataset's volume and timing, the reactions, opting in unasked), drawn from their priors: they
+keep their prior, and the intervals carry it. The draws table and the run's provenance name them
+("prior_only").
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.analysis.calibration import with_values
+from sim.analysis.calibration import load_prior_only, with_values
 from sim.analysis.posterior import (
     POSTERIOR_DIR,
     Posterior,
@@ -23,12 +28,14 @@ from sim.analysis.posterior import (
     load_posterior,
     posterior_sha256,
 )
+from sim.analysis.priors import draw_natural
 from sim.model.batch import simulate_many
 from sim.model.config import SimConfig, validate_config
 from sim.model.records import Records, agents_by_region
 from sim.model.world import sample_members, simulated_dates
 
 DRAW = "draw"  # the series column that numbers a run's posterior draws
+PRIOR_ONLY_STREAM = 0x5052494F  # "PRIO": the seed stream of the prior-only parameters' draws
 
 
 def posterior_of(config: SimConfig) -> tuple[Posterior, Path]:
@@ -48,16 +55,25 @@ def posterior_of(config: SimConfig) -> tuple[Posterior, Path]:
 def draw_configs(config: SimConfig) -> tuple[list[SimConfig], pd.DataFrame, dict]:
     """The run's config with each posterior draw's values; the draws as a table; the posterior's identity."""
     post, directory = posterior_of(config)
-    draws = post.draws(config.uncertainty.draws, config.uncertainty.draw_seed)
+    n, seed = config.uncertainty.draws, config.uncertainty.draw_seed
+    draws = post.draws(n, seed)
+    fitted = {p["name"] for p in post.shipped_parameters}
+    prior_only = [p for p in load_prior_only() if p["name"] not in fitted]
+    rng = np.random.default_rng([seed, PRIOR_ONLY_STREAM])  # its own stream: the posterior's draws stay as they were
+    from_priors = {p["name"]: draw_natural(p["prior"], rng, n) for p in prior_only}
+    for k, values in enumerate(draws):
+        values.update({name: float(v[k]) for name, v in from_priors.items()})
     raw = config.model_dump(mode="json")
-    configs = [validate_config(with_values(raw, post.shipped_parameters, values)) for values in draws]
-    table = pd.DataFrame(draws)[[p["name"] for p in post.shipped_parameters]]
+    parameters = [*post.shipped_parameters, *prior_only]
+    configs = [validate_config(with_values(raw, parameters, values)) for values in draws]
+    table = pd.DataFrame(draws)[[p["name"] for p in parameters]]
     table.insert(0, DRAW, np.arange(len(draws)))
     identity = {
         "posterior_dir": str(directory),
         "posterior_sha256": posterior_sha256(directory),
-        "draws": config.uncertainty.draws,
-        "draw_seed": config.uncertainty.draw_seed,
+        "draws": n,
+        "draw_seed": seed,
+        "prior_only": [p["name"] for p in prior_only],
     }
     return configs, table, identity
 
