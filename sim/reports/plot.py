@@ -149,11 +149,17 @@ def _region_grid():
     return fig, axes, list(zip(axes.flat, regions, strict=False)), axes.flat[-1]
 
 
-def region_panels(reduced, varying, dates, metric: str, ylabel: str, title: str, out_dir: Path, name: str):
+def region_panels(
+    reduced, varying, dates, metric: str, ylabel: str, title: str, out_dir: Path, name: str, beside=None, keys=()
+):
+    """A panel per region, a line (median, 10-90% band) per setting combination. `beside(ax, frame,
+    region, style)` draws more of each combination; `keys` are extra (handle, label) pairs of the legend."""
     fig, axes, panels, legend_ax = _region_grid()
     for ax, region in panels:
         for i, (label, frame) in enumerate(_series(reduced, varying)):
             _draw(ax, frame, metric, region, 1.0, label, series_style(i))
+            if beside is not None:
+                beside(ax, frame, region, series_style(i))
         for day in dates.get(region, []):
             if reduced.date.min() <= day <= reduced.date.max():
                 ax.axvline(day, color="0.55", ls=(0, (2, 2)), lw=0.6)
@@ -162,6 +168,7 @@ def region_panels(reduced, varying, dates, metric: str, ylabel: str, title: str,
     for ax in axes[:, 0]:
         ax.set_ylabel(ylabel)
     handles, labels = axes.flat[0].get_legend_handles_labels()
+    handles, labels = handles + [k[0] for k in keys], labels + [k[1] for k in keys]
     legend_ax.legend(handles, labels, loc="center", frameon=False, title=", ".join(varying))
     fig.suptitle(f"{title}\nmedian and 10-90% band over replicates; dotted lines: policy phase changes")
     return _save(fig, out_dir, name)
@@ -171,32 +178,20 @@ def enrolled_and_in_use(reduced, varying, dates, out_dir: Path) -> list[Path]:
     """Per region, each series' share of eligible members in use for training now (solid, with its
     band) and enrolled, set to be used whether or not training runs yet (dashed, same colour): the
     two part where a region is enrolled before its training starts (docs/ODD.md §8)."""
-    fig, axes, panels, legend_ax = _region_grid()
-    for ax, region in panels:
-        for i, (label, frame) in enumerate(_series(reduced, varying)):
-            style = series_style(i)
-            _draw(ax, frame, "in_use_share", region, 1.0, label, style)
-            part = frame[(frame.metric == "enrolled_share") & (frame.region == region)].sort_values("date")
-            ax.plot(part.date, part["median"], lw=1.0, color=style["color"], ls="--")
-        for day in dates.get(region, []):
-            if reduced.date.min() <= day <= reduced.date.max():
-                ax.axvline(day, color="0.55", ls=(0, (2, 2)), lw=0.6)
-        ax.set_title(region)
-        _dates_axis(ax)
-    for ax in axes[:, 0]:
-        ax.set_ylabel("share of eligible members")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    handles += [
-        Line2D([], [], color="0.3", lw=1.3),
-        Line2D([], [], color="0.3", lw=1.0, ls="--"),
-    ]
-    labels += ["solid: in use for training now", "dashed: enrolled, set to be used (training or not)"]
-    legend_ax.legend(handles, labels, loc="center", frameon=False, title=", ".join(varying))
-    fig.suptitle(
-        "Data in use for training now (solid) and enrolled, set to be used (dashed)\n"
-        "median and 10-90% band (in use) over replicates; dotted lines: policy phase changes"
+
+    def enrolled(ax, frame, region, style):
+        part = frame[(frame.metric == "enrolled_share") & (frame.region == region)].sort_values("date")
+        ax.plot(part.date, part["median"], lw=1.0, color=style["color"], ls="--")
+
+    keys = (
+        (Line2D([], [], color="0.3", lw=1.3), "solid: in use for training now"),
+        (Line2D([], [], color="0.3", lw=1.0, ls="--"), "dashed: enrolled, set to be used (training or not)"),
     )
-    return _save(fig, out_dir, "enrolled_and_in_use")
+    title = "Data in use for training now (solid, with its band) and enrolled, set to be used (dashed)"
+    ylabel = "share of eligible members"
+    return region_panels(
+        reduced, varying, dates, "in_use_share", ylabel, title, out_dir, "enrolled_and_in_use", enrolled, keys
+    )
 
 
 def dataset_by_type(reduced, varying, out_dir: Path) -> list[Path]:
