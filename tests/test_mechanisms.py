@@ -85,8 +85,11 @@ def test_a_counter_left_out_of_what_leaves_with_a_member_is_caught(monkeypatch):
 
 
 # ---------------------------------------------------------------- batched parameters
+# The shipped deadline (2025-11-03) lies beyond this run: the 2024-11-20 notice gets one inside it, so the
+# deadline mechanism has something to scale.
 SMALL = (*EVERY_MECHANISM_ON, "population.agents=1200", "population.min_agents_per_region=60", "progress=false",
-         "end=2025-03-31", "concern.sensitivity=5", "reactions.close_account.share=0.05", *OPT_IN_ROW)  # fmt: skip
+         "end=2025-03-31", "concern.sensitivity=5", "reactions.close_account.share=0.05", *OPT_IN_ROW,
+         "+policy.events.2.deadline=2025-01-31")  # fmt: skip
 RUN_KEYS = ("seed", "progress", "figures", "uncertainty")  # batched, but not model parameters
 
 

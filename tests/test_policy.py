@@ -204,3 +204,55 @@ def test_media_events_of_the_timeline():
     assert by_date[("2024-09-20", "moderate")] == {"UK"}
     assert by_date[("2024-11-20", "moderate")] == set(REGION_CODES)
     assert by_date[("2025-09-18", "high")] == by_date[("2025-11-03", "high")] == {"EU_EEA", "UK", "CH", "CA", "HK"}
+
+
+def test_a_deadline_is_compiled_as_the_days_left_in_the_regions_it_names(actual):
+    from sim.model.policy import NO_DEADLINE
+
+    left = actual.deadline_days
+    assert left.shape == actual.regime.shape and left.dtype == np.int32
+    for code in LATE_JOINERS + ("UK",):
+        c = col(code)
+        assert (left[: day("2025-09-18"), c] == NO_DEADLINE).all()  # not before it is announced
+        assert left[day("2025-09-18"), c] == 46 and left[day("2025-11-03"), c] == 0
+        np.testing.assert_array_equal(np.diff(left[day("2025-09-18") : day("2025-11-03") + 1, c]), -1)
+        assert (left[day("2025-11-04") :, c] == NO_DEADLINE).all()  # none after it
+    for code in (*EARLY, "CN"):
+        assert (left[:, col(code)] == NO_DEADLINE).all()
+
+
+def _deadline_policy(*events):
+    from conftest import compose_raw
+
+    from sim.model.config import validate_config
+
+    raw = compose_raw()
+    raw["policy"]["events"] = [*raw["policy"]["events"], *events]
+    return validate_config(raw).policy
+
+
+def test_a_later_deadline_replaces_an_earlier_one_and_one_beyond_the_horizon_counts_down_to_it():
+    from sim.model.policy import NO_DEADLINE, deadline_days
+
+    policy = _deadline_policy(
+        {"date": "2025-01-10", "regions": ["CN"], "deadline": "2025-02-01"},
+        {"date": "2025-01-20", "regions": ["CN"], "deadline": "2025-03-01", "label": "an extension"},
+        {"date": "2026-12-01", "regions": ["US"], "deadline": "2027-06-30"},
+    )
+    left = deadline_days(policy, START, N_DAYS)
+    cn, us = col("CN"), col("US")
+    assert left[day("2025-01-10"), cn] == 22 and left[day("2025-01-19"), cn] == 13
+    assert left[day("2025-01-20"), cn] == (dt.date(2025, 3, 1) - dt.date(2025, 1, 20)).days  # extended
+    assert left[day("2025-02-02"), cn] > 0 and left[day("2025-03-01"), cn] == 0
+    assert left[day("2025-03-02"), cn] == NO_DEADLINE
+    assert left[-1, us] == (dt.date(2027, 6, 30) - END).days  # beyond the horizon: still ahead
+    # the same compiled for a later start: phases before the start are in force on day 0
+    late = deadline_days(policy, dt.date(2025, 1, 15), 30)
+    assert late[0, cn] == 17 and late[5, cn] == (dt.date(2025, 3, 1) - dt.date(2025, 1, 20)).days
+
+
+def test_stacked_policies_lay_their_deadlines_side_by_side(actual):
+    from sim.model.stacking import stack_policies
+
+    stacked = stack_policies([actual, actual])
+    np.testing.assert_array_equal(stacked.deadline_days, np.hstack([actual.deadline_days] * 2))

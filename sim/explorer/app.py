@@ -162,8 +162,9 @@ def Status(model: ConsentModel):
         return
     t = model.day - 1
     rows = [
-        "| region | regime | trains | opt-out route | aware | enrolled | opted out | opted in | consent gap |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| region | regime | trains | opt-out route | aware | enrolled (set to be used) | in use now "
+        "| opted out | opted in | consent gap |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r, code in enumerate([*REGION_CODES, ALL]):
         rec = model.records[t, r]
@@ -177,6 +178,7 @@ def Status(model: ConsentModel):
         rows.append(
             f"| {code} | {regime} | {trains} | {route} "
             f"| {rec[INDEX['aware_share']]:.1%} | {rec[INDEX['enrolled_share']]:.1%} "
+            f"| {rec[INDEX['in_use_share']]:.1%} "
             f"| {rec[INDEX['opted_out_share']]:.1%} | {rec[INDEX['opted_in_share']]:.1%} "
             f"| {rec[INDEX['consent_gap_share']]:.1%} |"
         )

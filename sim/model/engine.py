@@ -661,6 +661,7 @@ class ConsentModel(mesa.Model):
         weighted = np.array(list(counts.values()), np.float64) * weight  # one multiplication for all counts
         return {
             **dict(zip(counts, weighted, strict=True)),
+            "in_use": counts["enrolled"] * weight * self.policy.training[t],  # enrolled, where the phase trains today
             "eligible": self.counts.eligible * weight,
             "objectors": self.counts.objectors * weight,
             "eligible_training": self.counts.eligible * self.policy.training[t] * weight,

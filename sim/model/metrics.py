@@ -26,7 +26,8 @@ CORE: tuple[Metric, ...] = (
     Metric("aware_share", "eligible members aware of the AI-training use", ELIGIBLE, "share", "aware", "eligible"),
     Metric(
         "enrolled_share",
-        "eligible members whose data the regime lets training use",
+        "set to be used: eligible members enrolled under the regime, whether or not training runs yet"
+        " (in use now: `in_use_share`)",
         ELIGIBLE,
         "share",
         "enrolled",
@@ -45,7 +46,7 @@ CORE: tuple[Metric, ...] = (
     Metric("objector_share", "eligible members who object to the use", ELIGIBLE, "share", "objectors", "eligible"),
     Metric(
         "objectors_enrolled_share",
-        "objectors whose data the regime lets training use",
+        "objectors enrolled under the regime (set to be used, whether or not training runs yet)",
         "share of objectors",
         "share",
         "gap",
@@ -105,6 +106,15 @@ CORE: tuple[Metric, ...] = (
         ELIGIBLE,
         "share",
         "eligible_training",
+        "eligible",
+    ),
+    Metric(
+        "in_use_share",
+        "in use now: eligible members whose data training uses today, enrolled and in a region whose phase"
+        " trains today (set to be used: `enrolled_share`)",
+        ELIGIBLE,
+        "share",
+        "in_use",
         "eligible",
     ),
     Metric("dataset_profiles", "profiles ingested (cumulative)", "profiles", "count", "ingested_profiles"),
@@ -176,7 +186,7 @@ CORE: tuple[Metric, ...] = (
     ),
     Metric(
         "enrolled_share_active",
-        "active eligible members (visited in 30 days) whose data training may use",
+        "active eligible members (visited in 30 days) enrolled under the regime (set to be used)",
         "share of active eligible",
         "share",
         "active_enrolled",

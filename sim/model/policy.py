@@ -21,6 +21,7 @@ from sim.model.regimes import TABLE, Regime, RegimeTable, with_parts
 from sim.model.regions import REGION_CODES
 
 ONE_CLICK_CHANNELS = ("email", "in_app")  # a notice that can carry a one-click choice
+NO_DEADLINE = -1  # deadline_days where no deadline lies ahead
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class PolicyTable:
     notices: tuple[Notice, ...]
     phases: dict[str, tuple[Phase, ...]]  # per region, for reports
     designs: RegimeTable  # the presets, then the policy's own designs (design_override applied)
+    deadline_days: np.ndarray  # int32: days left to the deadline in force (0 on its day); NO_DEADLINE: none
 
     def training_starts(self, day: int) -> np.ndarray:
         """Regions whose training phase begins today (first day of the horizon included)."""
@@ -261,7 +263,35 @@ def compile_policy(policy: PolicyConfig, start: dt.date, n_days: int, route_name
                 notices.append(Notice(first, r, channels, phase.one_click))
             previous = phase.regime
     notices.sort(key=lambda n: (n.day, n.region))
-    return PolicyTable(regime, training, routes_out, routes_in, tuple(route_names), tuple(notices), phases, designs)
+    return PolicyTable(
+        regime,
+        training,
+        routes_out,
+        routes_in,
+        tuple(route_names),
+        tuple(notices),
+        phases,
+        designs,
+        deadline_days=deadline_days(policy, start, n_days),
+    )
+
+
+def deadline_days(policy: PolicyConfig, start: dt.date, n_days: int) -> np.ndarray:
+    """[day, region] int32: days left to the deadline in force in the region (0 on the deadline's day),
+    NO_DEADLINE where none is. An event's deadline is in force from the event's date to the deadline;
+    a later event naming the region with a deadline replaces it (an extension moves the close)."""
+    out = np.full((n_days, len(REGION_CODES)), NO_DEADLINE, np.int32)
+    days = np.arange(n_days)
+    for event in sorted(policy.events, key=lambda e: e.date):  # stable: same-day events in list order
+        if event.deadline is None:
+            continue
+        first, close = (event.date - start).days, (event.deadline - start).days
+        for code in expand_regions(event.regions):
+            r = REGION_CODES.index(code)
+            out[max(first, 0) :, r] = NO_DEADLINE  # what an earlier event set is replaced from this one on
+            on = days[max(first, 0) : max(min(close + 1, n_days), 0)]
+            out[on, r] = close - on
+    return out
 
 
 def media_events(policy: PolicyConfig) -> list[tuple[dt.date, str, str]]:

@@ -51,6 +51,9 @@ class PolicyEvent(Routes):
     one_click: bool = False  # the notice carries a one-click "object" link (email or in-app)
     media: MediaLevel = "none"
     label: str = ""
+    # a deadline the event announces (an objection window's close, training's start), after its date and
+    # within the horizon or not; urgency rises as it nears (docs/ODD.md §7.18); None: none
+    deadline: dt.date | None = None
 
     @field_validator("regions")
     @classmethod
@@ -61,6 +64,12 @@ class PolicyEvent(Routes):
     def _one_click_needs_a_channel(self):
         if self.one_click and not {"email", "in_app"} & set(self.notice):
             raise ValueError(f"one_click needs an email or in_app notice to carry it, got notice={self.notice}")
+        return self
+
+    @model_validator(mode="after")
+    def _deadline_after_the_event(self):
+        if self.deadline is not None and self.deadline <= self.date:
+            raise ValueError(f"deadline {self.deadline} must come after the event's date {self.date}")
         return self
 
 

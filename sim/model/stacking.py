@@ -140,4 +140,5 @@ def stack_policies(tables: list[PolicyTable]) -> PolicyTable:
         notices=tuple(notices),
         phases=first.phases,
         designs=first.designs,
+        deadline_days=np.hstack([p.deadline_days for p in tables]),
     )

@@ -1,7 +1,8 @@
 """The two headline figures of a run: consent curves per region, and the dataset by type.
 
 Drawn from the run's tidy series (never from typed numbers). Colours are Paul Tol's muted
-palette (colour-blind safe); dashed vertical lines mark the days a region's policy phase changed.
+palette (colour-blind safe); dotted vertical lines mark the days a region's policy phase changed;
+enrolment (set to be used) is dashed beside the data in use for training now (solid).
 """
 
 from __future__ import annotations
@@ -31,10 +32,21 @@ TOL_MUTED = [
 ]
 CONSENT_LINES = {
     "aware_share": "aware",
-    "enrolled_share": "enrolled",
+    "enrolled_share": "enrolled: set to be used, training or not (dashed)",
+    "in_use_share": "in use: enrolled where training runs now",
     "opted_out_share": "opted out",
     "opted_in_share": "opted in",
     "consent_gap_share": "consent gap",
+}
+# Enrolment is drawn dashed and the data in use solid, in one colour: a region can be enrolled
+# (set to be used) before its training starts (docs/ODD.md §8), and the two lines part there.
+LINE_STYLES = {
+    "aware_share": {"color": TOL_MUTED[0]},
+    "enrolled_share": {"color": TOL_MUTED[1], "ls": "--"},
+    "in_use_share": {"color": TOL_MUTED[1]},
+    "opted_out_share": {"color": TOL_MUTED[2]},
+    "opted_in_share": {"color": TOL_MUTED[3]},
+    "consent_gap_share": {"color": TOL_MUTED[4]},
 }
 DATASET_PANELS = {
     "dataset_profiles": ("profiles", 1e6, "millions"),
@@ -81,14 +93,15 @@ def _consent_curves(frame: pd.DataFrame, phases: dict, out_dir: Path, policy: st
     regions = [*REGION_CODES, ALL]
     rows, cols = panel_grid(len(regions) + 1)  # a panel per region, the whole membership, the legend
     fig, axes = plt.subplots(rows, cols, figsize=(13, 2.85 * rows), sharex=True, sharey=True, layout="constrained")
-    series = {m: _wide(frame, m) for m in CONSENT_LINES}
+    recorded = set(frame.metric.unique())  # a series of an older run may lack a line (in_use_share)
+    series = {m: _wide(frame, m) for m in CONSENT_LINES if m in recorded}
     start, end = frame.date.min(), frame.date.max()
     for ax, code in zip(axes.flat, regions, strict=False):
-        for colour, (metric, label) in zip(TOL_MUTED, CONSENT_LINES.items(), strict=False):
-            ax.plot(series[metric].index, series[metric][code], color=colour, lw=1.6, label=label)
+        for metric, wide in series.items():
+            ax.plot(wide.index, wide[code], lw=1.6, label=CONSENT_LINES[metric], **LINE_STYLES[metric])
         for day in _phase_dates(phases, code):
             if start <= day <= end:
-                ax.axvline(day, color="0.6", ls="--", lw=0.8)
+                ax.axvline(day, color="0.6", ls=":", lw=0.8)
         ax.set_title(code, fontsize=10)
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
@@ -100,7 +113,7 @@ def _consent_curves(frame: pd.DataFrame, phases: dict, out_dir: Path, policy: st
     axes.flat[-1].legend(handles, labels, loc="center", title="share of eligible members", frameon=False)
     for ax in axes[:, 0]:
         ax.set_ylabel("share of eligible members")
-    fig.suptitle(f"Consent curves per region ({policy}); dashed: policy phase changes")
+    fig.suptitle(f"Consent curves per region ({policy}); dotted grey: policy phase changes")
     path = out_dir / "consent_curves.png"
     fig.savefig(path, dpi=120)
     plt.close(fig)

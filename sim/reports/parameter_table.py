@@ -204,8 +204,8 @@ def _policy_table(conf_dir: Path) -> list[str]:
         f'`{initial.get("regime")}` with route `{initial.get("route")}`; then (training "rule": a changed '
         "regime trains unless `excluded`, an unchanged one keeps its flag):",
         "",
-        "| date | regions | regime | training | route | notice | media | source |",
-        "|---|---|---|---|---|---|---|---|",
+        "| date | regions | regime | training | route | notice | media | deadline | source |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for e in policy.get("events", []):
         training = e.get("training")
@@ -221,6 +221,7 @@ def _policy_table(conf_dir: Path) -> list[str]:
                     e.get("route") or "unchanged",
                     ", ".join(e.get("notice", [])) or "none",
                     e.get("media", "none"),
+                    e.get("deadline") or "none",
                     e.get("label", ""),
                 )
             )

@@ -5,6 +5,8 @@ folder, its series.parquet. Draws, in PNG and SVG, into SWEEP_DIR/figures/:
 
 - opt_out_curves / opt_in_curves: one panel per region, one line per setting combination (e.g.
   policy), median with the 10-90% band over replicates, policy dates marked;
+- enrolled_and_in_use: per region, the share in use for training now (solid) beside the share
+  enrolled, set to be used whether or not training runs yet (dashed);
 - dataset_by_type: the whole membership's training set over time by type, in readable units;
 - consent_gap_<series>: the consent gap and its parts (unaware, intending, gave up, not trying) per region;
 - face_share: the face share of new posts over time, one line per setting (e.g. face_boost);
@@ -28,6 +30,7 @@ import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 
 from sim.analysis.aggregate import AGGREGATE_DIR, SEED, SERIES_FILE, aggregate  # noqa: E402
 from sim.core.run_folder import CONFIG
@@ -147,11 +150,17 @@ def _region_grid():
     return fig, axes, list(zip(axes.flat, regions, strict=False)), axes.flat[-1]
 
 
-def region_panels(reduced, varying, dates, metric: str, ylabel: str, title: str, out_dir: Path, name: str):
+def region_panels(
+    reduced, varying, dates, metric: str, ylabel: str, title: str, out_dir: Path, name: str, beside=None, keys=()
+):
+    """A panel per region, a line (median, 10-90% band) per setting combination. `beside(ax, frame,
+    region, style)` draws more of each combination; `keys` are extra (handle, label) pairs of the legend."""
     fig, axes, panels, legend_ax = _region_grid()
     for ax, region in panels:
         for i, (label, frame) in enumerate(_series(reduced, varying)):
             _draw(ax, frame, metric, region, 1.0, label, series_style(i))
+            if beside is not None:
+                beside(ax, frame, region, series_style(i))
         for day in dates.get(region, []):
             if reduced.date.min() <= day <= reduced.date.max():
                 ax.axvline(day, color="0.55", ls=(0, (2, 2)), lw=0.6)
@@ -160,9 +169,30 @@ def region_panels(reduced, varying, dates, metric: str, ylabel: str, title: str,
     for ax in axes[:, 0]:
         ax.set_ylabel(ylabel)
     handles, labels = axes.flat[0].get_legend_handles_labels()
+    handles, labels = handles + [k[0] for k in keys], labels + [k[1] for k in keys]
     legend_ax.legend(handles, labels, loc="center", frameon=False, title=", ".join(varying))
     fig.suptitle(f"{title}\nmedian and 10-90% band over replicates; dotted lines: policy phase changes")
     return _save(fig, out_dir, name)
+
+
+def enrolled_and_in_use(reduced, varying, dates, out_dir: Path) -> list[Path]:
+    """Per region, each series' share of eligible members in use for training now (solid, with its
+    band) and enrolled, set to be used whether or not training runs yet (dashed, same colour): the
+    two part where a region is enrolled before its training starts (docs/ODD.md §8)."""
+
+    def enrolled(ax, frame, region, style):
+        part = frame[(frame.metric == "enrolled_share") & (frame.region == region)].sort_values("date")
+        ax.plot(part.date, part["median"], lw=1.0, color=style["color"], ls="--")
+
+    keys = (
+        (Line2D([], [], color="0.3", lw=1.3), "solid: in use for training now"),
+        (Line2D([], [], color="0.3", lw=1.0, ls="--"), "dashed: enrolled, set to be used (training or not)"),
+    )
+    title = "Data in use for training now (solid, with its band) and enrolled, set to be used (dashed)"
+    ylabel = "share of eligible members"
+    return region_panels(
+        reduced, varying, dates, "in_use_share", ylabel, title, out_dir, "enrolled_and_in_use", enrolled, keys
+    )
 
 
 def dataset_by_type(reduced, varying, out_dir: Path) -> list[Path]:
@@ -316,6 +346,8 @@ def _plot_all(reduced, varying, dates, out_dir: Path) -> list[Path]:
         paths += region_panels(
             reduced, varying, dates, "opted_in_share", "share of eligible members", "Opted in", out_dir, "opt_in_curves"
         )
+    if (reduced.metric == "in_use_share").any():  # sweeps of older runs have no in-use series
+        paths += enrolled_and_in_use(reduced, varying, dates, out_dir)
     paths += dataset_by_type(reduced, varying, out_dir)
     paths += consent_gap_parts(reduced, varying, out_dir)
     if reduced.metric.str.contains("_via_").any():  # sweeps of older runs have no channels

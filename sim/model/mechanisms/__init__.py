@@ -14,6 +14,7 @@ import numpy as np
 
 from sim.model.mechanisms.base import HOOKS, Mechanism, overrides_hook
 from sim.model.mechanisms.concern import Concern
+from sim.model.mechanisms.deadline import Deadline
 from sim.model.mechanisms.guidance import Guidance
 from sim.model.mechanisms.membership import Membership
 from sim.model.mechanisms.opt_in_interest import OptInInterest
@@ -31,6 +32,7 @@ REGISTRY: tuple[type[Mechanism], ...] = (
     CloseAccount,
     Membership,
     OptInInterest,
+    Deadline,
 )
 BY_KEY: dict[str, type[Mechanism]] = {m.key: m for m in REGISTRY}
 

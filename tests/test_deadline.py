@@ -1,0 +1,98 @@
+"""Deadlines (docs/ODD.md §7.18, issue 26 item 4): urgency rises as a policy event's deadline nears
+and ends after it; a run with a deadline shows more opt-outs in the weeks before it, rising as it
+nears, and none extra after it (ANCHORS 9's shape), against the same run without."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+from conftest import compose_raw, make_config, run_cached
+
+from sim.model.config import ConfigError, validate_config
+from sim.model.metrics import INDEX
+from sim.model.regions import REGION_CODES
+from sim.model.rules import deadline
+from sim.run.compose import EVERY_MECHANISM_OFF
+
+
+# ---------------------------------------------------------------- the rule
+def test_urgency_is_hyperbolic_in_the_days_left_and_zero_after_the_deadline():
+    tau = 14.0
+    assert deadline.urgency(0, tau) == 1.0  # the deadline's day: the last day acting counts
+    assert deadline.urgency(14, tau) == pytest.approx(0.5)
+    assert deadline.urgency(28, tau) == pytest.approx(1 / 3)
+    assert deadline.urgency(7, tau) == pytest.approx(2 / 3)
+    assert deadline.urgency(-1, tau) == 0.0  # after it, or none ahead (NO_DEADLINE)
+    days = np.arange(0, 120)
+    u = deadline.urgency(days, tau)
+    assert (np.diff(u) < 0).all() and (u > 0).all() and (u <= 1).all()  # rises as the deadline nears
+    np.testing.assert_allclose(deadline.urgency(days, 7.0), 1 / (1 + days / 7.0))
+
+
+def test_urgency_scales_a_chance_like_salience_and_keeps_it_a_probability():
+    assert deadline.scaled_probability(0.1, 1.0, 1.0) == pytest.approx(1 - 0.9**2)
+    assert deadline.scaled_probability(0.1, 0.5, 2.0) == pytest.approx(1 - 0.9**2)
+    assert deadline.scaled_probability(0.3, 0.0, 5.0) == pytest.approx(0.3)  # no urgency: unchanged
+    p = deadline.scaled_probability(np.linspace(0, 1, 11), deadline.urgency(3, 14.0), 10.0)
+    assert ((p >= np.linspace(0, 1, 11) - 1e-15) & (p <= 1)).all()
+
+
+# ---------------------------------------------------------------- the config
+def _with_deadline(date: str, deadline_date: str):
+    raw = compose_raw()
+    raw["policy"]["events"][2]["deadline"] = deadline_date  # the 2024-11-20 notice to every region
+    raw["policy"]["events"][2]["date"] = date
+    return validate_config(raw)
+
+
+def test_a_deadline_must_come_after_its_event_within_the_horizon_or_not():
+    with pytest.raises(ConfigError, match="deadline"):
+        _with_deadline("2024-11-20", "2024-11-20")
+    with pytest.raises(ConfigError, match="deadline"):
+        _with_deadline("2024-11-20", "2024-11-01")
+    assert _with_deadline("2024-11-20", "2030-01-01").policy.events[2].deadline == dt.date(2030, 1, 1)
+
+
+def test_the_shipped_announcement_carries_trainings_start_as_its_deadline():
+    events = {e.date.isoformat(): e for e in make_config().policy.events}
+    assert events["2025-09-18"].deadline == dt.date(2025, 11, 3)
+    assert [d for d, e in events.items() if e.deadline is not None] == ["2025-09-18"]
+    assert make_config().deadline.enabled is False  # switched on with every mechanism by the lead
+
+
+# ---------------------------------------------------------------- the behaviour
+LATE = [REGION_CODES.index(c) for c in ("EU_EEA", "UK", "CH", "CA", "HK")]
+# Other mechanisms off, so the comparison is the deadline's alone; the toggle only, so an opt-out
+# takes effect the day it is made (the objection form's 30-day wait would move opt-outs made before
+# the deadline to after it); a floor of 4,000 agents in each small region, so a window's opt-outs
+# are hundreds of agents.
+RUN = (*EVERY_MECHANISM_OFF, "population.agents=50000", "population.min_agents_per_region=4000",
+       "end=2025-12-31", "policy.route_override=settings_toggle")  # fmt: skip
+
+
+def _opt_outs(model, first: str, last: str) -> float:
+    """Opt-outs between two dates (both included), as a share of eligible, averaged over the late regions."""
+    share = np.r_[0.0, model.records[:, LATE, INDEX["opted_out_share"]].mean(axis=1)]  # share[k + 1]: day k
+    day = {str(d): k for k, d in enumerate(model.dates)}
+    return share[day[last] + 1] - share[day[first]]
+
+
+def test_a_deadline_raises_opt_outs_as_it_nears_and_not_after_it():
+    on = run_cached(*RUN, "deadline.enabled=true", small=False)
+    off = run_cached(*RUN, "deadline.enabled=false", small=False)
+    windows = {
+        "first weeks": ("2025-09-18", "2025-10-08"),  # the announcement, 46-26 days ahead
+        "last weeks": ("2025-10-14", "2025-11-03"),  # the three weeks up to training's start
+        "after": ("2025-11-04", "2025-12-29"),  # eight weeks after it
+    }
+    ratio = {name: _opt_outs(on, *w) / _opt_outs(off, *w) for name, w in windows.items()}
+    assert ratio["first weeks"] > 1.0  # a deadline ahead: some urgency from its announcement
+    assert ratio["last weeks"] > ratio["first weeks"]  # rising as it nears
+    assert ratio["after"] <= 1.0  # none after: urgency ends, and those who acted early are done
+    before = slice(0, int(np.flatnonzero(on.dates == np.datetime64("2025-09-18"))[0]))
+    np.testing.assert_array_equal(on.records[before], off.records[before])  # nothing before it is announced
+    u = on.records[:, LATE, INDEX["deadline_urgency"]]
+    assert u.max() == 1.0 and (u[on.dates > np.datetime64("2025-11-03")] == 0).all()
+    assert (off.records[:, :, INDEX["deadline_urgency"]] == 0).all()
