@@ -206,3 +206,15 @@ def test_a_submitted_objection_form_is_not_submitted_again_while_it_waits():
     submitted = np.concatenate(submissions)
     assert submitted.size > 0
     assert np.unique(submitted).size == submitted.size  # nobody submits twice
+
+
+def test_the_shipped_model_gives_a_spike_of_us_opt_outs_after_the_2024_09_18_story_that_decays():
+    """Issue 26: with every mechanism on (the shipped model), the US opt-outs come as a spike after
+    the story of 2024-09-18 that decays within weeks (ANCHORS 9's shape), not as a trickle."""
+    model = run_cached()
+    us, daily = REGION_CODES.index("US"), model.records[:, :, INDEX["new_opt_outs"]]
+    day = int(np.flatnonzero(model.dates == np.datetime64("2024-09-18"))[0])
+    before = daily[day - 14 : day, us].sum()
+    first, later = daily[day : day + 14, us].sum(), daily[day + 42 : day + 56, us].sum()
+    assert first > 10 * max(before, 1.0) and first > 0
+    assert later < 0.25 * first  # six weeks on, the flow has fallen to under a quarter
