@@ -12,10 +12,12 @@ from conftest import make_config, run_cached
 from sim.model.metrics import INDEX
 from sim.model.regions import REGION_CODES
 from sim.model.rules import awareness
+from sim.run.compose import EVERY_MECHANISM_OFF
 
 # No policy events (so no notices, prompts, routes or media shocks), word of mouth off, notices
 # unread: only the constant media hazard makes members aware.
-MEDIA_ONLY = (
+MEDIA_ONLY = (  # the core's awareness rule alone: no notices, no word of mouth, no mechanism (fixed members)
+    *EVERY_MECHANISM_OFF,
     "policy.events=[]",
     "awareness.notices.email_read_prob=0",
     "awareness.notices.in_app_seen_prob=0",
