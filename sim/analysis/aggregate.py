@@ -371,13 +371,13 @@ def _per_run(ok: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 def group_keys(per_run: pd.DataFrame, setting_columns: list[str]) -> pd.DataFrame:
     """`run` and the settings replicates are reduced over (all but the seed; a setting missing in
-    every run is dropped, one missing in some is the group "none"), as text where mixed."""
+    every run is dropped, one missing in some is the group "none")."""
     keys = [c for c in setting_columns if c != SEED and per_run[c].notna().any()]
     filled = per_run[["run", *keys]].copy()
     for k in keys:  # a setting that is None is still a group
         if filled[k].isna().any():
             filled[k] = filled[k].astype(object).where(filled[k].notna(), "none")
-    return _plain_columns(filled)
+    return filled
 
 
 def _write(result: Aggregate, sweep_dir: Path, schemas: dict[str, pa.Schema], prints: dict) -> None:
@@ -427,9 +427,12 @@ def _write_tables(result: Aggregate, sweep_dir: Path, stage: Path, schemas: dict
     if not files:
         pd.DataFrame().to_parquet(stage / REDUCED_FILE)
         return hashes
-    keys = group_keys(per_run.iloc[keep], setting_columns)
+    raw = group_keys(per_run.iloc[keep], setting_columns).reset_index(drop=True)
+    keys = _plain_columns(raw)  # the reduced table's columns (text where mixed)
     names = [c for c in keys.columns if c != "run"]
-    combos = keys[names].drop_duplicates().sort_values(names, kind="stable").reset_index(drop=True)
+    combos = keys[names].drop_duplicates().sort_values(names, kind="stable")
+    raw_combos = raw.loc[combos.index, names].reset_index(drop=True)  # the summary's values, as before
+    combos = combos.reset_index(drop=True)
     combo_of = keys[names].merge(combos.reset_index(), on=names, how="left")["index"].tolist() if names else []
     combo_of = combo_of or [0] * len(keys)
     table = columnar.settings_table(combos)
@@ -437,6 +440,7 @@ def _write_tables(result: Aggregate, sweep_dir: Path, stage: Path, schemas: dict
     total = sum(len(columnar.plan_blocks(parts, [i for i, x in enumerate(combo_of) if x == c])) for c in set(combo_of))
     with tqdm(total=total, desc="reducing", unit="chunk", disable=None, leave=False) as bar:
         last = columnar.reduce_to(files, parts, combo_of, combos_list, combos_schema, stage / REDUCED_FILE, bar)
+    last = [f.assign(**dict(raw_combos.iloc[c])) if names else f for c, f in enumerate(last) if f is not None]
     write_json(stage / SUMMARY_FILE, horizon_summary(_last_frame(last, names)), default=str)
     columnar.horizon_rows(files, parts, max(p.last_day for p in parts), stage / HORIZON_FILE)
     horizon = pd.read_parquet(stage / HORIZON_FILE)

@@ -36,6 +36,7 @@ DAYS_PER_GROUP = 32  # a row group: 32 days x 11 regions x 63 metrics, about 22,
 # Values one reduction chunk holds: 8 bytes each, about three copies while sorting: ~0.4 GB.
 CHUNK_VALUES = 16_000_000
 QUANTILES = (0.1, 0.5, 0.9)  # q10, median, q90
+DRAW = "draw"  # a posterior ensemble's series column (sim.run.ensemble)
 EPOCH_DAY = np.datetime64("1970-01-01", "D")
 
 
@@ -196,14 +197,16 @@ def reduce_to(files: list[Path], parts: list[PartInfo], combo_of: list[int], com
               schema: pa.Schema, out: Path, progress=None) -> list[pd.DataFrame]:  # fmt: skip
     """Median, q10 and q90 over replicates per setting combination (`combos`: their settings, in
     sorted order, of types `schema`; `combo_of[i]`: the combination of files[i]), day, region and metric, into `out`,
-    sorted as the combination, day, region, metric. Returns each combination's last-day rows."""
+    sorted as the combination, day, region, metric. Returns each combination's last-day rows
+    (None for a combination without rows)."""
     writer, last_rows = None, []
+    columns = [*SERIES_COLUMNS, *([DRAW] if files and DRAW in pq.read_schema(files[0]).names else [])]
     try:
         for c, keys in enumerate(combos):
             runs = [i for i, x in enumerate(combo_of) if x == c]
             last = None
             for blocks in plan_blocks(parts, runs):
-                tables = [_read(files[i], parts[i], blocks, list(SERIES_COLUMNS)) for i in runs]
+                tables = [d for i in runs for d in _by_draw(_read(files[i], parts[i], blocks, columns))]
                 frame = _reduce_chunk([t for t in tables if t.num_rows] or tables)
                 table = _with_keys(frame, keys, schema)
                 if writer is None:
@@ -212,12 +215,23 @@ def reduce_to(files: list[Path], parts: list[PartInfo], combo_of: list[int], com
                 last = frame
                 if progress is not None:
                     progress.update(1)
-            if last is not None:
-                last_rows.append(last[last.date == last.date.max()].assign(**keys))
+            last_rows.append(None if last is None else last[last.date == last.date.max()])
     finally:
         if writer is not None:
             writer.close()
     return last_rows
+
+
+def _by_draw(table: pa.Table) -> list[pa.Table]:
+    """A posterior ensemble's run as one table per draw (each draw is a replicate, as a seed is)."""
+    if DRAW not in table.column_names:
+        return [table]
+    draws = pc.unique(table.column(DRAW)).to_pylist()
+    if len(draws) <= 1:
+        return [table.drop_columns([DRAW])]
+    column = table.column(DRAW)
+    return [table.filter(pc.equal(column, d) if d is not None else pc.is_null(column)).drop_columns([DRAW])
+            for d in sorted(draws, key=lambda d: (d is None, d))]  # fmt: skip
 
 
 def _with_keys(frame: pd.DataFrame, keys: dict, schema: pa.Schema) -> pa.Table:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from sim.analysis.aggregate import AGGREGATE_DIR, SEED, aggregate
+from sim.analysis.aggregate import AGGREGATE_DIR, HORIZON_FILE, REDUCED_FILE, RUNS_DATASET, SEED, aggregate
 from sim.analysis.uncertainty import DRAW
 from sim.brief.numbers import Quantity, Register
 
@@ -190,24 +190,32 @@ def resolve(path: Path) -> Path:
     return path
 
 
+def _has_rows(table: Path) -> bool:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(table).metadata.num_rows > 0 and "date" in pq.read_schema(table).names
+
+
 def load_sweep(path: Path, register: Register, defaults: dict[str, str]) -> Sweep:
     """Read a sweep's aggregate (aggregating first if the sweep has run folders but no aggregate)."""
     path = resolve(path)
     agg = path / AGGREGATE_DIR
-    if not (agg / "reduced.parquet").exists():
+    if not (agg / REDUCED_FILE).exists():
         aggregate(path)
-    reduced = pd.read_parquet(agg / "reduced.parquet")
-    if reduced.empty:
+    dates = pd.read_parquet(agg / REDUCED_FILE, columns=["date"]) if _has_rows(agg / REDUCED_FILE) else None
+    if dates is None or dates.empty:
         raise MissingData(f"{path} has no successful run to build a brief from (see {agg / 'runs.csv'})")
     index = pd.read_csv(agg / "runs.csv", dtype={"run": str})
+    horizon = dates.date.max()  # only the horizon day's rows are read (the tables can be large)
+    reduced = pd.read_parquet(agg / REDUCED_FILE, filters=[("date", "==", horizon)])
     settings = [c for c in reduced.columns if c not in STATS]
-    horizon = reduced.date.max()
-    reduced = _settings_as_text(reduced[reduced.date == horizon], settings)
-    runs_file = agg / "runs.parquet"
+    reduced = _settings_as_text(reduced, settings)
     horizon_runs = None
-    if runs_file.exists():
-        horizon_runs = pd.read_parquet(runs_file, filters=[("date", "==", horizon)])
-        horizon_runs = _settings_as_text(horizon_runs, [c for c in settings if c != SEED])
+    for name in (HORIZON_FILE, RUNS_DATASET):  # the horizon's rows, or (an older aggregate) every row
+        if (agg / name).exists():
+            horizon_runs = pd.read_parquet(agg / name, filters=[("date", "==", horizon)])
+            horizon_runs = _settings_as_text(horizon_runs, [c for c in settings if c != SEED])
+            break
     configs, provenance = {}, []
     for run, policy in index.loc[index.status == "ok", ["run", "policy"]].itertuples(index=False):
         run_dir = path / run
