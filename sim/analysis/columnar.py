@@ -33,8 +33,9 @@ SERIES_COLUMNS = ("date", "region", "metric", "value")
 DICTIONARY = ("region", "metric")  # a handful of values repeated on every row
 DATE_TYPE = pa.timestamp("ms")  # the runs' series' day (sim.run.folder writes pandas' datetime64[ms])
 DAYS_PER_GROUP = 32  # a row group: 32 days x 11 regions x 63 metrics, about 22,000 rows
-# Values one reduction chunk holds: 8 bytes each, about three copies while sorting: ~0.4 GB.
-CHUNK_VALUES = 16_000_000
+# Values one reduction chunk holds: 8 bytes each in the replicates x cells matrix (sorted in place),
+# about as much again in the stacking and the output: 8 million keep a chunk near 0.15 GB.
+CHUNK_VALUES = 8_000_000
 QUANTILES = (0.1, 0.5, 0.9)  # q10, median, q90
 DRAW = "draw"  # a posterior ensemble's series column (sim.run.ensemble)
 EPOCH_DAY = np.datetime64("1970-01-01", "D")
@@ -119,20 +120,33 @@ def _read(path: Path, part: PartInfo, blocks: list[int], columns: list[str]) -> 
     return pq.ParquetFile(path).read_row_groups(groups, columns=columns).unify_dictionaries()
 
 
-def _ranks(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's rank of its text value among the column's values (sorting by name, fast)."""
-    array = column.combine_chunks()  # one dictionary (the tables are read with unify_dictionaries)
-    names = np.array(array.dictionary.to_pylist(), dtype=object)
+def _cells(table: pa.Table) -> tuple:
+    """A chunk's cells as arrays to compare runs by: days (int64), region and metric codes, and
+    the two dictionaries (codes are only comparable under the same dictionary)."""
+    days = table.column("date").combine_chunks().cast(pa.int64()).to_numpy()
+    region, metric = (table.column(n).combine_chunks() for n in DICTIONARY)
+    return (days, region.indices.to_numpy(zero_copy_only=False), metric.indices.to_numpy(zero_copy_only=False),
+            region.dictionary.to_pylist(), metric.dictionary.to_pylist())  # fmt: skip
+
+
+def _same(a: tuple, b: tuple) -> bool:
+    return all(np.array_equal(x, y) if isinstance(x, np.ndarray) else x == y for x, y in zip(a, b, strict=True))
+
+
+def _rank(codes: np.ndarray, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's rank of its name among the dictionary's (to sort by name), and the sorted names."""
+    order = np.argsort(np.array(names, dtype=object), kind="stable")
     rank = np.empty(len(names), dtype=np.int64)
-    rank[np.argsort(names, kind="stable")] = np.arange(len(names))
-    return rank[array.indices.to_numpy(zero_copy_only=False)], names
+    rank[order] = np.arange(len(names))
+    return rank[codes], np.array(names, dtype=object)[order]
 
 
 def quantiles(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per column of `values` (replicates x cells): q10, median, q90 skipping NaN, and the count of
-    rows, by pandas' groupby formula (so the floats are the same to the last bit)."""
-    ordered = np.sort(values, axis=0)  # NaN last
+    """Per column of `values` (replicates x cells, sorted in place): q10, median, q90 skipping NaN,
+    and the count of rows, by pandas' groupby formula (so the floats are the same to the last bit)."""
     present = (~np.isnan(values)).sum(axis=0)
+    values.sort(axis=0)  # in place (NaN last): the chunk's largest array is not copied
+    ordered = values
     cells = np.arange(values.shape[1])
     out = np.full((len(QUANTILES), values.shape[1]), np.nan)
     ok = present > 0
@@ -147,23 +161,33 @@ def quantiles(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return out, np.full(values.shape[1], values.shape[0], dtype=np.int64)
 
 
-def _reduce_chunk(tables: list[pa.Table]) -> pd.DataFrame:
-    """One combination's runs on a block of days: the cells (date, region, metric) sorted by day,
-    region and metric names, with q10, median, q90 and the replicate count."""
-    first = tables[0]
-    days = first.column("date").to_numpy()
-    region_rank, regions = _ranks(first.column("region"))
-    metric_rank, metrics = _ranks(first.column("metric"))
-    aligned = all(t.num_rows == first.num_rows and _same_cells(t, days, region_rank, metric_rank) for t in tables[1:])
-    if not aligned:  # runs whose series differ in their rows: pandas' groupby on this chunk
-        return _reduce_unaligned(tables)
-    values = np.vstack([t.column("value").to_numpy() for t in tables])
-    (q10, median, q90), replicates = quantiles(values)
-    region_names, metric_names = np.sort(regions), np.sort(metrics)
+def _reduce_chunk(read) -> pd.DataFrame:
+    """One combination's runs on a block of days (`read()`: their tables, one per replicate, as an
+    iterator): the cells (date, region, metric) sorted by day, region and metric names, with q10,
+    median, q90 and the replicate count. Only the values of each replicate are kept as it is read."""
+    first, values = None, []
+    for table in read():
+        if not table.num_rows:
+            continue
+        cells = _cells(table)
+        if first is None:
+            first = cells
+        elif not _same(cells, first):  # runs whose series differ in their rows: pandas' groupby
+            return _reduce_unaligned([t for t in read() if t.num_rows])
+        values.append(table.column("value").to_numpy())
+    if first is None:
+        return _reduce_unaligned(list(read()))
+    matrix = np.vstack(values)
+    del values
+    (q10, median, q90), replicates = quantiles(matrix)
+    del matrix
+    days, region_codes, metric_codes, regions, metrics = first
+    region_rank, region_names = _rank(region_codes, regions)
+    metric_rank, metric_names = _rank(metric_codes, metrics)
     order = np.lexsort((metric_rank, region_rank, days))
-    frame = pd.DataFrame(
+    return pd.DataFrame(
         {
-            "date": days[order],
+            "date": days[order].astype("datetime64[ms]"),
             "region": pd.Categorical(region_names[region_rank[order]]),
             "metric": pd.Categorical(metric_names[metric_rank[order]]),
             "median": median[order],
@@ -171,16 +195,6 @@ def _reduce_chunk(tables: list[pa.Table]) -> pd.DataFrame:
             "q90": q90[order],
             "replicates": replicates[order],
         }
-    )
-    return frame
-
-
-def _same_cells(table: pa.Table, days: np.ndarray, region_rank: np.ndarray, metric_rank: np.ndarray) -> bool:
-    """Whether a run's chunk has the first run's cells, row for row (the usual case: one layout)."""
-    return (
-        np.array_equal(table.column("date").to_numpy(), days)
-        and np.array_equal(_ranks(table.column("region"))[0], region_rank)
-        and np.array_equal(_ranks(table.column("metric"))[0], metric_rank)
     )
 
 
@@ -206,8 +220,11 @@ def reduce_to(files: list[Path], parts: list[PartInfo], combo_of: list[int], com
             runs = [i for i, x in enumerate(combo_of) if x == c]
             last = None
             for blocks in plan_blocks(parts, runs):
-                tables = [d for i in runs for d in _by_draw(_read(files[i], parts[i], blocks, columns))]
-                frame = _reduce_chunk([t for t in tables if t.num_rows] or tables)
+
+                def read(blocks=blocks, runs=runs):
+                    return (d for i in runs for d in _by_draw(_read(files[i], parts[i], blocks, columns)))
+
+                frame = _reduce_chunk(read)
                 table = _with_keys(frame, keys, schema)
                 if writer is None:
                     writer = pq.ParquetWriter(out, table.schema)
