@@ -23,14 +23,8 @@ import pytest
 import yaml
 
 from sim.analysis import columnar
-from sim.analysis.aggregate import (
-    AGGREGATE_DIR,
-    SEED,
-    _plain_columns,
-    aggregate,
-    aggregate_is_current,
-    horizon_summary,
-)
+from sim.analysis.aggregate import AGGREGATE_DIR, SEED, aggregate, aggregate_is_current, horizon_summary
+from sim.analysis.tables import plain_columns as _plain_columns
 from sim.analysis.uncertainty import decompose, has_draws
 
 REGIONS = ["US", "EU_EEA", "ALL"]  # the model's order, not sorted: the reduced table sorts by name
