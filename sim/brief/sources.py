@@ -181,7 +181,7 @@ def _label(settings: dict) -> str:
 def resolve(path: Path) -> Path:
     """A sweep folder from a sweep folder, its aggregate/ folder or its aggregate table."""
     path = Path(path)
-    if path.is_file():
+    if path.is_file() or (path.name == RUNS_DATASET and path.parent.name == AGGREGATE_DIR):  # runs.parquet is a folder
         path = path.parent
     if path.name == AGGREGATE_DIR:
         path = path.parent
