@@ -140,6 +140,15 @@ def test_the_reduced_table_summary_and_runs_equal_the_in_memory_ones(sweep):
 def test_small_chunks_give_the_same_numbers(sweep, monkeypatch):
     monkeypatch.setattr(columnar, "CHUNK_VALUES", 2_000)  # many chunks of few days: the bound at work
     assert_same_as_old(sweep)
+    monkeypatch.setattr(columnar, "CHUNK_VALUES", 300)  # and runs that differ in a block over the budget
+    write_run(sweep / "short", 9, "a_policy", days=50)
+    assert_same_as_old(sweep)
+
+
+def test_a_block_over_the_budget_is_reduced_in_pieces_with_the_same_numbers(sweep, monkeypatch):
+    monkeypatch.setattr(columnar, "CHUNK_VALUES", 300)  # under one block of a combination's 4 replicates
+    assert columnar.plan_blocks([columnar.PartInfo(32 * 15, [0])] * 4, [0, 1, 2, 3]) == [([0], 7)]
+    assert_same_as_old(sweep)
 
 
 def test_a_setting_some_runs_lack_runs_missing_days_and_posterior_draws_equal_the_old_tables(tmp_path):

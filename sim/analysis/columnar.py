@@ -103,15 +103,20 @@ def write_part(series: pa.Table, settings: pa.Table, schema: pa.Schema, path: Pa
     return PartInfo(n, blocks[starts].tolist(), last)
 
 
-def plan_blocks(parts: list[PartInfo], runs: list[int]) -> list[list[int]]:
+def plan_blocks(parts: list[PartInfo], runs: list[int]) -> list[tuple[list[int], int]]:
     """The chunks of one setting combination (its runs' indices into `parts`): consecutive
-    blocks of days, each holding about CHUNK_VALUES values at most (more runs, fewer days)."""
+    blocks of days, each holding about CHUNK_VALUES values at most (more runs, fewer days), and
+    in how many pieces of its cells a block is reduced (more than one when even one block of
+    every replicate is over the budget: the bound holds whatever the number of replicates)."""
     blocks = sorted({b for i in runs for b in parts[i].blocks})
     if not blocks:
         return []
     values = sum(parts[i].rows for i in runs)
-    per_chunk = max(1, math.floor(len(blocks) * CHUNK_VALUES / max(values, 1)))
-    return [blocks[i : i + per_chunk] for i in range(0, len(blocks), per_chunk)]
+    per_block = values / len(blocks)
+    if per_block > CHUNK_VALUES:
+        return [([b], math.ceil(per_block / CHUNK_VALUES)) for b in blocks]
+    per_chunk = max(1, math.floor(CHUNK_VALUES / max(per_block, 1)))
+    return [(blocks[i : i + per_chunk], 1) for i in range(0, len(blocks), per_chunk)]
 
 
 def _read(path: Path, part: PartInfo, blocks: list[int], columns: list[str]) -> pa.Table:
@@ -161,7 +166,30 @@ def quantiles(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return out, np.full(values.shape[1], values.shape[0], dtype=np.int64)
 
 
-def _reduce_chunk(read) -> pd.DataFrame:
+class _Unaligned(Exception):
+    """Runs whose rows differ, met in a piece of a block (where row positions are not cells)."""
+
+
+def _piece(table: pa.Table, piece: int, pieces: int) -> pa.Table:
+    """Rows [piece * n / pieces, (piece + 1) * n / pieces) of a replicate's block."""
+    lo, hi = table.num_rows * piece // pieces, table.num_rows * (piece + 1) // pieces
+    return table.slice(lo, hi - lo)
+
+
+def _reduce_block(read, pieces: int) -> pd.DataFrame:
+    """A block reduced whole, or piece by piece (its cells in slices, then sorted together)."""
+    if pieces == 1:
+        return _reduce_chunk(read)
+    try:
+        frames = [_reduce_chunk(lambda k=k: read(piece=k, pieces=pieces), strict=True) for k in range(pieces)]
+    except _Unaligned:  # rows differ between runs: this block whole, by pandas (over the budget, rare)
+        return _reduce_unaligned([t for t in read() if t.num_rows])
+    frame = pd.concat(frames, ignore_index=True).astype({c: str for c in DICTIONARY})
+    frame = frame.sort_values(["date", "region", "metric"], kind="stable", ignore_index=True)
+    return frame.astype({c: "category" for c in DICTIONARY})
+
+
+def _reduce_chunk(read, strict: bool = False) -> pd.DataFrame:
     """One combination's runs on a block of days (`read()`: their tables, one per replicate, as an
     iterator): the cells (date, region, metric) sorted by day, region and metric names, with q10,
     median, q90 and the replicate count. Only the values of each replicate are kept as it is read."""
@@ -173,6 +201,8 @@ def _reduce_chunk(read) -> pd.DataFrame:
         if first is None:
             first = cells
         elif not _same(cells, first):  # runs whose series differ in their rows: pandas' groupby
+            if strict:
+                raise _Unaligned
             return _reduce_unaligned([t for t in read() if t.num_rows])
         values.append(table.column("value").to_numpy())
     if first is None:
@@ -219,12 +249,13 @@ def reduce_to(files: list[Path], parts: list[PartInfo], combo_of: list[int], com
         for c, keys in enumerate(combos):
             runs = [i for i, x in enumerate(combo_of) if x == c]
             last = None
-            for blocks in plan_blocks(parts, runs):
+            for blocks, pieces in plan_blocks(parts, runs):
 
-                def read(blocks=blocks, runs=runs):
-                    return (d for i in runs for d in _by_draw(_read(files[i], parts[i], blocks, columns)))
+                def read(blocks=blocks, runs=runs, piece=0, pieces=1):
+                    return (_piece(d, piece, pieces) for i in runs
+                            for d in _by_draw(_read(files[i], parts[i], blocks, columns)))  # fmt: skip
 
-                frame = _reduce_chunk(read)
+                frame = _reduce_block(read, pieces)
                 table = _with_keys(frame, keys, schema)
                 if writer is None:
                     writer = pq.ParquetWriter(out, table.schema)
