@@ -270,7 +270,9 @@ def _status(run_dir: Path) -> tuple[str, str, pa.Schema | None]:
 def _check_folder(sweep_dir: Path) -> None:
     """A file where a sweep folder is expected: say what was given and what is wanted."""
     if sweep_dir.exists() and not sweep_dir.is_dir():
-        hint = next((p for p in sweep_dir.parents if (p / MULTIRUN_FILE).exists() or p.name.isdigit()), None)
+        # the sweep folder it is in: the first with the sweep's plan, or the one holding a run folder
+        hint = next((p if (p / MULTIRUN_FILE).exists() else p.parent for p in sweep_dir.parents
+                     if (p / MULTIRUN_FILE).exists() or p.name.isdigit()), None)  # fmt: skip
         raise NotADirectoryError(
             f"{sweep_dir} is a file, not a folder: give a sweep folder (the folder that holds the run "
             f"folders and {MULTIRUN_FILE})" + (f", e.g. {hint}" if hint else "")
