@@ -2,6 +2,7 @@
 
     python experiments/bench.py --out docs/performance/bench.json
     python experiments/convergence.py --out docs/performance
+    python experiments/bench_aggregate.py --source SWEEP_DIR   # the sweep aggregation's section
     python experiments/performance_report.py
 
 Every number in the report is read from those files (none is typed by hand); the measured data
@@ -42,7 +43,62 @@ def _by_size(records: list[dict], engine: str) -> dict[int, dict]:
     return {r["agents"]: r for r in records if r["engine"] == engine}
 
 
-def report(bench: dict, spread: pd.DataFrame, conv: dict, default_agents: int, figure: Path) -> str:
+# docs/ISSUES: "Sweeps that scale" (issue 29)
+AGGREGATE_TARGETS = {"runs_30_peak_bytes": 1e9, "runs_30_seconds": 15.0, "runs_3000_peak_bytes": 2e9}
+
+
+def aggregate_lines(record: dict) -> list[str]:
+    """The sweep aggregation's section, from experiments/bench_aggregate.py's JSON: time and peak
+    memory per size, old and new, the targets, and how time grows with the runs."""
+    done = [r for r in record["results"] if "seconds" in r]
+    new = {r["runs"]: r for r in done if r["implementation"] == "new"}
+    old = {r["runs"]: r for r in done if r["implementation"] == "old"}
+    skipped = sorted(r["runs"] for r in record["results"] if r.get("skipped"))
+    lines = [
+        "## Sweep aggregation",
+        "",
+        f"`experiments/bench_aggregate.py` at {record['date_utc']} UTC ({record['cpus']} CPUs, "
+        f"{record['memory_bytes'] / 1e9:.1f} GB): `python -m sim.analysis.aggregate` on sweeps of copies of "
+        f"`{Path(record['source']).name}`'s run folders ({record['rows_per_run']:,} rows per run, whatever the "
+        f"agents), in a child process each (peak = its VmHWM); old = commit {record['old_commit']}'s in-memory code.",
+        "",
+        "| runs | rows | new: time | new: peak | old: time | old: peak |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for runs in sorted(new):
+        n, o = new[runs], old.get(runs)
+        cells = [f"{o['seconds']:.1f} s", f"{o['peak_bytes'] / 1e9:.2f} GB"] if o else ["not run", "not run"]
+        lines.append(f"| {runs:,} | {n['rows']:,} | {n['seconds']:.1f} s | {n['peak_bytes'] / 1e9:.2f} GB | "
+                     + " | ".join(cells) + " |")  # fmt: skip
+    lines.append("")
+    if skipped:
+        lines += [f"The old code was not run at {', '.join(f'{r:,}' for r in skipped)} runs: it holds every row in "
+                  "memory (about 770 bytes a row), far past this machine's memory.", ""]  # fmt: skip
+    checks = []
+    if 30 in new:
+        t, m = new[30]["seconds"], new[30]["peak_bytes"]
+        checks.append(f"30 runs: {t:.1f} s (target <= {AGGREGATE_TARGETS['runs_30_seconds']:.0f} s) and "
+                      f"{m / 1e9:.2f} GB (target <= {AGGREGATE_TARGETS['runs_30_peak_bytes'] / 1e9:.0f} GB): "
+                      + ("met" if t <= AGGREGATE_TARGETS["runs_30_seconds"]
+                         and m <= AGGREGATE_TARGETS["runs_30_peak_bytes"] else "NOT met"))  # fmt: skip
+    if 3000 in new:
+        m = new[3000]["peak_bytes"]
+        checks.append(f"3,000 runs: {m / 1e9:.2f} GB (target <= {AGGREGATE_TARGETS['runs_3000_peak_bytes'] / 1e9:.0f}"
+                      " GB): " + ("met" if m <= AGGREGATE_TARGETS["runs_3000_peak_bytes"] else "NOT met"))  # fmt: skip
+    sizes = sorted(new)
+    if len(sizes) > 1:
+        first, last = new[sizes[0]], new[sizes[-1]]
+        per_run = [new[r]["seconds"] / r for r in sizes]
+        at = ", ".join(f"{r:,}" for r in sizes)
+        checks.append(f"seconds per run: {', '.join(f'{x:.3f}' for x in per_run)} at {at}"
+                      f" runs: time grows {'no faster than' if per_run[-1] <= per_run[0] * 1.1 else 'FASTER than'}"
+                      f" linearly ({last['seconds'] / first['seconds']:.0f}x the time for "
+                      f"{sizes[-1] / sizes[0]:.0f}x the runs)")  # fmt: skip
+    return [*lines, *(f"- {c}" for c in checks)]
+
+
+def report(bench: dict, spread: pd.DataFrame, conv: dict, default_agents: int, figure: Path,
+           aggregation: dict | None = None) -> str:  # fmt: skip
     arrays = _by_size(bench["records"], "array")
     ref = next(r for r in bench["records"] if r["engine"] == "reference")
     lines = [
@@ -132,6 +188,8 @@ def report(bench: dict, spread: pd.DataFrame, conv: dict, default_agents: int, f
             f"At the shipped default of {default_agents:,} agents the largest spread of any headline share "
             f"in any region is {top.sd_points:.2f} points ({top.metric} in {top.region})."
         )
+    if aggregation:
+        lines += ["", *aggregate_lines(aggregation)]
     return "\n".join(lines) + "\n"
 
 
@@ -331,7 +389,9 @@ def main(argv: list[str] | None = None) -> int:
     spread = pd.read_csv(args.convergence / "convergence.csv")
     conv = json.loads((args.convergence / "convergence.json").read_text())
     figure = Path(os.path.relpath(args.convergence / "convergence.png", args.out.parent))
-    args.out.write_text(report(bench, spread, conv, default_agents, figure), encoding="utf-8")
+    agg_file = args.convergence / "aggregate.json"  # experiments/bench_aggregate.py, if it was run
+    aggregation = json.loads(agg_file.read_text()) if agg_file.exists() else None
+    args.out.write_text(report(bench, spread, conv, default_agents, figure, aggregation), encoding="utf-8")
     print(f"wrote {args.out}")
     return 0
 

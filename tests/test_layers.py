@@ -30,10 +30,7 @@ ABOVE_ANALYSIS = ("sim.run", "sim.reports", "sim.brief", "sim.explorer")
 KNOWN_MODEL_CYCLES_FIXED_BY_LEAD = []
 # Imports from above a layer that its owner replaces: (importer, imported). Empty once they do.
 KNOWN_MODEL_IMPORTS_FIXED_BY_LEAD = []
-KNOWN_ANALYSIS_IMPORTS_FIXED_ON_MERGE = [  # aggregate.py is rewritten on another branch: import sim.core's
-    ("sim.analysis.aggregate", "sim.run.compose"),
-    ("sim.analysis.aggregate", "sim.run.files"),
-]
+KNOWN_ANALYSIS_IMPORTS_FIXED_ON_MERGE = []
 
 
 def module_files(package: Path = PACKAGE) -> dict[str, Path]:

@@ -84,3 +84,25 @@ def test_the_memory_lines_scale_the_measured_peak_to_every_member_and_to_the_mac
     assert "112 GB in all before temporaries, and about 186 GB at the measured peak of 200 bytes" in text
     assert "This machine (24.0 GB) holds about 120 million agents" in text
     assert "holds about" not in "\n".join(performance_report._memory_lines({"machine": {}}, largest))
+
+
+def test_the_aggregation_section_reads_the_benchmark_and_checks_the_targets():
+    record = {
+        "source": "/tmp/regimes-tiny", "rows_per_run": 590_436, "old_commit": "0345a82", "cpus": 2,
+        "memory_bytes": 24e9, "date_utc": "2026-12-01 20:00",
+        "results": [
+            {"runs": 30, "rows": 30 * 590_436, "implementation": "new", "seconds": 10.0, "peak_bytes": 6e8},
+            {"runs": 30, "rows": 30 * 590_436, "implementation": "old", "seconds": 240.0, "peak_bytes": 13.7e9},
+            {"runs": 300, "rows": 300 * 590_436, "implementation": "new", "seconds": 90.0, "peak_bytes": 6.5e8},
+            {"runs": 300, "implementation": "old", "skipped": "over --old-max 30"},
+            {"runs": 3000, "rows": 3000 * 590_436, "implementation": "new", "seconds": 1000.0, "peak_bytes": 2.5e9},
+        ],
+    }  # fmt: skip
+    text = "\n".join(performance_report.aggregate_lines(record))
+    assert "| 30 | 17,713,080 | 10.0 s | 0.60 GB | 240.0 s | 13.70 GB |" in text
+    assert "| 300 | 177,130,800 | 90.0 s | 0.65 GB | not run | not run |" in text
+    assert "not run at 300 runs" in text
+    assert "30 runs: 10.0 s (target <= 15 s) and 0.60 GB (target <= 1 GB): met" in text
+    assert "3,000 runs: 2.50 GB (target <= 2 GB): NOT met" in text
+    # 10/30 = 0.333 s a run, 1000/3000 = 0.333: no faster than linear; 100x the time for 100x the runs
+    assert "seconds per run: 0.333, 0.300, 0.333" in text and "grows no faster than linearly (100x" in text

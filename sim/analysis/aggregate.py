@@ -4,10 +4,13 @@ Finds every run folder under SWEEP_DIR (a folder with a run's files, or with fai
 job that failed) and every job the sweep planned (from SWEEP_DIR/multirun.yaml), and writes
 SWEEP_DIR/aggregate/:
 
-- runs.parquet: every complete run's series (date, region, metric, value) with the run's settings
-  as columns: every key the sweep overrode, plus the settings the plots use (policy, seed,
-  feed.face_boost, training.retroactive_removal, policy.route_override, policy.notice_override);
-  `policy` is the `policy=` choice (the file in conf/policy/), not the policy's free `name`;
+- runs.parquet/: a folder of Parquet files, one per complete run (read it whole with
+  `pd.read_parquet`, or only the columns and rows needed: docs/SWEEPS.md): every run's series
+  (date, region, metric, value) with the run's settings as columns: every key the sweep overrode,
+  plus the settings the plots use (policy, seed, feed.face_boost, training.retroactive_removal,
+  policy.route_override, policy.notice_override); `policy` is the `policy=` choice (the file in
+  conf/policy/), not the policy's free `name`;
+- horizon.parquet: the same rows on the sweep's last day only (what per-replicate comparisons read);
 - reduced.parquet: replicates (seeds, and posterior draws when runs have them) reduced, per setting
   combination other than the seed, to the median
   and the 10% and 90% quantiles (`median`, `q10`, `q90`, `replicates`);
@@ -19,43 +22,71 @@ SWEEP_DIR/aggregate/:
   width over all replicates (seeds x posterior draws), over seeds alone, and the behavioural share
   of the variance (sim.analysis.uncertainty);
 - summary.json: every metric per region on each setting combination's last day (so a sweep over
-  `end` keeps every horizon), with its median and 10% and 90% quantiles over replicates.
+  `end` keeps every horizon), with its median and 10% and 90% quantiles over replicates;
+- manifest.json: which runs were aggregated (each run's files' sizes and modification times, its
+  series' SHA-256) and the software that did it; `aggregate_is_current(sweep_dir)` compares it
+  with the sweep folder as it is now.
+
+The tables are computed out of core (sim.analysis.columnar, DuckDB) in bounded memory, written
+into a staging folder and swapped in whole, so a reader never sees half of an aggregate.
 
 Only `ok` runs enter runs.parquet, reduced.parquet and summary.json. The end-of-sweep callback,
-and this command, exit non-zero when any run is not `ok`, so a sweep with a problem never looks clean.
+and this command, exit non-zero when any run is not `ok`, so a sweep with a problem never looks clean:
+exit 0 when every run is `ok`, 1 when any is not, 2 on bad input (no such folder, a file instead
+of a folder, no run folders in it).
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
+import os
+import shutil
 import sys
 import traceback
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import yaml
+from tqdm import tqdm
 
-from sim.analysis.uncertainty import decompose, has_draws
-from sim.run.compose import get_key
-from sim.run.files import atomic_write, write_json
+from sim.analysis import columnar
+from sim.analysis.tables import (  # noqa: F401 (the aggregate's names, imported from here by plot and brief)
+    HORIZON_FILE,
+    REDUCED_FILE,
+    RUNS_DATASET,
+    SEED,
+    SERIES_FILE,
+    SUMMARY_FILE,
+    horizon_summary,
+    plain_columns,
+    unreadable,
+    write_tables,
+)
+from sim.core.compose import get_key
+from sim.core.files import write_json
+from sim.core.run_folder import CONFIG, FAILURE, RUN_INFO, policy_identity
 
 try:  # the callback needs Hydra; aggregation itself does not
     from hydra.experimental.callback import Callback
 except ImportError:  # pragma: no cover
     Callback = object
 
-FAILURE_FILE = "failure.json"
-SERIES_FILE = "series.parquet"
-SUMMARY_FILE = "summary.json"
-RUN_INFO_FILE = "run.json"
+FAILURE_FILE, RUN_INFO_FILE = FAILURE, RUN_INFO  # a run folder's names (sim.core.run_folder), as before
 MULTIRUN_FILE = "multirun.yaml"
 DEFAULT_SUBDIR = "${hydra.job.num}"
 PROBLEMS = ("failed", "missing", "duplicate")
 AGGREGATE_DIR = "aggregate"
-SEED = "seed"
+INDEX_FILE = "runs.csv"
+MANIFEST_FILE = "manifest.json"
+LAYOUT = 2  # the aggregate folder's layout (1: runs.parquet one file, no manifest)
+# A run folder's files whose change changes the aggregate (its status, settings or series).
+TRACKED = (SERIES_FILE, SUMMARY_FILE, FAILURE_FILE, RUN_INFO_FILE, CONFIG, ".hydra/config.yaml",
+           ".hydra/overrides.yaml")  # fmt: skip
 # Settings every run reports (from its config), whether swept or not: the plots use them.
 KEY_SETTINGS = {
     "policy": ("policy", "name"),
@@ -96,9 +127,12 @@ def _setting_value(value):
     return value
 
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's: ten times as fast on 3,000 configs
+
+
 def _read_yaml(path: Path):
     try:
-        return yaml.safe_load(path.read_text()) if path.exists() else None
+        return yaml.load(path.read_text(), Loader=_LOADER) if path.exists() else None
     except (OSError, yaml.YAMLError, UnicodeDecodeError):
         return None
 
@@ -111,17 +145,12 @@ def _read_json(path: Path) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-def _policy_hash(policy: dict) -> str:
-    """As sim.run.folder.policy_hash, from a config.yaml's policy section."""
-    return hashlib.sha256(json.dumps(policy, sort_keys=True, default=str).encode()).hexdigest()[:10]
-
-
 def run_settings(run_dir: Path, overrides: list[str] | None = None, choices: dict | None = None) -> dict:
     """The run's settings: the plots' key settings and every key the sweep overrode.
 
     `policy` is the run's `policy=` choice (from run.json or failure.json), or, for a run that
     recorded none, its policy's name with a hash of the policy's content."""
-    config = _read_yaml(run_dir / "config.yaml") or _read_yaml(run_dir / ".hydra" / "config.yaml") or {}
+    config = _read_yaml(run_dir / CONFIG) or _read_yaml(run_dir / ".hydra" / "config.yaml") or {}
     if not isinstance(config, dict):
         config = {}
     info = _read_json(run_dir / RUN_INFO_FILE) or _read_json(run_dir / FAILURE_FILE) or {}
@@ -139,7 +168,7 @@ def run_settings(run_dir: Path, overrides: list[str] | None = None, choices: dic
     if not policy and (choices or {}).get("policy") and (not config or "name" not in (policy_section or {})):
         policy = choices["policy"]
     if not policy and isinstance(policy_section, dict):
-        policy = f"{policy_section.get('name')}~{_policy_hash(policy_section)}"
+        policy = policy_identity(policy_section, None)
     settings["policy"] = policy or settings["policy"]
     for key, raw in overridden.items():
         if key.split(".")[0] in NOT_SETTINGS or key == "replace" or key == "policy":
@@ -191,20 +220,20 @@ def planned_jobs(sweep_dir: Path) -> tuple[dict[int, list[str]], dict]:
     return dict(enumerate(jobs)), choices
 
 
-def _read_series(run_dir: Path) -> pd.DataFrame:
-    frame = pd.read_parquet(run_dir / SERIES_FILE)
-    missing = {"date", "region", "metric", "value"} - set(frame.columns)
+def _series_schema(run_dir: Path) -> pa.Schema:
+    """The series' schema from its footer (the data is read once, when it is copied)."""
+    schema = pq.read_schema(run_dir / SERIES_FILE)
+    missing = set(columnar.SERIES_COLUMNS) - set(schema.names)
     if missing:
         raise ValueError(f"no column(s) {sorted(missing)}")
-    return frame
+    return schema
 
 
 @dataclass
 class Aggregate:
-    runs: pd.DataFrame  # long series with settings columns
-    reduced: pd.DataFrame  # quantiles over replicates
     index: pd.DataFrame  # one row per run: folder, settings, status, error
     setting_columns: list[str]
+    out_dir: Path | None = None  # where the tables are (None: aggregate(write=False), the index only)
 
     @property
     def failures(self) -> pd.DataFrame:
@@ -216,39 +245,88 @@ class Aggregate:
         return self.index[self.index.status != "ok"]
 
 
-def _status(run_dir: Path) -> tuple[str, str, pd.DataFrame | None]:
-    """(status, error, series) of one run folder."""
+def _status(run_dir: Path) -> tuple[str, str, pa.Schema | None]:
+    """(status, error, series schema) of one run folder."""
     if (run_dir / FAILURE_FILE).exists():  # a failure wins over any file an earlier run left
         failure = _read_json(run_dir / FAILURE_FILE)
         return "failed", (failure or {}).get("error", f"unreadable {FAILURE_FILE}"), None
     if not (run_dir / SERIES_FILE).exists() or not (run_dir / SUMMARY_FILE).exists():
         return "missing", "no result: the run did not finish (interrupted or killed)", None
     try:
-        frame = _read_series(run_dir)
+        schema = _series_schema(run_dir)
     except Exception as err:  # a corrupt or truncated file: a failed run, not a crash
-        return "failed", f"unreadable {SERIES_FILE}: {type(err).__name__}: {err}", None
+        return "failed", unreadable(err), None
     if _read_json(run_dir / SUMMARY_FILE) is None:
         return "failed", f"unreadable {SUMMARY_FILE}", None
-    return "ok", "", frame
+    return "ok", "", schema
+
+
+def _check_folder(sweep_dir: Path) -> None:
+    """A file where a sweep folder is expected: say what was given and what is wanted."""
+    if sweep_dir.exists() and not sweep_dir.is_dir():
+        # the sweep folder it is in: the first with the sweep's plan, or the one holding a run folder
+        hint = next((p if (p / MULTIRUN_FILE).exists() else p.parent for p in sweep_dir.parents
+                     if (p / MULTIRUN_FILE).exists() or p.name.isdigit()), None)  # fmt: skip
+        raise NotADirectoryError(
+            f"{sweep_dir} is a file, not a folder: give a sweep folder (the folder that holds the run "
+            f"folders and {MULTIRUN_FILE})" + (f", e.g. {hint}" if hint else "")
+        )
+
+
+def fingerprint(sweep_dir: Path) -> dict:
+    """What the aggregate of sweep_dir depends on: every run folder's tracked files (size and
+    modification time, in ns) and the sweep's plan; equal fingerprints, equal aggregates."""
+    sweep_dir = Path(sweep_dir)
+    runs = {}
+    for run_dir in find_runs(sweep_dir):
+        files = {}
+        for name in TRACKED:
+            try:
+                st = (run_dir / name).stat()
+            except OSError:
+                continue
+            files[name] = [st.st_size, st.st_mtime_ns]
+        runs[str(run_dir.relative_to(sweep_dir)) or "."] = files
+    try:
+        st = (sweep_dir / MULTIRUN_FILE).stat()
+        plan = [st.st_size, st.st_mtime_ns]
+    except OSError:
+        plan = None
+    return {"runs": runs, "plan": plan}
+
+
+def aggregate_is_current(sweep_dir) -> bool:
+    """True when sweep_dir/aggregate holds this layout's tables of exactly the run files there now
+    (no run added, removed, replaced or rerun since), so a reader may use it without aggregating."""
+    agg = Path(sweep_dir) / AGGREGATE_DIR
+    manifest = _read_json(agg / MANIFEST_FILE)
+    if not manifest or manifest.get("layout") != LAYOUT:
+        return False
+    if not all((agg / name).exists() for name in (INDEX_FILE, REDUCED_FILE, RUNS_DATASET)):
+        return False
+    return manifest.get("fingerprint") == fingerprint(sweep_dir)
 
 
 def aggregate(sweep_dir: Path, write: bool = True) -> Aggregate:
-    """Aggregate every run under sweep_dir; write the tables into sweep_dir/aggregate."""
+    """Aggregate every run under sweep_dir; write the tables into sweep_dir/aggregate (with
+    write=False, only the run index: statuses and duplicates)."""
     sweep_dir = Path(sweep_dir)
+    _check_folder(sweep_dir)
+    prints = fingerprint(sweep_dir)  # before reading: a run changed meanwhile makes it stale
     run_dirs = find_runs(sweep_dir)
     planned, choices = planned_jobs(sweep_dir)
     if not run_dirs and not planned:
         raise FileNotFoundError(f"no run folders (with {SERIES_FILE} or {FAILURE_FILE}) under {sweep_dir}")
-    rows, frames = [], {}
+    rows, schemas = [], {}
     seen = set()
-    for run_dir in run_dirs:
+    for run_dir in tqdm(run_dirs, desc="run folders", unit="run", disable=None, leave=False):
         rel = str(run_dir.relative_to(sweep_dir)) or "."
         job = int(rel) if rel.isdigit() and int(rel) in planned else None
         settings = run_settings(run_dir, planned[job] if job is not None else None, choices)
-        status, error, frame = _status(run_dir)
+        status, error, schema = _status(run_dir)
         rows.append({"run": rel, **settings, "status": status, "error": error})
-        if frame is not None:
-            frames[rel] = frame
+        if schema is not None:
+            schemas[rel] = schema
         seen.add(rel)
     for job, overrides in planned.items():
         if str(job) not in seen:  # planned, never started (or its folder is gone)
@@ -258,13 +336,10 @@ def aggregate(sweep_dir: Path, write: bool = True) -> Aggregate:
     setting_columns = [c for c in index.columns if c not in ("run", "status", "error")]
     index = _mark_duplicates(index, setting_columns)
     index = index[["run", *setting_columns, "status", "error"]]
-    ok = index[index.status == "ok"]
-    parts = [frames[row["run"]].assign(**{k: row[k] for k in ["run", *setting_columns]}) for _, row in ok.iterrows()]
-    runs = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    reduced = reduce_replicates(runs, setting_columns) if parts else pd.DataFrame()
-    result = Aggregate(runs, reduced, index, setting_columns)
+    result = Aggregate(index, setting_columns)
     if write:
-        _write(result, sweep_dir / AGGREGATE_DIR)
+        result.out_dir = sweep_dir / AGGREGATE_DIR
+        _write(result, sweep_dir, schemas, prints)
     return result
 
 
@@ -284,69 +359,37 @@ def _mark_duplicates(index: pd.DataFrame, setting_columns: list[str]) -> pd.Data
     return index
 
 
-def reduce_replicates(runs: pd.DataFrame, setting_columns: list[str]) -> pd.DataFrame:
-    """Median, 10% and 90% quantiles over seeds, per combination of the other settings."""
-    keys = [c for c in setting_columns if c != SEED]
-    group_keys = [k for k in keys if runs[k].notna().any()] + ["date", "region", "metric"]
-    filled = runs.copy()
-    for k in group_keys:  # groupby drops missing keys; a setting that is None is still a group
-        if filled[k].isna().any():
-            filled[k] = filled[k].astype(object).where(filled[k].notna(), "none")
-    grouped = filled.groupby(group_keys, sort=True, observed=True)["value"]
-    out = grouped.quantile([0.1, 0.5, 0.9]).unstack()
-    out.columns = ["q10", "median", "q90"]
-    out["replicates"] = grouped.size()
-    return out.reset_index()[[*group_keys, "median", "q10", "q90", "replicates"]]
+def _write(result: Aggregate, sweep_dir: Path, schemas: dict[str, pa.Schema], prints: dict) -> None:
+    """Every table into a staging folder, then swapped in for sweep_dir/aggregate whole."""
+    out_dir = sweep_dir / AGGREGATE_DIR
+    stage = sweep_dir / f".{AGGREGATE_DIR}.tmp-{os.getpid()}"
+    shutil.rmtree(stage, ignore_errors=True)
+    (stage / RUNS_DATASET).mkdir(parents=True)
+    try:
+        runs = write_tables(result.index, result.setting_columns, sweep_dir, stage, schemas)
+        result.index.to_csv(stage / INDEX_FILE, index=False)
+        write_json(stage / MANIFEST_FILE, _manifest(result, runs, prints), default=str)
+        old = sweep_dir / f".{AGGREGATE_DIR}.old-{os.getpid()}"
+        if out_dir.exists():
+            os.replace(out_dir, old)
+        os.replace(stage, out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
 
 
-def _write(result: Aggregate, out_dir: Path) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name, frame, writer in (
-        ("runs.parquet", result.runs, lambda f, p: f.to_parquet(p, index=False)),
-        ("reduced.parquet", result.reduced, lambda f, p: f.to_parquet(p, index=False)),
-        ("runs.csv", result.index, lambda f, p: f.to_csv(p, index=False)),
-    ):
-        atomic_write(out_dir / name, lambda p, f=frame, w=writer: w(_plain_columns(f), p))
-    if len(result.reduced):
-        write_json(out_dir / "summary.json", horizon_summary(result.reduced), default=str)
-    if len(result.runs) and has_draws(result.runs):
-        split = decompose(result.runs, result.setting_columns)
-        atomic_write(out_dir / "uncertainty.parquet", lambda p: _plain_columns(split).to_parquet(p, index=False))
+def _manifest(result: Aggregate, hashes: dict[str, str], prints: dict) -> dict:
+    """Which runs this aggregate holds (and of which files), and what made it."""
+    from sim.run.folder import software
 
-
-def horizon_summary(reduced: pd.DataFrame) -> list[dict]:
-    """Every metric per region on the last day, per setting combination, with its interval over
-    replicates (median, q10, q90): the sweep's headline numbers."""
-    keys = [c for c in reduced.columns if c not in ("date", "region", "metric", "median", "q10", "q90", "replicates")]
-    if keys:  # each setting combination's own last day (a sweep over `end` keeps every horizon)
-        combo_key = reduced[keys].map(str).agg("|".join, axis=1)
-        last = reduced[reduced.date == reduced.groupby(combo_key).date.transform("max")]
-    else:
-        last = reduced[reduced.date == reduced.date.max()]
-    out = []
-    for combo, part in last.groupby(keys, sort=True, dropna=False) if keys else [((), last)]:
-        combo = combo if isinstance(combo, tuple) else (combo,)
-        regions = {}
-        for row in part.itertuples(index=False):
-            regions.setdefault(row.region, {})[row.metric] = {
-                "median": row.median,
-                "q10": row.q10,
-                "q90": row.q90,
-                "replicates": int(row.replicates),
-            }
-        out.append(
-            {"settings": dict(zip(keys, combo, strict=True)), "date": str(part.date.iloc[0].date()), "regions": regions}
-        )
-    return out
-
-
-def _plain_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """Parquet needs one type per column: mixed setting columns become strings."""
-    out = frame.copy()
-    for c in out.columns:
-        if out[c].dtype == object and out[c].map(type).nunique() > 1:
-            out[c] = out[c].astype(str)
-    return out
+    runs = [{"run": r, "status": s, "series_sha256": hashes.get(r)} for r, s in result.index[["run", "status"]].values]
+    return {
+        "layout": LAYOUT,
+        "aggregated_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "runs": runs,
+        "fingerprint": prints,
+        "software": software(),
+    }
 
 
 def report(result: Aggregate, sweep_dir: Path) -> str:
@@ -392,15 +435,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("sweep_dir", type=Path, help="a Hydra multirun folder (or any folder of run folders)")
     args = parser.parse_args(argv)
+    if not args.sweep_dir.exists():
+        print(f"no such folder: {args.sweep_dir}", file=sys.stderr)
+        return 2
     try:
         result = aggregate(args.sweep_dir)
-    except FileNotFoundError as err:
+    except (FileNotFoundError, NotADirectoryError) as err:  # bad input: exit 2, as for any script here
         print(err, file=sys.stderr)
         return 2
     print(report(result, args.sweep_dir))
     problems = problem_line(result)
     if problems:
-        print(f"{problems}; see {args.sweep_dir / AGGREGATE_DIR / 'runs.csv'}", file=sys.stderr)
+        print(f"{problems}; see {args.sweep_dir / AGGREGATE_DIR / INDEX_FILE}", file=sys.stderr)
         return 1
     return 0
 

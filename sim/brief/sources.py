@@ -17,10 +17,18 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from sim.analysis.aggregate import AGGREGATE_DIR, SEED, aggregate
+from sim.analysis.aggregate import (
+    AGGREGATE_DIR,
+    HORIZON_FILE,
+    REDUCED_FILE,
+    RUNS_DATASET,
+    SEED,
+    aggregate,
+    aggregate_is_current,
+)
 from sim.analysis.uncertainty import DRAW
 from sim.brief.numbers import Quantity, Register
-from sim.core.run_folder import CONFIG, PROVENANCE, RESULT_NAMES, SERIES, SUMMARY
+from sim.core.run_folder import CONFIG, PROVENANCE
 
 STATS = ("date", "region", "metric", "median", "q10", "q90", "replicates")
 QUANTILES = (0.1, 0.5, 0.9)  # as sim.analysis.aggregate.reduce_replicates
@@ -182,7 +190,7 @@ def _label(settings: dict) -> str:
 def resolve(path: Path) -> Path:
     """A sweep folder from a sweep folder, its aggregate/ folder or its aggregate table."""
     path = Path(path)
-    if path.is_file():
+    if path.is_file() or (path.name == RUNS_DATASET and path.parent.name == AGGREGATE_DIR):  # runs.parquet is a folder
         path = path.parent
     if path.name == AGGREGATE_DIR:
         path = path.parent
@@ -191,74 +199,38 @@ def resolve(path: Path) -> Path:
     return path
 
 
-DERIVED = {AGGREGATE_DIR, "figures", "brief"}  # folders made from the results, never run folders
+def _has_rows(table: Path) -> bool:
+    import pyarrow.parquet as pq
 
-
-def aggregate_is_current(sweep_dir: Path) -> bool:
-    """Whether the sweep's aggregate/ still describes its run folders: sim.analysis.aggregate's own
-    check where it has one, else `_listed_runs_unchanged`."""
-    from sim.analysis import aggregate as aggregation
-
-    check = getattr(aggregation, "aggregate_is_current", None)
-    return bool(check(sweep_dir)) if check is not None else _listed_runs_unchanged(Path(sweep_dir))
-
-
-def _listed_runs_unchanged(sweep_dir: Path) -> bool:
-    """No run folder's results are newer than the aggregate, none is missing where runs.csv lists a
-    result, and none is there that it does not list. An aggregate whose run folders are all gone (a
-    copy of aggregate/ alone) is taken as it is: there is nothing to compare it with."""
-    agg = sweep_dir / AGGREGATE_DIR
-    tables = [agg / "reduced.parquet", agg / "runs.csv"]
-    if not all(t.exists() for t in tables):
-        return False
-    made = min(t.stat().st_mtime_ns for t in tables)
-    index = pd.read_csv(agg / "runs.csv", dtype={"run": str}, keep_default_na=False)
-    listed = dict(zip(index["run"], index["status"], strict=True))
-    if not any((sweep_dir / run).is_dir() for run in listed):
-        return True
-    results: dict[str, set[str]] = {}
-    for name in RESULT_NAMES:
-        for file in sweep_dir.rglob(name):
-            run = file.parent.relative_to(sweep_dir)
-            if DERIVED & set(run.parts):
-                continue
-            if file.stat().st_mtime_ns > made:
-                return False  # written after the aggregate: a rerun or a replacement
-            results.setdefault(str(run), set()).add(name)
-    if set(results) - set(listed):
-        return False  # a run the aggregate has never seen
-    for run, status in listed.items():
-        there = results.get(run, set())
-        if status in ("ok", "duplicate") and not {SERIES, SUMMARY} <= there:
-            return False  # cleared since (a rerun under way or interrupted)
-        if status == "failed" and not there:
-            return False
-    return True
+    return pq.ParquetFile(table).metadata.num_rows > 0 and "date" in pq.read_schema(table).names
 
 
 def load_sweep(path: Path, register: Register, defaults: dict[str, str], log=None) -> Sweep:
     """Read a sweep's aggregate, aggregating first if it has none or if its run folders changed
-    since it was made (a replaced run, a rerun sweep, finished or interrupted)."""
+    since it was made (a replaced run, a rerun sweep, finished or interrupted:
+    sim.analysis.aggregate.aggregate_is_current)."""
     path = resolve(path)
     agg = path / AGGREGATE_DIR
-    if not (agg / "reduced.parquet").exists():
+    if not (agg / REDUCED_FILE).exists():
         aggregate(path)
     elif not aggregate_is_current(path):
         if log:
-            log(f"{agg} is older than the run folders' results: aggregating {path} again")
+            log(f"{agg} no longer describes the run folders' results: aggregating {path} again")
         aggregate(path)
-    reduced = pd.read_parquet(agg / "reduced.parquet")
-    if reduced.empty:
+    dates = pd.read_parquet(agg / REDUCED_FILE, columns=["date"]) if _has_rows(agg / REDUCED_FILE) else None
+    if dates is None or dates.empty:
         raise MissingData(f"{path} has no successful run to build a brief from (see {agg / 'runs.csv'})")
     index = pd.read_csv(agg / "runs.csv", dtype={"run": str})
+    horizon = dates.date.max()  # only the horizon day's rows are read (the tables can be large)
+    reduced = pd.read_parquet(agg / REDUCED_FILE, filters=[("date", "==", horizon)])
     settings = [c for c in reduced.columns if c not in STATS]
-    horizon = reduced.date.max()
-    reduced = _settings_as_text(reduced[reduced.date == horizon], settings)
-    runs_file = agg / "runs.parquet"
+    reduced = _settings_as_text(reduced, settings)
     horizon_runs = None
-    if runs_file.exists():
-        horizon_runs = pd.read_parquet(runs_file, filters=[("date", "==", horizon)])
-        horizon_runs = _settings_as_text(horizon_runs, [c for c in settings if c != SEED])
+    for name in (HORIZON_FILE, RUNS_DATASET):  # the horizon's rows, or (an older aggregate) every row
+        if (agg / name).exists():
+            horizon_runs = pd.read_parquet(agg / name, filters=[("date", "==", horizon)])
+            horizon_runs = _settings_as_text(horizon_runs, [c for c in settings if c != SEED])
+            break
     configs, provenance = {}, []
     for run, policy in index.loc[index.status == "ok", ["run", "policy"]].itertuples(index=False):
         run_dir = path / run

@@ -37,7 +37,7 @@ def holds_results(folder: Path) -> bool:
 def policy_hash(policy_section: dict) -> str:
     """A short hash of a policy section's content (`config.policy` dumped as JSON, or a config.yaml's
     `policy`): the same policy, the same hash."""
-    text = json.dumps(policy_section, sort_keys=True)
+    text = json.dumps(policy_section, sort_keys=True, default=str)  # dates read from YAML: as written
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 

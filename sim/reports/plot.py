@@ -29,11 +29,12 @@ matplotlib.use("Agg")
 import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+import pyarrow as pa  # noqa: E402
 import yaml  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-from sim.analysis.aggregate import AGGREGATE_DIR, SEED, SERIES_FILE, aggregate  # noqa: E402
-from sim.core.run_folder import CONFIG
+from sim.analysis.aggregate import AGGREGATE_DIR, REDUCED_FILE, SEED, SERIES_FILE, aggregate  # noqa: E402
+from sim.core.run_folder import CONFIG  # noqa: E402
 from sim.model.metrics import CHOICE_CHANNELS  # noqa: E402
 from sim.model.regions import ALL, REGION_CODES  # noqa: E402
 from sim.reports.figures import DATASET_PANELS, GAP_PARTS, TOL_MUTED, panel_grid, series_style  # noqa: E402
@@ -71,10 +72,10 @@ def load(path: Path) -> tuple[pd.DataFrame, list[str], dict]:
             q10=lambda d: d["median"], q90=lambda d: d["median"], replicates=1, policy=config["policy"]["name"]
         )
         return reduced, ["policy"], _phase_dates([config])
-    reduced_file = path / AGGREGATE_DIR / "reduced.parquet"
+    reduced_file = path / AGGREGATE_DIR / REDUCED_FILE
     if not reduced_file.exists():
         aggregate(path)
-    reduced = pd.read_parquet(reduced_file)
+    reduced = read_metrics(reduced_file)
     index = pd.read_csv(path / AGGREGATE_DIR / "runs.csv", dtype={"run": str})
     settings = [
         c for c in reduced.columns if c not in ("date", "region", "metric", "median", "q10", "q90", "replicates")
@@ -84,6 +85,21 @@ def load(path: Path) -> tuple[pd.DataFrame, list[str], dict]:
     for run in index[index.status == "ok"].drop_duplicates("policy").run:
         configs.append(yaml.safe_load((path / run / CONFIG).read_text()))
     return reduced, varying, _phase_dates(configs)
+
+
+def figure_metrics() -> list[str]:
+    """Every metric a figure of a sweep draws: plot() reads only these rows of the reduced table."""
+    channels = [f"{d}_via_{c}_share" for d in ("opted_out", "opted_in") for c in CHOICE_CHANNELS]
+    named = ["opted_out_share", "opted_in_share", "face_post_share", "dataset_from_objectors_share", "new_opt_outs"]
+    return [*named, *DATASET_PANELS, *GAP_PARTS, *channels]
+
+
+def read_metrics(reduced_file: Path) -> pd.DataFrame:
+    """The reduced table's rows of the figures' metrics (all of an older, smaller table's columns)."""
+    try:
+        return pd.read_parquet(reduced_file, filters=[("metric", "in", figure_metrics())])
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError):  # an empty table has no metric column
+        return pd.read_parquet(reduced_file)
 
 
 def _phase_dates(configs: list[dict]) -> dict[str, list[pd.Timestamp]]:
@@ -384,6 +400,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.path.exists():
         print(f"no such folder: {args.path}", file=sys.stderr)
+        return 2
+    if not args.path.is_dir():  # e.g. a run's series.parquet or an aggregate table
+        print(f"{args.path} is a file, not a folder: give a sweep folder (the folder of run folders) or "
+              f"a run folder (with {SERIES_FILE}), e.g. {args.path.parent}", file=sys.stderr)  # fmt: skip
         return 2
     try:
         paths = plot(args.path, args.out)

@@ -1,0 +1,121 @@
+"""Aggregation time and peak memory for 30, 300 and 3,000 runs, new and old implementation.
+
+    python experiments/bench_aggregate.py --source multirun/regimes-tiny [--sizes 30 300 3000]
+
+SOURCE is a real sweep (e.g. `python -m sim.run -m +experiment=regimes population.agents=1500
+population.min_agents_per_region=100 hydra.sweep.dir=multirun/regimes-tiny`: 30 runs of the full
+horizon). The series' size does not depend on the agent count (days x 11 regions x 63 metrics per
+run), so a larger sweep is built by copying its run folders with distinct seeds (series hard-linked:
+the aggregation reads them as it would distinct files). Each aggregation runs in a child process
+whose peak resident memory is its /proc VmHWM. The old implementation is sim/analysis/aggregate.py
+at commit OLD (the in-memory pandas code), run on sizes up to --old-max only: it holds every row in
+memory (13.7 GB at 30 runs of 20,000 agents), so 300 runs would need over 100 GB.
+
+Writes docs/performance/aggregate.json, read by experiments/performance_report.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OLD = "0345a82"  # the last commit with the in-memory aggregation
+CHILD = """import runpy, sys
+sys.argv = ["aggregate", sys.argv[2]]
+try:
+    {run}
+except SystemExit:
+    pass
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]
+print("VmHWM_kB", hwm)
+"""
+
+
+def build_sweep(source: Path, runs: int, target: Path) -> None:
+    """`runs` run folders from the source's, cycling through them with seeds made distinct."""
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    folders = sorted(p.parent for p in source.glob("*/series.parquet"))
+    for k in range(runs):
+        src = folders[k % len(folders)]
+        dst = target / str(k)
+        dst.mkdir()
+        shift = 1000 * (k // len(folders))  # copy c of a run: seed + 1000 c
+
+        def seeded(m: re.Match, shift: int = shift) -> str:
+            return m.group(0).replace(m.group(1), str(int(m.group(1)) + shift))
+
+        for name in ("config.yaml", "run.json", "summary.json", "provenance.json"):
+            if (src / name).exists():
+                text = (src / name).read_text()
+                if name == "config.yaml":
+                    text = re.sub(r"(?m)^seed: (\d+)", seeded, text)
+                if name == "run.json":
+                    text = re.sub(r'"seed=(\d+)"', seeded, text)
+                (dst / name).write_text(text)
+        os.link(src / "series.parquet", dst / "series.parquet")
+
+
+def measure(script: str, sweep: Path) -> dict:
+    """Wall time and peak resident memory of one aggregation in a child process."""
+    run = f"runpy.run_path({script!r}, run_name='__main__')" if script.endswith(".py") else (
+        f"runpy.run_module({script!r}, run_name='__main__')")  # fmt: skip
+    code = CHILD.replace("{run}", run)
+    shutil.rmtree(sweep / "aggregate", ignore_errors=True)  # each starts from the run folders alone
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code, "-", str(sweep)], capture_output=True, text=True, env=env)
+    seconds = time.perf_counter() - started
+    peak = re.search(r"VmHWM_kB (\d+)", done.stdout)
+    if done.returncode != 0 or not peak:
+        raise RuntimeError(f"aggregation of {sweep} failed: {done.stderr[-2000:]}")
+    return {"seconds": round(seconds, 2), "peak_bytes": int(peak.group(1)) * 1024}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--source", type=Path, required=True, help="a real sweep folder (30 runs of the full horizon)")
+    p.add_argument("--sizes", type=int, nargs="+", default=[30, 300, 3000])
+    p.add_argument("--old-max", type=int, default=30, help="largest size the old implementation runs on")
+    p.add_argument("--work", type=Path, default=Path("/tmp/bench_aggregate"))
+    p.add_argument("--out", type=Path, default=ROOT / "docs" / "performance" / "aggregate.json")
+    args = p.parse_args(argv)
+    args.work.mkdir(parents=True, exist_ok=True)
+    old = args.work / "old_aggregate.py"
+    old.write_text(subprocess.run(["git", "show", f"{OLD}:sim/analysis/aggregate.py"], cwd=ROOT, check=True,
+                                  capture_output=True, text=True).stdout)  # fmt: skip
+    import pyarrow.parquet as pq
+
+    rows = pq.ParquetFile(next(args.source.glob("*/series.parquet"))).metadata.num_rows
+    results = []
+    for runs in args.sizes:
+        sweep = args.work / f"sweep-{runs}"
+        build_sweep(args.source, runs, sweep)
+        for name, script in (("new", "sim.analysis.aggregate"), ("old", str(old))):
+            if name == "old" and runs > args.old_max:
+                results.append({"runs": runs, "implementation": name, "skipped": f"over --old-max {args.old_max}"})
+                continue
+            result = {"runs": runs, "rows": runs * rows, "implementation": name, **measure(script, sweep)}
+            print(json.dumps(result), flush=True)
+            results.append(result)
+        shutil.rmtree(sweep, ignore_errors=True)
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    when = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+    record = {"source": str(args.source), "rows_per_run": rows, "old_commit": OLD, "cpus": os.cpu_count(),
+              "memory_bytes": total, "date_utc": when, "results": results}  # fmt: skip
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
