@@ -43,7 +43,7 @@ import numpy as np
 from sim.analysis.calibration import load_targets
 from sim.analysis.posterior import POSTERIOR_DIR, write_posterior
 from sim.core.conf_yaml import ConfFile, scalar
-from sim.run.folder import software
+from sim.core.provenance import software
 
 ROOT = Path(__file__).resolve().parent.parent
 DB = ROOT / "outputs" / "calibration" / "abc.db"

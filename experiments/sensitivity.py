@@ -187,7 +187,7 @@ def report(morris: pd.DataFrame, sobol: pd.DataFrame, meta: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     from sim.analysis.calibration import shipped_raw
     from sim.analysis.morris_sobol import analyse
-    from sim.run.folder import software
+    from sim.core.provenance import software
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--small", action="store_true", help="a quick pass (minutes)")

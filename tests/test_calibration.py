@@ -73,7 +73,24 @@ def predictive() -> dict[str, np.ndarray]:
     return {t.id: np.array([r[t.id] for r in runs]) for t in TARGETS}
 
 
-@pytest.mark.parametrize("target", TARGETS, ids=[t.id for t in TARGETS])
+# The shipped model changed on purpose (every mechanism ships on) after the shipped posterior was
+# fitted: the window's end is no longer covered, and stays marked until the posterior is refitted on
+# the shipped model (strict: the mark fails once it is covered, so it cannot outlive the refit).
+REFIT_PENDING = {"mhr_window_end"}
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        pytest.param(
+            t, marks=pytest.mark.xfail(strict=True, reason="posterior fitted before every mechanism shipped on")
+        )
+        if t.id in REFIT_PENDING
+        else t
+        for t in TARGETS
+    ],
+    ids=[t.id for t in TARGETS],
+)
 def test_the_posterior_predictive_interval_covers_the_target(target, predictive):
     """The model's spread over posterior draws, widened by the target's measurement error (2 sd),
     contains the target's value."""

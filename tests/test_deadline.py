@@ -59,7 +59,7 @@ def test_the_shipped_announcement_carries_trainings_start_as_its_deadline():
     events = {e.date.isoformat(): e for e in make_config().policy.events}
     assert events["2025-09-18"].deadline == dt.date(2025, 11, 3)
     assert [d for d, e in events.items() if e.deadline is not None] == ["2025-09-18"]
-    assert make_config().deadline.enabled is False  # switched on with every mechanism by the lead
+    assert make_config().deadline.enabled is True  # every behaviour ships on
 
 
 # ---------------------------------------------------------------- the behaviour

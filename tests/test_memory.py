@@ -41,6 +41,10 @@ def test_a_posterior_ensemble_counts_the_records_of_every_draw():
 
 
 def test_an_ensemble_whose_records_alone_do_not_fit_is_refused_with_what_to_change():
-    config = validate_config(compose_raw([*SHORT, "uncertainty=posterior", "uncertainty.draws=200000"]))
-    with pytest.raises(NotEnoughMemory, match=r"records of its 200,000 simulation\(s\).*fewer uncertainty.draws"):
-        check_memory(config, available=20e9)
+    config = validate_config(compose_raw([*SHORT, "uncertainty=posterior", "uncertainty.draws=10000"]))
+    with pytest.raises(
+        NotEnoughMemory, match=r"uncertainty.draws=10,000 needs .* use at most about uncertainty.draws="
+    ):
+        check_memory(config, available=20e9)  # the draws that would fit are named
+    with pytest.raises(NotEnoughMemory, match=r"records of its 10,000 simulation\(s\).*fewer uncertainty.draws"):
+        check_memory(config, available=0.5e9)  # not even two draws fit beside the interpreter

@@ -9,12 +9,11 @@ import pytest
 import yaml
 
 from sim.model.config import validate_config
-from sim.model.days import NEVER
 from sim.model.engine import ConsentModel
 from sim.model.metrics import METRIC_NAMES
 from sim.model.rules import opt_in_interest as rule
 from sim.model.rules.consent import ACCEPT, OPTED_IN
-from sim.run.compose import CONF_DIR, compose_raw
+from sim.run.compose import CONF_DIR, EVERY_MECHANISM_OFF, compose_raw
 
 ALL = -1  # the records' whole-membership row
 
@@ -36,7 +35,7 @@ def test_the_default_rate_is_the_dmp_record_read_as_a_constant_yearly_hazard():
     r = rule.yearly_rate_from_record(0.15, 17)
     assert 1 - (1 - r) ** 17 == pytest.approx(0.15)
     shipped = yaml.safe_load((CONF_DIR / "opt_in_interest" / "default.yaml").read_text())
-    assert shipped["enabled"] is False
+    assert shipped["enabled"] is True  # every behaviour ships on
     assert shipped["rate_per_year"] == pytest.approx(r, abs=5e-5)
 
 
@@ -48,7 +47,8 @@ def test_a_year_of_daily_chances_compounds_to_the_yearly_rate(r):
 
 
 # ---------------------------------------------------------------- the model
-LIMIT = (
+LIMIT = (  # the rule alone: every other mechanism off (fixed members, no other draws)
+    *EVERY_MECHANISM_OFF,
     "policy=opt_in_unasked", "policy.initial.regime=unticked_box", "policy.unchanged_regions=[]",
     "policy.events=[{date:'2024-09-01',regions:[all],notice:[email]}]", "awareness.notices.email_read_prob=1.0",
     "population.accept_share={default:1.0,EU_EEA:1.0}", "population.object_share={default:0.0,EU_EEA:0.0}",
@@ -122,7 +122,8 @@ def test_posting_less_is_several_times_as_common_as_leaving_and_both_below_whats
     model = _run(["population.agents=20000", "end=2024-10-02", "reactions.post_less.enabled=true",
                   "reactions.close_account.enabled=true"])  # fmt: skip
     members = float(model.pop.n)
-    closed = int((model.state.closed_day < NEVER).sum())  # agents, like the chilled count
+    reacting = model.mechanism("close_account").closed  # closed by choice (not dormant accounts closing)
+    closed = int(sum(a.size for a in reacting))  # agents, like the chilled count
     chilled = int(model.mechanism("post_less").count.sum())
     print(f"two weeks after the story: {chilled} post less, {closed} closed, of {model.pop.n} agents")
     assert closed > 0 and chilled / closed >= 22 / 5

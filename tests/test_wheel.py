@@ -40,4 +40,4 @@ def test_a_wheel_installed_elsewhere_runs_from_any_folder(tmp_path):
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]
     summary = json.loads((work / "out" / "summary.json").read_text())
-    assert summary["policy"] == "linkedin_actual" and summary["agents"] == 1500
+    assert summary["policy"] == "linkedin_actual" and summary["agents"] == 1500  # at the start (joiners beside)

@@ -380,7 +380,7 @@ def _write(result: Aggregate, sweep_dir: Path, schemas: dict[str, pa.Schema], pr
 
 def _manifest(result: Aggregate, hashes: dict[str, str], prints: dict) -> dict:
     """Which runs this aggregate holds (and of which files), and what made it."""
-    from sim.run.folder import software
+    from sim.core.provenance import software
 
     runs = [{"run": r, "status": s, "series_sha256": hashes.get(r)} for r, s in result.index[["run", "status"]].values]
     return {

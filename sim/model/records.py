@@ -16,15 +16,19 @@ class Records:
     values: np.ndarray  # [day, output region (OUTPUT_REGIONS), metric (METRIC_NAMES)]
     dates: np.ndarray  # datetime64[D] of each simulated day
     agents_per_region: dict[str, int]  # the sample's agents by region code (joiners included)
+    joiners: int = 0  # agents who join during the horizon (membership), beyond the sample at the start
 
     @classmethod
     def of_model(cls, model) -> Records:
         """The records of a (stepped) one-simulation model, up to the last day it simulated."""
-        return cls(model.records[: model.day], model.dates[: model.day], agents_by_region(model.pop))
+        return cls(
+            model.records[: model.day], model.dates[: model.day], agents_by_region(model.pop), joiners(model.pop)
+        )
 
     @property
     def agents(self) -> int:
-        return sum(self.agents_per_region.values())
+        """Agents at the start (`population.agents`); the joiners come on top."""
+        return sum(self.agents_per_region.values()) - self.joiners
 
     def series(self, metric: str, region: str = ALL) -> np.ndarray:
         """One metric's daily values in one output region."""
@@ -36,6 +40,11 @@ class Records:
             code: {name: float(self.values[day, r, k]) for k, name in enumerate(METRIC_NAMES)}
             for r, code in enumerate(OUTPUT_REGIONS)
         }
+
+
+def joiners(pop) -> int:
+    """Agents sampled to join during the horizon (0 without membership changes)."""
+    return 0 if pop.start_agents is None else int(pop.n - pop.start_agents.sum())
 
 
 def agents_by_region(pop) -> dict[str, int]:

@@ -31,7 +31,7 @@ from sim.analysis.posterior import (
 from sim.analysis.priors import draw_natural
 from sim.model.batch import simulate_many
 from sim.model.config import SimConfig, validate_config
-from sim.model.records import Records, agents_by_region
+from sim.model.records import Records, agents_by_region, joiners
 from sim.model.world import sample_members, simulated_dates
 
 DRAW = "draw"  # the series column that numbers a run's posterior draws
@@ -82,5 +82,6 @@ def simulate_draws(config: SimConfig) -> tuple[list[Records], pd.DataFrame, dict
     """Records per posterior draw (in draw order), the draws' parameter values and the posterior's
     identity. Every draw has the run's seed and population settings: the same sample and dates."""
     configs, table, identity = draw_configs(config)
-    dates, agents = simulated_dates(config), agents_by_region(sample_members(config))
-    return [Records(r, dates, agents) for r in simulate_many(configs)], table, identity
+    dates, pop = simulated_dates(config), sample_members(config)
+    agents, joined = agents_by_region(pop), joiners(pop)
+    return [Records(r, dates, agents, joined) for r in simulate_many(configs)], table, identity

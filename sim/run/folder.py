@@ -15,20 +15,18 @@ varies between two runs of the same config and seed (times, host).
 from __future__ import annotations
 
 import os
-import platform
 import shutil
-import subprocess
 import sys
 import time
 import uuid
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import yaml
 
+from sim.core.provenance import software
 from sim.core.run_folder import (
     COMPLETE_FILE,
     CONFIG,
@@ -51,7 +49,6 @@ from sim.run.claim import check, claimed, pid_alive
 from sim.run.files import atomic_write, write_json, write_text
 
 STAGING_PREFIX = ".staging-"
-PACKAGES = ("mesa", "numpy", "pandas", "pyarrow", "pydantic", "hydra-core", "matplotlib")
 
 
 def run_model(config: SimConfig, progress: bool | None = None) -> ConsentModel:
@@ -90,6 +87,7 @@ def summary(config: SimConfig, records: Records) -> dict:
         "end": str(config.end),
         "horizon_date": str(records.dates[-1]),
         "agents": records.agents,
+        "joiners": records.joiners,
         "agents_per_region": records.agents_per_region,
         "members": config.population.members,
         "regions": records.on_day(-1),
@@ -101,52 +99,13 @@ def provenance(config: SimConfig, records: Records, wall_time_s: float, started:
         "seed": config.seed,
         "policy": config.policy.name,
         "agents": records.agents,
+        "joiners": records.joiners,
         "members": config.population.members,
         "days": len(records.dates),
         "started_utc": started.isoformat(timespec="seconds"),
         "wall_time_s": round(wall_time_s, 3),
         **software(),
     }
-
-
-def software() -> dict:
-    """What ran: the code's commit (with a dirty flag), Python, platform, package versions, command."""
-    versions = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return {
-        "git": _git_state(),
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "packages": versions,
-        "command": command_line(),
-    }
-
-
-def command_line() -> str:
-    """The command as typed: `python -m sim.run ...` for the entry point, else the script's name."""
-    script = Path(sys.argv[0])
-    head = "python -m sim.run" if (script.name, script.parent.name) == ("__main__.py", "run") else script.name
-    return " ".join([head, *sys.argv[1:]])
-
-
-def _git_state() -> dict:
-    """Commit of the code that ran (the repository holding this package), if any."""
-    here = Path(__file__).resolve().parent
-
-    def git(*args: str) -> str | None:
-        try:
-            out = subprocess.run(["git", *args], cwd=here, capture_output=True, text=True, timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return out.stdout.strip() if out.returncode == 0 else None
-
-    commit = git("rev-parse", "HEAD")
-    dirty = git("status", "--porcelain", "--untracked-files=no")
-    return {"commit": commit, "dirty": bool(dirty) if dirty is not None else None}
 
 
 def policy_of(config: SimConfig) -> dict:
@@ -244,7 +203,10 @@ def _run_ensemble(config: SimConfig, stage: Path) -> tuple[Records, pd.DataFrame
     draws, table, ensemble = simulate_draws(config)
     atomic_write(stage / DRAWS, lambda p: table.to_csv(p, index=False, float_format="%.8g"))
     frames = [series_frame(r).assign(**{DRAW: k}) for k, r in enumerate(draws)]
-    median = Records(np.median(np.stack([r.values for r in draws]), axis=0), draws[0].dates, draws[0].agents_per_region)
+    first = draws[0]
+    median = Records(
+        np.median(np.stack([r.values for r in draws]), axis=0), first.dates, first.agents_per_region, first.joiners
+    )
     ensemble["summary"] = "median over the posterior draws"
     return median, pd.concat(frames, ignore_index=True), ensemble
 
