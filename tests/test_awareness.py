@@ -206,6 +206,8 @@ def test_media_only_awareness_respects_reach_and_a_regional_base():
 
 def test_an_email_notice_makes_its_read_share_aware_on_its_day():
     model = run_cached(
+        # the core's notice rule alone: joiners, closures and other mechanisms' channels would move the share
+        *EVERY_MECHANISM_OFF,
         "policy.events=[{date:'2024-09-11',regions:[all],notice:[email]}]",
         "awareness.media.base_per_day.default=0",
         "awareness.word_of_mouth.strength=0",

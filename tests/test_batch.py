@@ -10,7 +10,7 @@ from sim.model.batch import Gatherer, batch_key, batches, run_batch, simulate_ma
 from sim.model.config import validate_config
 from sim.model.engine import ConsentModel
 from sim.model.random_streams import BatchStreams, Streams
-from sim.run.compose import EVERY_MECHANISM_ON, compose_raw
+from sim.run.compose import EVERY_MECHANISM_OFF, EVERY_MECHANISM_ON, compose_raw
 
 BASE = ("population.agents=1500", "progress=false", "end=2025-09-30")
 
@@ -47,9 +47,9 @@ def _alone(config) -> np.ndarray:
         ("training.retroactive_removal=true", "policy=prominent_toggle", "policy.one_click_notices=true",
          *EVERY_MECHANISM_ON),
         ("policy=forced_choice_everywhere",),
-        (),  # every mechanism off: the shipped defaults
+        EVERY_MECHANISM_OFF,  # the core model (every mechanism now ships on, as in the first case)
     ],
-    ids=["every_mechanism", "removal_one_click", "forced_choice", "defaults"],
+    ids=["every_mechanism", "removal_one_click", "forced_choice", "every_mechanism_off"],
 )  # fmt: skip
 def test_each_simulation_of_a_batch_gives_exactly_its_series_alone(shared):
     configs = _configs(*shared)
@@ -70,7 +70,8 @@ def test_what_a_batch_may_vary_and_what_it_shares():
     for varied in ("seed=3", "population.agents=700", "friction.try_prob=0.2", "salience.try_gain=2",
                    "awareness.media.reach=0.5", "friction.routes.settings_toggle.steps.2.difficulty=1"):  # fmt: skip
         assert key(varied) == batch_key(one), varied
-    for shared in ("policy=forced_choice_everywhere", "salience.enabled=true", "end=2025-10-31",
+    # every mechanism ships on, so switching one off is what changes the batch key
+    for shared in ("policy=forced_choice_everywhere", "salience.enabled=false", "end=2025-10-31",
                    "awareness.word_of_mouth.window_days=3", "training.ingest_every_days=14"):  # fmt: skip
         assert key(shared) != batch_key(one), shared
     with pytest.raises(ValueError, match="simulate_many"):  # one model cannot hold them

@@ -8,7 +8,7 @@ from conftest import compose_raw, run_cached
 
 from sim.model.config import ConfigError, validate_config
 from sim.model.metrics import INDEX
-from sim.model.rules.consent import CHANNELS, OPTED_IN
+from sim.model.rules.consent import CHANNELS, OPTED_IN, OPTED_OUT
 
 SHORT = "end=2025-03-31"  # the 2024 default-on wave and its aftermath
 
@@ -24,7 +24,10 @@ def test_every_shipped_design_is_a_valid_policy_that_runs(policy):
 
 
 def test_an_unasked_opt_in_enrols_only_those_who_found_the_toggle():
-    model = run_cached("policy=opt_in_unasked", SHORT)
+    # Core rule in isolation: opt_in_interest (on as shipped) replaces the chance per exposure
+    # consent.accept_intent_prob with a yearly rate of about 1% (docs/ODD.md §7.17), so in 20,000
+    # agents over seven months too few set out for "some found it"; switched off here, the others as shipped.
+    model = run_cached("policy=opt_in_unasked", SHORT, "opt_in_interest.enabled=false")
     s, pop = model.state, model.pop
     enrolled = model._enrolled(np.arange(pop.n))
     assert enrolled.any()  # some found it
@@ -73,8 +76,11 @@ def test_a_blocking_prompt_is_answered_by_everyone_who_visits_a_dismissible_one_
 
 
 def test_a_one_click_notice_converts_readers_without_a_visit():
-    # nobody visits: only the email's one-click link can record an objection
-    no_visits = ("~population.login_segments", "+population.login_segments={dormant:{share:1.0,rate_per_day:0.0}}")
+    # nobody visits: only the email's one-click link can record an objection. return_visits (on as
+    # shipped) brings dormant members back after coverage, which would give visits; it is switched
+    # off so that nobody visits, the other mechanisms as shipped.
+    no_visits = ("~population.login_segments", "+population.login_segments={dormant:{share:1.0,rate_per_day:0.0}}",
+                 "return_visits.enabled=false")  # fmt: skip
     clicked = run_cached("policy=one_click_notice", SHORT, *no_visits)
     plain = run_cached("policy=linkedin_actual", SHORT, *no_visits)
     assert at_end(clicked, "opted_out_via_one_click_share") > 0
@@ -101,13 +107,31 @@ def test_choices_by_channel_sum_to_the_recorded_choices(policy):
         np.testing.assert_allclose(parts, r[:, :, INDEX[f"{direction}_share"]], atol=1e-12)
 
 
-@pytest.mark.parametrize(("policy", "direction"), [("linkedin_actual", "opted_out"), ("opt_in_unasked", "opted_in")])
-def test_daily_flows_sum_to_the_recorded_choices_where_nothing_is_undone(policy, direction):
-    # one direction only is possible in these designs, so every recorded choice still stands
-    r = run_cached(f"policy={policy}", "end=2025-12-31").records
+@pytest.mark.parametrize(
+    ("policy", "direction", "extra"),
+    [
+        ("linkedin_actual", "opted_out", ()),
+        # opt_in_interest (on as shipped) replaces the chance per exposure with a yearly rate of about 1%
+        # (docs/ODD.md §7.17): in 20,000 agents to 2025-12-31 about 20 accepters set out and none gets
+        # through the toggle, leaving no opt-in to sum; switched off here, the others as shipped
+        ("opt_in_unasked", "opted_in", ("opt_in_interest.enabled=false",)),
+    ],
+)
+def test_daily_flows_sum_to_the_recorded_choices_where_nothing_is_undone(policy, direction, extra):
+    # one direction only is possible in these designs, so every recorded choice still stands, also for
+    # accounts closed since (membership closes dormant accounts, reactions close objectors' accounts):
+    # their choice stays recorded but they leave the eligible count, so the flows sum to the choices
+    # of every member, closed or not (weighted), and to at least the eligible members' level
+    model = run_cached(f"policy={policy}", "end=2025-12-31", *extra)
+    r, s, pop = model.records, model.state, model.pop
+    code = OPTED_IN if direction == "opted_in" else OPTED_OUT
     flows = sum(r[:, -1, INDEX[f"new_{direction}_via_{c}"]] for c in CHANNELS).sum()
+    recorded = sum(
+        w * np.count_nonzero(s.choice[sl] == code) for w, sl in zip(pop.weight_by_region, pop.slices, strict=True)
+    )
     level = r[-1, -1, INDEX[f"{direction}_share"]] * r[-1, -1, INDEX["eligible_members"]]
-    assert level > 0 and flows == pytest.approx(level, rel=1e-9)
+    assert level > 0 and flows == pytest.approx(recorded, rel=1e-9)
+    assert level <= recorded * (1 + 1e-9)
 
 
 def test_the_consent_gap_parts_split_giving_up_from_not_trying():

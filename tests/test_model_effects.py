@@ -15,6 +15,7 @@ from sim.model.engine import ConsentModel
 from sim.model.metrics import INDEX, METRIC_NAMES
 from sim.model.regimes import AFFIRMATIVE, EXCLUDED
 from sim.model.regions import REGION_CODES
+from sim.model.rules import membership
 from sim.run.folder import execute, run_model
 
 
@@ -172,8 +173,21 @@ def test_a_horizon_of_a_day_or_two_runs(n_days):
 
 def test_policies_share_the_population_and_the_graph():
     a, b = run_cached(), run_cached("policy=forced_choice_everywhere")
-    for name in ("region", "eligible", "visit_prob", "concern", "preference", "skill", "poster", "poster_post_prob"):
+    for name in ("region", "visit_prob", "concern", "preference", "skill", "poster", "poster_post_prob"):
         np.testing.assert_array_equal(getattr(a.pop, name), getattr(b.pop, name), err_msg=name)
+    # with membership on, `eligible` is state (closing an account is a reaction to the policy): the
+    # population shares the set-up draws that decide it, so the same members at the start, the same
+    # join and coming-of-age days, and the same closing days but for the members who closed by choice
+    for name in ("join_day", "adult_day"):
+        np.testing.assert_array_equal(getattr(a.state, name), getattr(b.state, name), err_msg=name)
+    at_start = [membership.is_eligible(0, m.state.join_day, m.state.adult_day, m.state.closed_day) for m in (a, b)]
+    np.testing.assert_array_equal(*at_start)
+    chose = np.zeros(a.pop.n, bool)
+    for m in (a, b):
+        closer = m.mechanism("close_account")
+        if closer is not None and closer.closed:
+            chose[np.concatenate(closer.closed)] = True
+    np.testing.assert_array_equal(a.state.closed_day[~chose], b.state.closed_day[~chose])
     np.testing.assert_array_equal(a.graph.indptr, b.graph.indptr)
     np.testing.assert_array_equal(a.graph.indices, b.graph.indices)
 
@@ -187,9 +201,11 @@ def test_a_regime_switch_withdraws_unanswered_consent_requests():
     model = run_cached("policy=affirmative_everywhere", "end=2025-09-17")
     uk = REGION_CODES.index("UK")
     day = {d: int(np.flatnonzero(model.dates == np.datetime64(d))[0]) for d in ("2024-09-20", "2025-09-17")}
-    opted_in = model.records[:, uk, INDEX["opted_in_share"]]
+    # the opt-ins recorded (a cumulative count): the share would move with joiners and closures
+    opted_in = model.records[:, uk, INDEX["opt_ins_recorded"]]
     assert opted_in[day["2024-09-20"]] > 0  # some answered in the two days the request stood
     assert opted_in[day["2025-09-17"]] == opted_in[day["2024-09-20"]]
+    assert np.all(model.records[day["2024-09-20"] + 1 : day["2025-09-17"] + 1, uk, INDEX["new_opt_ins"]] == 0)
 
 
 def test_a_submitted_objection_form_is_not_submitted_again_while_it_waits():

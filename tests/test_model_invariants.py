@@ -6,11 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_cached, wide
+from conftest import make_config, run_cached, wide
 
+from sim.model.engine import ConsentModel
 from sim.model.metrics import COUNT_METRICS, INDEX, METRIC_NAMES
 from sim.model.regions import ALL, REGION_CODES
 from sim.model.rules.consent import NO_CHOICE
+from sim.run.compose import EVERY_MECHANISM_OFF
 
 SHARE_METRICS = [m for m in METRIC_NAMES if m.endswith("_share")] + ["training_active"]
 DATASET_COUNTS = [
@@ -118,13 +120,27 @@ def test_all_is_the_sum_of_regions_for_counts_and_the_weighted_mean_for_shares(a
         np.testing.assert_allclose(r[:, -1, k], weighted, rtol=1e-10, err_msg=name)
 
 
-def test_eligible_members_are_the_weighted_adults_and_constant(actual_model):
-    m = actual_model
+def test_eligible_members_are_the_weighted_adults_and_constant():
+    # the core's rule alone: joiners, members turning 18 and closed accounts would move the eligible count
+    m = run_cached(*EVERY_MECHANISM_OFF)
     e = m.records[:, :, INDEX["eligible_members"]]
     assert np.all(e == e[0])
     for r, s in enumerate(m.pop.slices):
         assert e[0, r] == pytest.approx(m.pop.weight_by_region[r] * np.count_nonzero(m.pop.eligible[s]))
     assert e[0, -1] < m.config.population.members  # minors are not eligible
+
+
+def test_eligible_members_on_the_last_day_are_the_weighted_eligible_of_a_changing_membership(actual_model):
+    """The shipped model (membership on): the count moves, and on the horizon it is the weighted
+    members who have joined, are adult and have not closed their account."""
+    m, last = actual_model, actual_model.n_days - 1
+    e = m.records[:, :, INDEX["eligible_members"]]
+    assert not np.all(e == e[0])  # joiners, members turning 18 and closures move it
+    s = m.state
+    now = (s.join_day <= last) & (s.adult_day <= last) & (s.closed_day > last)
+    np.testing.assert_array_equal(m.pop.eligible, now)
+    for r, sl in enumerate(m.pop.slices):
+        assert e[-1, r] == pytest.approx(m.pop.weight_by_region[r] * np.count_nonzero(now[sl]))
 
 
 @pytest.mark.parametrize("policy", POLICIES)
@@ -138,15 +154,29 @@ def test_mainland_china_contributes_nothing_to_the_dataset(policy):
 
 @pytest.mark.parametrize("policy", ["linkedin_actual", "affirmative_everywhere", "forced_choice_everywhere"])
 def test_minors_never_get_a_choice_nor_have_data_ingested(policy):
-    m = _policy_run(policy)
-    minors = ~m.pop.eligible
-    assert minors.sum() > 50
-    assert np.all(m.state.choice[minors] == NO_CHOICE)
-    assert not m.state.profile_ingested[minors].any()
-    assert np.all(m.ingested_of(np.flatnonzero(minors)) == 0)
+    """The shipped model (membership on): members turn 18 during the horizon and may choose and be
+    pulled from then on, so the check is made every day on the members not yet adult that day."""
+    config = make_config() if policy == "linkedin_actual" else make_config(f"policy={policy}")
+    m = ConsentModel(config)
+    s = m.state
+    minors_at_start = (s.join_day <= 0) & (s.adult_day > 0)
+    assert minors_at_start.sum() > 50
+    minor_days = 0
+    while m.running:
+        t = m.day
+        m.step()
+        minors = (s.join_day <= t) & (s.adult_day > t)  # members not yet adult on day t
+        minor_days += int(minors.sum())
+        assert np.all(s.choice[minors] == NO_CHOICE), t
+        assert not s.profile_ingested[minors].any(), t
+        assert not m.pop.eligible[minors].any(), t
+    still_minors = np.flatnonzero((s.join_day < m.n_days) & (s.adult_day >= m.n_days))
+    assert np.all(m.ingested_of(still_minors) == 0)
+    assert minor_days > 50 * 30  # the check is not vacuous
     # while adults did choose and were ingested: the check is not vacuous
-    assert (m.state.choice[~minors] != NO_CHOICE).any()
-    assert m.state.profile_ingested[~minors].any()
+    adults = m.pop.eligible
+    assert (s.choice[adults] != NO_CHOICE).any()
+    assert s.profile_ingested[adults].any()
 
 
 def test_everyone_ingested_is_an_eligible_member_of_a_region_that_trained(actual_model):
@@ -154,7 +184,12 @@ def test_everyone_ingested_is_an_eligible_member_of_a_region_that_trained(actual
     ingested = m.state.profile_ingested
     trained_regions = np.flatnonzero(m.policy.training.any(axis=0))
     assert np.all(np.isin(m.pop.region[ingested], trained_regions))
-    assert np.all(m.pop.eligible[ingested])
+    # with membership on a closed account keeps what was ingested: everyone ingested joined and
+    # turned 18 within the horizon, and is eligible still or closed the account since
+    s, last = m.state, m.n_days - 1
+    assert np.all((s.join_day[ingested] <= last) & (s.adult_day[ingested] <= last))
+    assert np.all(m.pop.eligible[ingested] | (s.closed_day[ingested] <= last))
+    assert (ingested & ~m.pop.eligible).any()  # closed accounts among the ingested: not vacuous
 
 
 # ------------------------------------------------------------------ the real timeline, done when
@@ -233,11 +268,17 @@ def test_objectors_share_of_the_dataset_is_their_ingested_data(actual_model):
     from sim.model.rules.consent import OPTED_OUT
 
     m = actual_model
+    # with reactions on, leaving is an objection (docs/ODD.md §7.14): data already ingested from a
+    # member who closed the account by choice counts as objectors' data, as the opted-out members'
+    left = np.zeros(m.pop.n, bool)
+    closer = m.mechanism("close_account")
+    if closer is not None and closer.closed:
+        left[np.concatenate(closer.closed)] = True
     for r, s in enumerate(m.pop.slices):
         total = m.records[-1, r, INDEX["dataset_text_tokens"]]
         if total == 0:
             continue
-        objectors = m.state.choice[s] == OPTED_OUT
+        objectors = (m.state.choice[s] == OPTED_OUT) | left[s]
         data = m.ingested_of(np.arange(s.start, s.stop))[:, TEXT].astype(np.float64)
         theirs = data[objectors].sum() * m.pop.weight_by_region[r]
         all_ = data.sum() * m.pop.weight_by_region[r]

@@ -177,12 +177,20 @@ class CloseAccount(_Reaction):
             s.closed_day[closing] = t + 1
             self.closing.setdefault(t + 1, []).append(closing)
             self.closed.append(closing)
-            ingested = closing[s.profile_ingested[closing] & (s.choice[closing] != OPTED_OUT)]
-            if ingested.size:
-                m.ledger_by_cell(m.ledger.objected, m.data_by_cell(ingested))
 
     def members_changing(self, t: int) -> list[np.ndarray]:
-        return self.closing.pop(t, [])
+        """Today's closures by choice; their data in the set becomes objectors' data now, when the
+        account closes (with what the last day's pull took), unless it is counted as an opt-out's:
+        already opted out, or an objection form awaiting its effect (counted when it takes effect)."""
+        closing = self.closing.pop(t, [])
+        if closing:
+            m, s = self.model, self.model.state
+            members = np.concatenate(closing)
+            counted = (s.choice[members] == OPTED_OUT) | s.awaiting_decision[members]
+            ingested = members[s.profile_ingested[members] & ~counted]
+            if ingested.size:
+                m.ledger_by_cell(m.ledger.objected, m.data_by_cell(ingested))
+        return closing
 
     def removed_with(self, gone: np.ndarray) -> np.ndarray:
         if not self.closed:
