@@ -297,14 +297,20 @@ def fingerprint(sweep_dir: Path) -> dict:
 
 def aggregate_is_current(sweep_dir) -> bool:
     """True when sweep_dir/aggregate holds this layout's tables of exactly the run files there now
-    (no run added, removed, replaced or rerun since), so a reader may use it without aggregating."""
+    (no run added, removed, replaced or rerun since), so a reader may use it without aggregating.
+    An aggregate kept alone (a copy without any of its run folders) is taken as it is: there is
+    nothing to compare it with, and nothing to aggregate again."""
     agg = Path(sweep_dir) / AGGREGATE_DIR
     manifest = _read_json(agg / MANIFEST_FILE)
     if not manifest or manifest.get("layout") != LAYOUT:
         return False
     if not all((agg / name).exists() for name in (INDEX_FILE, REDUCED_FILE, RUNS_DATASET)):
         return False
-    return manifest.get("fingerprint") == fingerprint(sweep_dir)
+    now = fingerprint(sweep_dir)
+    listed = (manifest.get("fingerprint") or {}).get("runs", {})
+    if listed and not now["runs"] and not any((Path(sweep_dir) / run).is_dir() for run in listed if run != "."):
+        return True
+    return manifest.get("fingerprint") == now
 
 
 def aggregate(sweep_dir: Path, write: bool = True) -> Aggregate:
