@@ -29,11 +29,11 @@ import yaml
 
 from sim.analysis.calibration import Target, evaluate_many, load_targets, scenario_config, shipped_raw, with_values
 from sim.analysis.posterior import POSTERIOR_DIR, PosteriorError, load_posterior, posterior_sha256
+from sim.core.files import write_json, write_text
 from sim.core.provenance import software
 from sim.model.config import MAX_DRAWS, ConfigError
 from sim.model.metrics import INDEX
 from sim.model.regions import OUTPUT_REGIONS
-from sim.run.files import write_json, write_text
 
 MEASURES = ("series", "visited_within_days", "layer_ratio")
 DRAW_SEED = 3  # which posterior draws (draw k then runs at seed k)

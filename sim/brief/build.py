@@ -10,7 +10,7 @@ from sim.brief.context import build_context, incomplete
 from sim.brief.numbers import Register
 from sim.brief.render import write_brief, write_pdf
 from sim.brief.sources import load_sweep, resolve
-from sim.run.files import atomic_write
+from sim.core.files import atomic_write
 
 DEFAULT_BASELINE = "linkedin_actual"  # the policy as it happened (conf/policy/linkedin_actual.yaml)
 DEFAULT_TITLE = "Consent design and AI training on a professional network's member data"

@@ -18,7 +18,7 @@ from pathlib import Path
 import jinja2
 from markdown_it import MarkdownIt
 
-from sim.run.files import atomic_write, write_text
+from sim.core.files import atomic_write, write_text
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 TEMPLATES = ("brief.md.j2", "page.html.j2", "brief.css")

@@ -29,10 +29,10 @@ from pathlib import Path
 import yaml
 
 from sim.core.conf_yaml import ConfFile, leaves
+from sim.core.files import write_text
 from sim.model.config import declared_unit
 from sim.model.regions import REGION_CODES
 from sim.run.compose import CONF_DIR
-from sim.run.files import write_text
 
 # The docs live in the source checkout (this is a docs tool); the configs come through the package.
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,8 +1,8 @@
 """The run layer's config overrides; the config plumbing itself is in `sim.core.compose`.
 
 The names re-exported below live in `sim.core.compose` (below the model, so that the analysis may
-use them); they are imported here for the callers not yet updated: sim.analysis.aggregate (which
-may not import sim.run), sim.run.__main__, sim.brief, sim.reports, sim.explorer and tests.
+use them); the layers above the model (run, brief, reports, explorer) and the tests may import them
+from here beside the mechanism switches.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from sim.core.files import atomic_write, write_json, write_text
 from sim.core.provenance import software
 from sim.core.run_folder import (
     COMPLETE_FILE,
@@ -46,7 +47,6 @@ from sim.model.policy import region_phases
 from sim.model.records import Records
 from sim.model.regions import OUTPUT_REGIONS
 from sim.run.claim import check, claimed, pid_alive
-from sim.run.files import atomic_write, write_json, write_text
 
 STAGING_PREFIX = ".staging-"
 
