@@ -19,12 +19,12 @@ VARIED = (
     (),
     ("seed=7", "population.agents=900", "friction.try_prob=0.3", "salience.intent_gain=3",
      "consent.intent_half_life_days=20", "friction.routes.settings_toggle.steps.1.difficulty=2.5",
-     "awareness.media.shock_per_day.high=0.2", "guidance.difficulty_reduction=0.2", "return_visits.response_prob=0.9",
+     "awareness.media.shock_per_day.high=0.2", "guidance.attempt_success=0.5", "return_visits.response_prob=0.9",
      "consent.prompt_answer.accepter_logit=1", "population.object_share.default=0.5", "feed.face_boost=2",
      "awareness.word_of_mouth.strength=0", "guidance.memory_days=5", "reactions.delete_old_posts.kept_share=0.1",
      "concern.sensitivity=30", "membership.age_in_days=100", "awareness.notices.email_read_prob=0.9",
      "training.tokens_per_post=10"),
-    ("seed=11", "friction.give_up_prob=0.9", "salience.half_life_days=3", "reactions.post_less.post_factor=0.2",
+    ("seed=11", "friction.attempts_per_intent=1.2", "salience.half_life_days=3", "reactions.post_less.post_factor=0.2",
      "feed.initial_face_share=0.3", "friction.skill_weight=0.5"),
 )  # fmt: skip
 

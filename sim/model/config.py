@@ -47,6 +47,7 @@ from sim.model.schema import (
     _regions_with_default,
     field_unit,
     for_region,
+    unit,
 )
 
 MAX_HORIZON_DAYS = 30_000  # day indices are int16 in the state arrays
@@ -200,9 +201,11 @@ class Route(Strict):
 class FrictionConfig(Strict):
     routes: dict[str, Route]
     skill_weight: Annotated[float, Field(ge=0.0, le=50.0)]
-    try_prob: Probability
-    frustration_factor: Probability
-    give_up_prob: Probability
+    try_prob: Probability = unit("probability per visit with intent")
+    attempts_per_intent: float = unit("attempts", ge=1.0, le=1000.0)
+    motivated_attempt_success: Probability = unit("probability per attempt, median member")
+    hidden_above: float = unit("log-odds", ge=-20.0, le=20.0)
+    reference_route: str = "settings_toggle"
 
     @field_validator("routes")
     @classmethod
@@ -212,6 +215,14 @@ class FrictionConfig(Strict):
         if "prompt" not in v:
             raise ValueError("needs a 'prompt' route: the steps of answering a consent prompt")
         return v
+
+    @model_validator(mode="after")
+    def _reference_route(self):
+        if self.reference_route not in self.routes:
+            raise ValueError(
+                f"friction.reference_route '{self.reference_route}' is not a route (routes: {', '.join(self.routes)})"
+            )
+        return self
 
 
 class FeedConfig(Strict):

@@ -37,7 +37,6 @@ from sim.model.tally import Tally, counts_from_codes, enrolled_by_choice
 from sim.model.world import build_batch_world
 
 PROFILES, TEXT, FACES, OTHER = range(len(DATA_TYPES))
-MAX_FAILURES = 100  # int8 counter cap
 
 
 class ConsentModel(mesa.Model):
@@ -369,7 +368,7 @@ class ConsentModel(mesa.Model):
         s.aware_since[asked[s.aware_since[asked] == NOT_YET]] = t
         self.tally.touch(asked)
         blocking = designs.blocking.take(self._agent_regime(asked))
-        passes = self._passes_route(asked, "prompt", "prompt_step", t)
+        passes = self._passes_route(asked, "prompt", "prompt_step", t, motivated=False)
         answered = asked[blocking | passes]
         framing = designs.framing.take(self._agent_regime(answered))
         answer_cfg = SimpleNamespace(
@@ -394,8 +393,7 @@ class ConsentModel(mesa.Model):
         routes = self._open_routes(who, desired)
         keep = (routes != 0) & (desired != NO_CHOICE)
         who, routes, desired = who[keep], routes[keep], desired[keep]
-        p_try = self._try_probability(who)
-        p_try = self._scale_chance("try", p_try, who, t)
+        p_try = self._scale_chance("try", self.param("friction.try_prob", who), who, t)
         tries = self.streams.uniform("try", who, t) < p_try
         who, routes, desired = who[tries], routes[tries], desired[tries]
         if who.size == 0:
@@ -444,28 +442,37 @@ class ConsentModel(mesa.Model):
         who = unique(readers)
         who = who[(s.intent_until[who] >= t) & ~s.gave_up[who] & ~s.awaiting_decision[who]]
         who = who[consent.desired_choice(pop.preference[who], self._enrolled(who)) == OPTED_OUT]
-        who = who[self.streams.uniform("one_click_try", who, t) < self._try_probability(who)]
+        who = who[self.streams.uniform("one_click_try", who, t) < self.param("friction.try_prob", who)]
         done = who[self._passes_route(who, self._one_click_route, f"step_{self._one_click_route}", t)]
         self._route_done(t, done, np.full(done.size, OPTED_OUT, np.int8), self._one_click_route)
 
-    def _try_probability(self, members: np.ndarray) -> np.ndarray:
-        return friction.try_probability(
-            self.param("friction.try_prob", members),
-            self.param("friction.frustration_factor", members),
-            self.state.failures[members],
-        )
+    def search_offset_for(self, members: np.ndarray, success_key: str) -> np.ndarray:
+        """The hidden-step offset (log-odds, sim.model.rules.friction.search_offset) at which each
+        member's simulation completes its reference route with the success rate `success_key`."""
 
-    def _passes_route(self, members: np.ndarray, route: str, stream: str, t: int) -> np.ndarray:
+        def offset(c: SimConfig) -> float:
+            success = attrgetter(success_key)(c)
+            steps = c.friction.routes[c.friction.reference_route].steps
+            return friction.search_offset(success, [x.difficulty for x in steps], c.friction.hidden_above)
+
+        return self.param(f"search_offset:{success_key}", members, offset)
+
+    def _passes_route(self, members: np.ndarray, route: str, stream: str, t: int, motivated: bool = True) -> np.ndarray:
         """Whether each member passes every step of `route` (its steps' count is shared by a batch,
-        their difficulties may differ)."""
+        their difficulties may differ). A motivated member (one acting on intent) searches for the
+        hidden steps (sim.model.rules.friction); one answering a prompt does not."""
         skill, weight = self.pop.skill[members], self.param("friction.skill_weight", members)
         n_steps = len(self.config.friction.routes[route].steps)
         difficulty = [
             self.param(f"difficulty:{route}:{i}", members, lambda c, i=i: c.friction.routes[route].steps[i].difficulty)
             for i in range(n_steps)
         ]
-        for m in self._hooks["step_difficulty"]:
-            difficulty = [m.step_difficulty(members, d, t) for d in difficulty]
+        if motivated:
+            offset = self.search_offset_for(members, "friction.motivated_attempt_success")
+            for m in self._hooks["search_offset"]:
+                offset = m.search_offset(members, offset, t)
+            hidden_above = self.param("friction.hidden_above", members)
+            difficulty = [friction.searched_difficulty(d, offset, hidden_above) for d in difficulty]
         p = np.stack([friction.step_success_probability(skill, d, weight) for d in difficulty])
         u = self.streams.uniforms([f"{stream}_{i}" for i in range(n_steps)], members, t)
         return friction.attempt_succeeds(u, p)
@@ -474,8 +481,8 @@ class ConsentModel(mesa.Model):
         if failed.size == 0:
             return
         s = self.state
-        s.failures[failed] = np.minimum(s.failures[failed] + 1, MAX_FAILURES)
-        quits = failed[self.streams.uniform("give_up", failed, t) < self.param("friction.give_up_prob", failed)]
+        give_up = self.param("give_up", failed, lambda c: friction.give_up_probability(c.friction.attempts_per_intent))
+        quits = failed[self.streams.uniform("give_up", failed, t) < give_up]
         s.gave_up[quits] = True
         s.intent_until[quits] = NOT_YET
         self.tally.touch(quits)

@@ -27,7 +27,6 @@ class AgentState:
     choice: np.ndarray  # int8: NO_CHOICE, OPTED_OUT, OPTED_IN
     choice_channel: np.ndarray  # int8 index into consent.CHANNELS of the recorded choice
     intent_until: np.ndarray  # int16 last day of the current intent, NOT_YET if none
-    failures: np.ndarray  # int8 failed attempts so far
     gave_up: np.ndarray  # bool: stopped trying after a failure
     in_app_pending: np.ndarray  # bool: will see the in-app notice at the next visit
     prompt_pending: np.ndarray  # bool: will be asked a consent prompt at the next visit
@@ -58,7 +57,6 @@ class AgentState:
             choice=np.full(n, NO_CHOICE, np.int8),
             choice_channel=np.zeros(n, np.int8),
             intent_until=np.full(n, NOT_YET, np.int16),
-            failures=np.zeros(n, np.int8),
             gave_up=np.zeros(n, bool),
             in_app_pending=np.zeros(n, bool),
             prompt_pending=np.zeros(n, bool),

@@ -73,7 +73,6 @@ class Member(mesa.Agent):
         self.aware_since = NOT_YET
         self.choice = NO_CHOICE
         self.intent_until = NOT_YET
-        self.failures = 0
         self.gave_up = False
         self.in_app_pending = False
         self.prompt_pending = False
@@ -166,9 +165,11 @@ class Member(mesa.Agent):
             duration = int(self.model.streams.geometric_days("intent_duration", np.array([self.index]), t, fade)[0])
             self.intent_until = min(t + duration - 1, NEVER)
 
-    def passes(self, steps, stream: str, t: int) -> bool:
-        weight = self.model.config.friction.skill_weight
-        p = [friction.step_success_probability(self.skill, st.difficulty, weight) for st in steps]
+    def passes(self, steps, stream: str, t: int, motivated: bool = True) -> bool:
+        fr = self.model.config.friction
+        offset = self.model.search_offset if motivated else 0.0
+        d = [float(friction.searched_difficulty(st.difficulty, offset, fr.hidden_above)) for st in steps]
+        p = [friction.step_success_probability(self.skill, x, fr.skill_weight) for x in d]
         u = [self.draw(f"{stream}_{k}", t) for k in range(len(steps))]
         return bool(friction.attempt_succeeds(u, p))
 
@@ -181,7 +182,7 @@ class Member(mesa.Agent):
             return
         if self.aware_since == NOT_YET:
             self.aware_since = t
-        passes = self.passes(self.model.config.friction.routes["prompt"].steps, "prompt_step", t)
+        passes = self.passes(self.model.config.friction.routes["prompt"].steps, "prompt_step", t, motivated=False)
         if designs.blocking[self.regime()] or passes:
             p = consent.prompt_accept_probability(
                 self.preference, self.concern, designs.framing[self.regime()], self.model.config.consent.prompt_answer
@@ -196,7 +197,7 @@ class Member(mesa.Agent):
         routes = self.open_routes(desired)
         if not routes or desired == NO_CHOICE:
             return
-        if not self.draw("try", t) < friction.try_probability(fr.try_prob, fr.frustration_factor, self.failures):
+        if not self.draw("try", t) < fr.try_prob:
             return
         names = self.model.route_names
         passed = [
@@ -210,8 +211,7 @@ class Member(mesa.Agent):
         if used >= 0:
             self.route_done(t, desired, names[used])
         else:
-            self.failures = min(self.failures + 1, 100)
-            if self.draw("give_up", t) < fr.give_up_prob:
+            if self.draw("give_up", t) < friction.give_up_probability(fr.attempts_per_intent):
                 self.gave_up = True
                 self.intent_until = NOT_YET
 
@@ -233,7 +233,7 @@ class Member(mesa.Agent):
             return
         if consent.desired_choice(self.preference, self.enrolled()) != OPTED_OUT:
             return
-        if self.draw("one_click_try", t) < friction.try_probability(fr.try_prob, fr.frustration_factor, self.failures):
+        if self.draw("one_click_try", t) < fr.try_prob:
             if self.passes(fr.routes[route].steps, f"step_{route}", t):
                 self.route_done(t, OPTED_OUT, route)
 
@@ -300,6 +300,9 @@ class ReferenceModel(mesa.Model):
         self.designs = self.policy.designs
         one_click = [n for n in self.route_names if config.friction.routes[n].channel == "one_click"]
         self.one_click_route = one_click[0] if one_click else None
+        fr = config.friction
+        reference_steps = [st.difficulty for st in fr.routes[fr.reference_route].steps]
+        self.search_offset = friction.search_offset(fr.motivated_attempt_success, reference_steps, fr.hidden_above)
         first_events = world.first_event_times()
         self.members = [Member(self, i, first_events) for i in range(self.pop.n)]
         self.sharer_days: dict[int, int] = {}

@@ -2,8 +2,9 @@
 
 A member exposed by event coverage is reached by how-to content with probability guided(t) /
 attention(t), and a contact told by a member who acted learns the path with probability
-`word_of_mouth_share` x the chance of being told; for `memory_days` they find every hidden route
-step easier (sim.model.rules.guidance.eased_difficulty).
+`word_of_mouth_share` x the chance of being told; for `memory_days` they search every hidden route
+step with the offset at which the reference route succeeds with `attempt_success` (a guided
+attempt's success, sim.model.rules.friction.search_offset) instead of the unguided one, if larger.
 """
 
 from __future__ import annotations
@@ -24,8 +25,7 @@ class GuidanceConfig(Strict):
 
     enabled: bool
     coverage_share: Probability = unit("share of event coverage")
-    difficulty_reduction: float = unit("log-odds", ge=0.0, le=20.0)
-    hidden_above: float = unit("log-odds", ge=-20.0, le=20.0)
+    attempt_success: Probability = unit("probability per guided attempt, median member")
     memory_days: int = unit("days", ge=1, le=3650)
     word_of_mouth_share: Probability = unit("share of contacts told")
 
@@ -78,11 +78,10 @@ class Guidance(Mechanism):
     def told(self, t: int, told: np.ndarray, telling: np.ndarray, p: np.ndarray) -> None:
         self.guide(told, self.param("word_of_mouth_share", told) * p, "guided_by_contact", t)
 
-    def step_difficulty(self, members: np.ndarray, difficulty: np.ndarray, t: int):
+    def search_offset(self, members: np.ndarray, offset: np.ndarray, t: int):
         known = self.model.state.guided_until[members] >= t
-        return guidance.eased_difficulty(
-            difficulty, known, self.param("difficulty_reduction", members), self.param("hidden_above", members)
-        )
+        guided = self.model.search_offset_for(members, "guidance.attempt_success")
+        return guidance.guided_offset(offset, known, guided)
 
     def leaving(self, agents: np.ndarray, region: np.ndarray) -> None:
         m = self.model

@@ -4,9 +4,9 @@ Media attention in a region is a background level plus decaying shocks, one per 
 (`sim.model.rules.awareness.media_attention`). This module splits off the event part (the shocks)
 and the part of it that prints the opt-out steps (each event's `guidance` share, or the default
 `coverage_share`). A member exposed on a day is reached by how-to content with probability
-guided(t) / attention(t) (the share of today's coverage that prints the steps) and then finds every
-hidden step (difficulty above `hidden_above`) easier by `difficulty_reduction` log-odds, never
-easier than `hidden_above`, for `memory_days`. The event share event(t) / attention(t) is also what
+guided(t) / attention(t) (the share of today's coverage that prints the steps) and then, for
+`memory_days`, searches the hidden steps as well as a guided attempt does (`attempt_success`,
+turned into a search offset by sim.model.rules.friction.search_offset). The event share event(t) / attention(t) is also what
 a story brings back (sim.model.rules.return_visits).
 Every function here works on scalars and on arrays alike.
 """
@@ -50,9 +50,8 @@ def share_of_attention(part, attention):
     return np.where(attention > 0, np.minimum(part / np.where(attention > 0, attention, 1.0), 1.0), 0.0)
 
 
-def eased_difficulty(difficulty, guided, reduction, hidden_above):
-    """A step's difficulty for members who know the path: hidden steps lose `reduction`, floored at
-    `hidden_above`; steps at or below `hidden_above` (the visible ones) are unchanged."""
-    d = np.asarray(difficulty, np.float64)
-    eased = np.where(d > hidden_above, np.maximum(d - reduction, hidden_above), d)
-    return np.where(guided, eased, d)
+def guided_offset(offset, guided, guided_offset_value):
+    """The search offset of members who know the path: the guided attempt's, where it is larger
+    than the unguided one (printed steps never make a member search worse); unchanged otherwise."""
+    offset = np.asarray(offset, np.float64)
+    return np.where(guided, np.maximum(offset, guided_offset_value), offset)
