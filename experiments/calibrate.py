@@ -1,33 +1,28 @@
-"""Infer a posterior over the behavioural parameters without a direct measurement, by ABC-SMC.
+"""Calibrate the model to its targets in two stages (docs/CALIBRATION.md).
 
-    python experiments/calibrate.py                      # the shipped fit: sim/data/calibration/posterior.{csv,json}
-    python experiments/calibrate.py --resume             # continue the last run in outputs/calibration/abc.db
-    python experiments/calibrate.py --write-conf         # also make the posterior medians the shipped defaults
-    python experiments/calibrate.py --redis HOST:PORT    # evaluate on a cluster (pyabc's Redis sampler)
-    python experiments/calibrate.py --conf-only          # no inference: ship the medians of the posterior there
+    python experiments/calibrate.py                    # the shipped fit -> sim/data/calibration/
+    python experiments/calibrate.py --max-minutes 100  # stop starting chunks after this (resume later)
+    python experiments/calibrate.py --write-conf       # also make the posterior's most probable set the shipped defaults
+    python experiments/calibrate.py --conf-only        # no inference: ship the most probable set of the posterior there
 
 The targets, the parameters and their priors (with reasons) are data: conf/calibration/targets.yaml.
-Approximate Bayesian computation by sequential Monte Carlo (pyabc, Klinger et al. 2018): each
-particle is a parameter set drawn from the prior, then from perturbed earlier particles; it is kept
-when the distance between the model and the targets, sqrt(sum(((model - value) / tolerance)^2)),
-falls below the generation's epsilon (--epsilon-quantile of the last generation's distances; the
-first generation's, of a sample from the prior). The tolerance is each target's measurement error,
-so the posterior says what else fits the evidence as well.
+Stage one (sim.analysis.stage_one) fits, by likelihood, what needs no simulation: the prompt
+answers (ANCHORS 1, 12, 13) and a hidden layer's difficulty (ANCHORS 3). Stage two
+(sim.analysis.waves) infers the dynamic behaviour from the simulated targets with stage one's
+sample as the prior of its parameters: history matching in waves (the not-implausible region
+of each wave is the next one's proposal), then every simulated set weighted by prior / proposal x
+a Gaussian kernel of the targets' measurement errors.
 
-The shipped fit is one generation at the 12% quantile: rejection ABC, every particle of equal
-weight. Further generations collapsed the importance weights when tried here (2026-11-30, 1,000
-agents: effective sample size 500, 57, 14 over three generations of 500): with 15 parameters that
-the targets leave mostly open, a Gaussian perturbation kernel's density varies by orders of
-magnitude across the prior box, and so do the weights. Every parameter set is simulated at one
-seed drawn for it (the model is stochastic; its noise is part of the likelihood ABC approximates),
-all its scenarios through `sim.model.batch.simulate_many`. pyabc keeps every generation in an
-SQLite database (outputs/calibration/abc.db, never in the package), so an interrupted run resumes
-with --resume (a generation cut off is run again). --resume on a missing, empty or foreign
-database (not this calibration's fit) says so, naming the file, and exits with status 2 before any
-work, creating nothing.
+Why this method (measured here, 2026-12-01): a parameter set costs about 1-4 s through the
+twelve stage-two scenarios (two of them 4 and 17 years long), so a fit affords a few thousand
+sets. ABC-SMC with pyabc (the method before) collapsed its importance weights over generations
+with 15 parameters (effective sample size 500, 57, 14) and its rejection variant left the prior
+in place; waves spend the budget where the targets can still be met, and the reference table
+they leave is what the recovery check refits, so that check costs no simulations.
 
-The priors are `sim.analysis.priors`, the fit `sim.analysis.abc_fit`; this script is the command
-line, and writes the posterior files and (--write-conf) the shipped defaults.
+Everything is resumable: the table is kept chunk by chunk in --store (outputs/calibration/waves/);
+run the same command again to go on. Then the checks (joint fit, identification, recovery)
+are computed and written with the posterior (sim/data/calibration/checks.json).
 """
 
 from __future__ import annotations
@@ -36,73 +31,114 @@ import argparse
 import datetime as dt
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 
-from sim.analysis.calibration import load_targets
+from sim.analysis.calibration import load_targets, shipped_raw
 from sim.analysis.posterior import POSTERIOR_DIR, write_posterior
 from sim.core.conf_yaml import ConfFile, scalar
+from sim.core.files import write_json
 from sim.core.provenance import software
 
 ROOT = Path(__file__).resolve().parent.parent
-DB = ROOT / "outputs" / "calibration" / "abc.db"
-EXIT_NOT_RESUMABLE = 2  # --resume given a database that holds no fit of this calibration
+STORE = ROOT / "outputs" / "calibration" / "waves"
 
 
-def run_abc(args) -> tuple:
-    """The fit (sim.analysis.abc_fit.run_abc) with its provenance: a resumed fit is one fit, so
-    its sessions (command, wall time, simulations) are listed and summed."""
-    from sim.analysis.abc_fit import run_abc as fit_abc
+def fit(args) -> int:
+    from sim.analysis import waves
+    from sim.analysis.checks import calibration_checks
+    from sim.analysis.stage_one import StageOne
 
-    parameters, values, weights, fit = fit_abc(args)
-    targets, _, nuisance = load_targets()
+    started = time.perf_counter()
+    targets, parameters, nuisance = load_targets()
+    base = shipped_raw()
+    store = Path(args.store)
+    store.mkdir(parents=True, exist_ok=True)
+    stage_file = store / "stage_one.npz"
+    one = StageOne(targets, parameters, base, seed=args.seed)
+    if not stage_file.exists():
+        x1, w1 = one.sample(args.stage_one_draws, np.random.default_rng([args.seed, 1]))
+        np.savez(stage_file, x=x1, w=w1)
+    with np.load(stage_file) as z:
+        x1, w1 = z["x"], z["w"]
+    print(f"stage one: {len(w1)} weighted sets, effective sample size {1 / np.sum(w1**2):.0f}")
+    table = waves.ReferenceTable(store, targets, parameters, nuisance, (one.parameters, x1, w1), args.agents, args.seed)
+    table.check_store()
+    seed_sd = _seed_sd(table, store, args)
+    proposals = [waves.Proposal(table.bounds)]
+    deadline = started + 60 * args.max_minutes if args.max_minutes else None
+    for wave in range(1, args.waves + 1):
+        if wave > 1:
+            t = table.table()
+            keep = waves.not_implausible(table.targets, t["y"], seed_sd)
+            print(f"after wave {wave - 1}: {keep.sum()} of {len(keep)} sets not implausible")
+            proposals.append(waves.next_proposal(table.bounds, t["u"], table.targets, t["y"], seed_sd))
+        if deadline and time.perf_counter() > deadline:
+            print("--max-minutes reached: run the same command again to go on")
+            return 3
+        table.run_wave(wave, proposals[-1], args.sets_per_wave, args.chunk, args.workers)
+    write_json(store / "proposals.json", [q.to_json() for q in proposals])
+    t = table.table()
+    w = waves.posterior_weights(table.targets, t["y"], t["u"], t["wave"], proposals, table.bounds)
+    keep = w > 1e-9 * w.max()
+    names = table.fitted + one.parameters
+    values = np.column_stack([np.array([[v[p["name"]] for p in names] for v in table.values_of(t["u"][keep], t["row"][keep])])])
+    ess = float(1.0 / np.sum(w[keep] ** 2 / np.sum(w[keep]) ** 2))
+    print(f"posterior: {keep.sum()} weighted sets, effective sample size {ess:.0f}")
     ran = software()
-    this_session = {
-        "command": "python experiments/calibrate.py " + " ".join(sys.argv[1:]),
-        "wall_seconds": fit["wall_seconds"],
+    provenance = {
+        "method": "two stages: likelihood (stage one), history matching in waves then importance-weighted ABC with a Gaussian kernel of the measurement errors (stage two)",
+        "agents": args.agents,
+        "waves": args.waves,
+        "sets_per_wave": args.sets_per_wave,
+        "total_simulations": int(len(t["u"])),
+        "not_implausible_share": float(np.mean(waves.not_implausible(table.targets, t["y"], seed_sd))),
+        "effective_sample_size": ess,
+        "stage_one_effective_sample_size": float(1 / np.sum(w1**2)),
+        "median_seconds_per_parameter_set": float(np.median(t["seconds"])),
+        "seed": args.seed,
+        "workers": args.workers,
+        "wall_seconds_this_session": round(time.perf_counter() - started, 1),
         "date": dt.date.today().isoformat(),
         "git_commit": ran["git"]["commit"] or "unknown",
-        "timed_seconds": fit["timed_seconds"],
-    }
-    sessions = _earlier_sessions(args.out) if args.resume else []
-    sessions.append(this_session)
-    timed = [d for x in sessions for d in x["timed_seconds"]]
-    db = Path(args.db)
-    provenance = {
-        "method": "ABC-SMC (pyabc), distance sqrt(sum(((model - value) / tolerance)^2))",
-        "library": fit["library"],
-        "agents": args.agents,
-        "population_size": args.population,
-        "generations": fit["generations"],
-        "epsilon_quantile": args.epsilon_quantile,
-        "epsilon_schedule": fit["epsilon_schedule"],
-        "total_simulations": fit["total_simulations"],
-        "effective_sample_size": fit["effective_sample_size"],
-        "median_seconds_per_parameter_set": float(np.median(timed)) if timed else None,
-        "timed_parameter_sets": len(timed),
-        "wall_seconds": round(sum(x["wall_seconds"] for x in sessions), 1),
-        "seed": args.seed,
-        "cores": args.cores,
-        "batch": None if args.redis else args.batch,
-        "git_commit": this_session["git_commit"],
-        "date": this_session["date"],
-        "database": str(db.relative_to(ROOT)) if db.is_relative_to(ROOT) else str(db),
-        "command": " && ".join(x["command"] for x in sessions),
-        "sessions": sessions,
-        "targets": {t.id: {"value": t.value, "tolerance": t.tolerance, "anchor": t.anchor} for t in targets},
+        "command": "python experiments/calibrate.py " + " ".join(sys.argv[1:]),
+        "targets": {x.id: {"value": x.value, "tolerance": x.tolerance, "anchor": x.anchor, "stage": x.stage,
+                           "check": x.check, "one_sided": x.one_sided} for x in targets},  # fmt: skip
+        "distance_targets": [x.id for x in table.targets],
+        "seed_sd": dict(zip([x.id for x in table.targets], map(float, seed_sd), strict=True)),
         "nuisance": [p["name"] for p in nuisance],
-        "software": ran,  # Python, package versions, the commit with its dirty flag
+        "most_probable": dict(zip([p["name"] for p in names], map(float, values[np.argmax(w[keep])]), strict=True)),
+        "software": ran,
     }
-    return parameters, values, weights, provenance
+    write_posterior(args.out, names, values, w[keep], provenance)
+    checks = calibration_checks(args.out, table, t, w, proposals, seed_sd, args)
+    write_json(Path(args.out) / "checks.json", checks)
+    print(f"checks: joint fit {checks['joint_fit']['share']:.0%} of predictive draws, "
+          f"identified {checks['identification']['identified']}/{checks['identification']['inferred']}, "
+          f"recovery {checks['recovery']['coverage']:.0%} -> {args.out}")  # fmt: skip
+    return _write_most_probable(args.out) if args.write_conf else 0
 
 
-def _earlier_sessions(out: Path) -> list[dict]:
-    """The sessions recorded with the posterior a resumed run continues (none if there is none)."""
-    meta = Path(out) / "posterior.json"
-    if not meta.exists():
-        return []
-    return json.loads(meta.read_text(encoding="utf-8")).get("sessions", [])
+def _seed_sd(table, store: Path, args) -> np.ndarray:
+    """Each stage-two target's seed noise at the prior's centre of the dynamic parameters and stage
+    one's most probable set, from `args.noise_seeds` seeds (kept in the store)."""
+    path = store / "seed_sd.json"
+    if path.exists():
+        return np.array(json.loads(path.read_text())["sd"])
+    from sim.analysis.waves import _simulate_chunk
+
+    centre = table.bounds.mean(axis=1)
+    row = int(np.argmax(table.stage_one_weights))
+    values = table.values_of(np.tile(centre, (args.noise_seeds, 1)), np.full(args.noise_seeds, row))
+    seeds = list(range(10_000, 10_000 + args.noise_seeds))
+    out = _simulate_chunk((values, seeds, table.targets, table.nuisance, table.fitted + table.stage_one_parameters,
+                           args.agents))["outputs"]  # fmt: skip
+    y = np.array([[o[t.id] for t in table.targets] for o in out])
+    sd = np.nan_to_num(np.nanstd(y, axis=0, ddof=1))
+    write_json(path, {"targets": [t.id for t in table.targets], "sd": sd.tolist(), "seeds": seeds})
+    return sd
 
 
 CALIBRATED_SEP = "; before calibration:"
@@ -111,7 +147,7 @@ CALIBRATED_SEP = "; before calibration:"
 def write_conf(
     medians: dict[str, float], note_targets: dict[str, list[str]], conf_dir: Path = ROOT / "conf"
 ) -> list[str]:
-    """Make each calibrated default in conf/ its posterior median (4 significant digits) and say so
+    """Make each calibrated default in conf/ its value in `medians` (the posterior's most probable set, 4 significant digits) and say so
     in its line's comment, keeping what the value meant before calibration; return what changed.
     Read and written through sim.core.conf_yaml: every other byte of each file stays as it was."""
     _, params, _ = load_targets()
@@ -120,7 +156,7 @@ def write_conf(
     for p in params:
         shown = f"{medians[p['name']]:.4g}"
         against = ", ".join(note_targets[p["name"]])
-        note = f"posterior median, calibrated against {against} (experiments/calibrate.py, docs/CALIBRATION.md)"
+        note = f"posterior's most probable set, calibrated against {against} (experiments/calibrate.py, docs/CALIBRATION.md)"
         for key in p["keys"]:
             group, rest = key.split(".", 1)
             path = conf_dir / group / "default.yaml"
@@ -136,65 +172,33 @@ def write_conf(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--agents", type=int, default=1_000, help="agents per scenario run (see docs/CALIBRATION.md)")
-    parser.add_argument("--population", type=int, default=500, help="particles per generation (the posterior's size)")
-    parser.add_argument("--generations", type=int, default=1, help="1: rejection ABC (see above)")
-    parser.add_argument("--max-simulations", type=int, default=20_000, help="stop after this many parameter sets")
-    parser.add_argument("--max-minutes", type=float, default=None, help="stop starting generations after this")
-    parser.add_argument(
-        "--min-acceptance-rate",
-        type=float,
-        default=0.0,
-        help="stop (keeping the last whole generation) when a generation would need more than population/rate sets",
-    )
-    parser.add_argument(
-        "--epsilon-quantile",
-        type=float,
-        default=0.12,
-        help="each threshold is this quantile of the previous distances (the first: of a prior sample)",
-    )
-    parser.add_argument("--min-epsilon", type=float, default=1.0, help="stop when the distance threshold is this low")
-    parser.add_argument("--cores", type=int, default=None, help="local processes (default: all cores)")
-    parser.add_argument(
-        "--batch", type=int, default=32, help="particles each local process simulates together (sim.model.batch)"
-    )
-    parser.add_argument("--redis", help="HOST:PORT of a Redis server: evaluate on pyabc's Redis workers")
+    parser.add_argument("--agents", type=int, default=3_000, help="agents per scenario run (see docs/CALIBRATION.md)")
+    parser.add_argument("--waves", type=int, default=3, help="history-matching waves")
+    parser.add_argument("--sets-per-wave", type=int, default=1_200, help="parameter sets simulated per wave")
+    parser.add_argument("--chunk", type=int, default=24, help="sets simulated together (one batch, one file)")
+    parser.add_argument("--workers", type=int, default=2, help="local processes")
+    parser.add_argument("--stage-one-draws", type=int, default=2_000, help="stage one's importance sample")
+    parser.add_argument("--noise-seeds", type=int, default=8, help="seeds for the targets' seed noise")
+    parser.add_argument("--predictive-draws", type=int, default=48, help="posterior draws for the joint-fit check")
+    parser.add_argument("--recovery-truths", type=int, default=100, help="synthetic datasets for the recovery check")
+    parser.add_argument("--max-minutes", type=float, default=None, help="stop starting waves after this")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--timing-sets", type=int, default=4, help="parameter sets timed in the main process")
-    parser.add_argument("--db", type=Path, default=DB, help="pyabc's database (resumable)")
-    parser.add_argument("--resume", action="store_true",
-                        help=f"continue the fit in --db (exit {EXIT_NOT_RESUMABLE} if it holds none)")  # fmt: skip
-    parser.add_argument("--out", type=Path, default=POSTERIOR_DIR, help="where posterior.csv and .json go")
-    parser.add_argument("--write-conf", action="store_true", help="make the posterior medians the shipped defaults")
-    parser.add_argument("--conf-only", action="store_true", help="no inference: ship the medians of --out")
+    parser.add_argument("--store", type=Path, default=STORE, help="the reference table (resumable)")
+    parser.add_argument("--out", type=Path, default=POSTERIOR_DIR, help="where posterior.csv, .json and checks.json go")
+    parser.add_argument("--write-conf", action="store_true", help="make the most probable set the shipped defaults")
+    parser.add_argument("--conf-only", action="store_true", help="no inference: ship the most probable set of --out")
     args = parser.parse_args(argv)
     if args.conf_only:
-        return _write_medians(args.out)
-    if args.cores is None:
-        import os
-
-        args.cores = len(os.sched_getaffinity(0))
-    from sim.analysis.abc_fit import NotResumable
-
-    try:
-        parameters, values, weights, provenance = run_abc(args)
-    except NotResumable as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_NOT_RESUMABLE
-    write_posterior(args.out, parameters, values, weights, provenance)
-    print(
-        f"posterior: {len(weights)} weighted parameter sets after {provenance['generations']} generations, "
-        f"{provenance['total_simulations']} simulations, {provenance['wall_seconds']} s -> {args.out}"
-    )
-    return _write_medians(args.out) if args.write_conf else 0
+        return _write_most_probable(args.out)
+    return fit(args)
 
 
-def _write_medians(directory: Path) -> int:
+def _write_most_probable(directory: Path) -> int:
     from sim.analysis.posterior import load_posterior
 
     _, params, _ = load_targets()
-    medians = load_posterior(directory).median()
-    for line in write_conf(medians, {p["name"]: p["targets"] for p in params}):
+    best = load_posterior(directory).provenance["most_probable"]
+    for line in write_conf(best, {p["name"]: p["targets"] for p in params}):
         print(f"  wrote {line}")
     return 0
 

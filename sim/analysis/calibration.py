@@ -26,6 +26,7 @@ from sim.model.regions import OUTPUT_REGIONS
 from sim.model.rules.friction import route_completion_probability
 
 TARGETS_FILE = CONF_DIR / "calibration" / "targets.yaml"
+SIMULATED = {"series", "flow_ratio", "share_ratio"}  # measures read off a scenario's run
 
 
 @dataclass(frozen=True)
@@ -37,12 +38,25 @@ class Target:
     tolerance: float
     scenario: dict
     measure: dict
+    stage: int = 2  # 1: fitted by its likelihood without simulation (sim.analysis.stage_one); 2: by simulation
+    check: bool = False  # no free parameter moves it: checked, not part of the distance
+    one_sided: str | None = None  # "at_least": only a model value below `value` counts against the model
+
+    def z_score(self, model: float, seed_sd: float = 0.0) -> float:
+        """(model - value) / sqrt(tolerance^2 + seed_sd^2); 0 on the side a one-sided target allows."""
+        return float(self.z_score_array(np.array([model]), seed_sd)[0])
+
+    def z_score_array(self, model: np.ndarray, seed_sd: float = 0.0) -> np.ndarray:
+        """`z_score` of each value; a value the model could not measure (nan) counts as a miss of 1000."""
+        z = (np.asarray(model, float) - self.value) / np.sqrt(self.tolerance**2 + seed_sd**2)
+        z = np.minimum(z, 0.0) if self.one_sided == "at_least" else z
+        return np.where(np.isfinite(z), z, 1e3)
 
 
 def load_targets(path: Path = TARGETS_FILE) -> tuple[list[Target], list[dict], list[dict]]:
     """Targets, fitted parameters and scenario-only (nuisance) parameters."""
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    targets = [Target(**{k: t[k] for k in Target.__dataclass_fields__}) for t in data["targets"]]
+    targets = [Target(**{k: t[k] for k in Target.__dataclass_fields__ if k in t}) for t in data["targets"]]
     return targets, data["parameters"], data.get("nuisance", [])
 
 
@@ -80,11 +94,24 @@ def scenario_config(base: dict, target: Target, agents: int, seed: int) -> SimCo
 def measure(target: Target, config: SimConfig, records: np.ndarray | None = None) -> float:
     """The model's value for the target in its scenario (`records`: the scenario's run, if done)."""
     m = target.measure
-    if "series" in m:
+    if SIMULATED & m.keys():
         records = simulate_many([config])[0] if records is None else records
-        return float(records[m["day"], OUTPUT_REGIONS.index(m["region"]), INDEX[m["series"]]])
+        region = OUTPUT_REGIONS.index(m["region"])
+        if "series" in m:
+            return float(records[m["day"], region, INDEX[m["series"]]])
+        if "flow_ratio" in m:  # the flow in the `days` from `day` over the flow in the `days` before
+            flow, d, n = records[:, region, INDEX[m["flow_ratio"]]], m["day"], m["days"]
+            before = flow[d - n : d].sum()
+            return float(flow[d : d + n].sum() / before) if before > 0 else float("nan")
+        share, count = m["share_ratio"]  # a share of eligible over a count per member at the start
+        per_member = records[m["day"], region, INDEX[count]] / records[0, region, INDEX["members"]]
+        return float(records[m["day"], region, INDEX[share]] / per_member) if per_member > 0 else float("nan")
     pop = sample_population(config.population, config.feed.reach_cost_belief_share, Streams(config.seed))
     weight = pop.weight
+    if "prompt_log_odds_ratio" in m or "prompt_refusal" in m:
+        from sim.analysis.stage_one import prompt_measure
+
+        return prompt_measure(m, pop, config.consent.prompt_answer)
     if "visited_within_days" in m:
         visited = 1.0 - (1.0 - pop.visit_prob.astype(np.float64)) ** m["visited_within_days"]
         return float(np.average(visited, weights=weight))
@@ -125,12 +152,12 @@ def evaluate_many(sets: list[tuple], targets: list[Target], agents: int, nuisanc
     runs: dict[str, SimConfig] = {}  # one run per distinct scenario and set, keyed by its config
     for by_target in configs:
         for t in targets:
-            if "series" in t.measure:
+            if SIMULATED & t.measure.keys():
                 runs.setdefault(by_target[t.id].model_dump_json(), by_target[t.id])
     records = dict(zip(runs, simulate(list(runs.values())), strict=True))
     return [
         {
-            t.id: measure(t, c[t.id], records.get(c[t.id].model_dump_json()) if "series" in t.measure else None)
+            t.id: measure(t, c[t.id], records.get(c[t.id].model_dump_json()) if SIMULATED & t.measure.keys() else None)
             for t in targets
         }
         for c in configs

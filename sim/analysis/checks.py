@@ -1,0 +1,93 @@
+"""The calibration's checks, each able to fail (docs/CALIBRATION.md; issue 27's thresholds):
+
+- joint fit: posterior predictive draws, each simulated at a fresh seed, with their distance
+  D = sum_t ((model_t - value_t) / sqrt(tolerance_t^2 + seed_sd_t^2))^2 over the distance targets;
+  passes when at least half have D below the 95% point of chi-square with one degree per target;
+- identification: a parameter is identified when its posterior's 90% interval is under half the
+  prior's (on the sampling scale); passes when at least two thirds of the inferred ones are;
+- recovery: simulated datasets from known parameters, refitted the same way
+  (sim.analysis.waves.recovery); passes when the 90% intervals cover the truth in 80-95% of cases.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+from scipy import stats
+
+from sim.analysis import waves
+from sim.analysis.calibration import load_targets
+
+JOINT_FIT_SHARE = 0.5
+IDENTIFIED_RATIO = 0.5
+IDENTIFIED_SHARE = 2 / 3
+COVERAGE_BAND = (0.80, 0.95)
+
+
+def joint_fit_share(distances: np.ndarray, n_targets: int) -> float:
+    return float(np.mean(distances < stats.chi2.ppf(0.95, n_targets)))
+
+
+def predictive(table, t: dict, w: np.ndarray, draws: int, seed: int, workers: int):
+    """Model values of every target (checks included) over `draws` posterior draws at fresh seeds."""
+    all_targets, _, _ = load_targets()
+    rng = np.random.default_rng([seed, 99])
+    pick = rng.choice(len(w), size=draws, p=w)
+    values = table.values_of(t["u"][pick], t["row"][pick])
+    seeds = [int(s) for s in rng.integers(2**31, 2**32 - 1, size=draws)]
+    params = table.fitted + table.stage_one_parameters
+    half = (draws + 1) // 2
+    jobs = [(values[i : i + half], seeds[i : i + half], all_targets, table.nuisance, params, table.agents)
+            for i in range(0, draws, half)]  # fmt: skip
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        outputs = [o for r in pool.map(waves._simulate_chunk, jobs) for o in r["outputs"]]
+    return all_targets, {x.id: np.array([o[x.id] for o in outputs]) for x in all_targets}
+
+
+def calibration_checks(out_dir, table, t: dict, w: np.ndarray, proposals, seed_sd: np.ndarray, args) -> dict:
+    all_targets, values = predictive(table, t, w, args.predictive_draws, args.seed, args.workers)
+    sd = dict(zip([x.id for x in table.targets], seed_sd, strict=True))
+    distance_ids = [x.id for x in table.targets]
+    z = {x.id: x.z_score_array(values[x.id], sd.get(x.id, 0.0)) for x in all_targets}
+    distances = np.sum([z[i] ** 2 for i in distance_ids], axis=0)
+    share = joint_fit_share(distances, len(distance_ids))
+
+    # identification, on the sampling scale, for every inferred parameter
+    rows = []
+    names = table.fitted + table.stage_one_parameters
+    u_all = np.column_stack([t["u"], table.stage_one_values[t["row"]]])
+    bounds = np.vstack([table.bounds, waves.box(table.stage_one_parameters)])
+    for j, p in enumerate(names):
+        lo, hi = waves.weighted_interval(u_all[:, j], w)
+        prior_width = 0.9 * (bounds[j, 1] - bounds[j, 0])
+        ratio = (hi - lo) / prior_width
+        rows.append({
+            "name": p["name"], "stage": p.get("stage", 2), "ratio": float(ratio),
+            "posterior_90": [float(waves.to_natural(p, lo)), float(waves.to_natural(p, hi))],
+            "prior": p["prior"], "identified": bool(ratio < IDENTIFIED_RATIO),
+        })  # fmt: skip
+    identified = sum(r["identified"] for r in rows)
+
+    covered = waves.recovery(table.targets, t["y"], t["u"], t["wave"], proposals, table.bounds,
+                             args.recovery_truths, np.random.default_rng([args.seed, 7]))  # fmt: skip
+    coverage = float(covered.mean())
+    return {
+        "joint_fit": {
+            "share": share, "passes": share >= JOINT_FIT_SHARE, "draws": int(len(distances)),
+            "threshold": float(stats.chi2.ppf(0.95, len(distance_ids))), "targets": distance_ids,
+            "distances": distances.tolist(),
+        },
+        "z_scores": {i: {"median": float(np.median(v)), "q10": float(np.quantile(v, 0.1)),
+                         "q90": float(np.quantile(v, 0.9))} for i, v in z.items()},
+        "predictive": {i: v.tolist() for i, v in values.items()},
+        "identification": {
+            "inferred": len(rows), "identified": int(identified),
+            "passes": identified >= IDENTIFIED_SHARE * len(rows), "rows": rows,
+        },
+        "recovery": {
+            "truths": int(covered.shape[0]), "coverage": coverage,
+            "passes": COVERAGE_BAND[0] <= coverage <= COVERAGE_BAND[1],
+            "per_parameter": dict(zip([p["name"] for p in table.fitted], map(float, covered.mean(axis=0)), strict=True)),
+        },
+    }  # fmt: skip

@@ -1,0 +1,287 @@
+"""Stage two of the calibration: history matching in waves, then importance-weighted ABC.
+
+Every parameter set is simulated once, at a seed of its own, through every stage-two scenario
+(`sim.analysis.calibration.evaluate_many`: one batch per chunk). The sets and their model values
+are the reference table, kept chunk by chunk in `store` (one `.npz` per chunk, written atomically),
+so an interrupted fit resumes where it stopped and a finished chunk is never run twice.
+
+Waves (history matching, Vernon et al. 2010; Andrianakis et al. 2015):
+- wave 1 draws from the prior; the stage-one parameters from stage one's weighted sample;
+- a set is *implausible* when a target misses by more than 3 standard deviations,
+  I_t = |model_t - value_t| / sqrt(tolerance_t^2 + seed_sd_t^2) > 3 (Pukelsheim's three-sigma
+  rule; seed_sd_t is the model's own noise at the fit's agent count, measured once);
+- each later wave draws from a Gaussian fitted to the not-implausible sets so far (on the sampling
+  scale: the log of a log-uniform parameter; covariance inflated by `INFLATE`), truncated to the
+  prior's box, mixed with the prior (`DEFENSIVE`) so no region the prior allows is shut for good.
+
+The posterior is then every set of the table, weighted by
+    w = prior(theta) / q(theta) x exp(-1/2 sum_t ((model_t - value_t) / tolerance_t)^2),
+q the deterministic mixture of the waves' proposals (Owen & Zhou 2000): ABC with a Gaussian kernel
+of each target's measurement error, which is exact for a model whose outputs carry that error
+(Wilkinson 2013). A one-sided target counts only on its wrong side.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from sim.analysis.calibration import Target, evaluate_many, shipped_raw, with_values
+from sim.analysis.priors import prior_support
+
+IMPLAUSIBLE = 3.0  # standard deviations
+INFLATE = 1.5  # a later wave's proposal covariance, over the not-implausible sets' covariance
+DEFENSIVE = 0.1  # share of each later wave drawn from the prior
+MIN_KEPT = 3  # sets per dimension a proposal is fitted to
+
+
+def log_scale(p: dict) -> bool:
+    return "loguniform" in p["prior"]
+
+
+def to_sampling(p: dict, x):
+    return np.log(x) if log_scale(p) else np.asarray(x, float)
+
+
+def to_natural(p: dict, u):
+    return np.exp(u) if log_scale(p) else np.asarray(u, float)
+
+
+def box(parameters: list[dict]) -> np.ndarray:
+    """[parameter, (low, high)] on the sampling scale."""
+    return np.array([to_sampling(p, np.array(prior_support(p["prior"]))) for p in parameters])
+
+
+@dataclass
+class Proposal:
+    """A wave's proposal on the sampling scale: the prior's box (mean None) or a truncated Gaussian
+    mixed with it."""
+
+    bounds: np.ndarray
+    mean: np.ndarray | None = None
+    cov: np.ndarray | None = None
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        lo, hi = self.bounds[:, 0], self.bounds[:, 1]
+        uniform = lo + (hi - lo) * rng.random((n, len(lo)))
+        if self.mean is None:
+            return uniform
+        out = uniform.copy()
+        gaussian = rng.random(n) >= DEFENSIVE
+        need = int(gaussian.sum())
+        got = np.empty((0, len(lo)))
+        while len(got) < need:
+            x = rng.multivariate_normal(self.mean, self.cov, size=4 * need + 16)
+            got = np.vstack([got, x[np.all((x >= lo) & (x <= hi), axis=1)]])
+        out[gaussian] = got[:need]
+        return out
+
+    def log_density(self, u: np.ndarray) -> np.ndarray:
+        lo, hi = self.bounds[:, 0], self.bounds[:, 1]
+        log_uniform = -np.sum(np.log(hi - lo))
+        if self.mean is None:
+            return np.full(len(u), log_uniform)
+        mvn = stats.multivariate_normal(self.mean, self.cov, allow_singular=True)
+        inside = self._inside_mass(mvn)
+        gaussian = mvn.logpdf(u) - np.log(inside)
+        return np.logaddexp(np.log(DEFENSIVE) + log_uniform, np.log1p(-DEFENSIVE) + gaussian)
+
+    def _inside_mass(self, mvn, n: int = 200_000) -> float:
+        """The Gaussian's mass inside the box (Monte Carlo at a fixed seed: the same every time)."""
+        x = mvn.rvs(size=n, random_state=np.random.default_rng(12345))
+        lo, hi = self.bounds[:, 0], self.bounds[:, 1]
+        return max(float(np.mean(np.all((x >= lo) & (x <= hi), axis=1))), 1.0 / n)
+
+    def to_json(self) -> dict:
+        return {
+            "mean": None if self.mean is None else self.mean.tolist(),
+            "cov": None if self.cov is None else self.cov.tolist(),
+        }
+
+
+def _simulate_chunk(args) -> dict:
+    """A chunk of parameter sets through every scenario (in a worker process)."""
+    values, seeds, targets, nuisance, parameters, agents = args
+    base = shipped_raw()
+    sets = [(with_values(base, parameters, v), seed, v) for v, seed in zip(values, seeds, strict=True)]
+    start = time.perf_counter()
+    out = evaluate_many(sets, targets, agents, nuisance)
+    return {"outputs": out, "seconds": time.perf_counter() - start}
+
+
+class ReferenceTable:
+    """The waves' simulations, chunk by chunk in `store` (resumable)."""
+
+    def __init__(self, store: Path, targets: list[Target], parameters: list[dict], nuisance: list[dict],
+                 stage_one: tuple[list[dict], np.ndarray, np.ndarray], agents: int, seed: int):  # fmt: skip
+        self.store, self.agents, self.seed = Path(store), agents, seed
+        self.targets = [t for t in targets if t.stage == 2 and not t.check]
+        self.fitted = [p for p in parameters if p.get("stage") != 1] + list(nuisance)  # sampled here
+        self.nuisance = list(nuisance)
+        self.stage_one_parameters, self.stage_one_values, self.stage_one_weights = stage_one
+        self.bounds = box(self.fitted)
+        self.store.mkdir(parents=True, exist_ok=True)
+
+    # ---- the table
+    def identity(self) -> str:
+        """What the table's simulations depend on: a store made for other targets or priors is refused."""
+        spec = {
+            "targets": [(t.id, t.scenario, t.measure) for t in self.targets],
+            "parameters": [(p["name"], p["keys"], p["prior"]) for p in self.fitted],
+            "stage_one": hashlib.sha256(np.ascontiguousarray(self.stage_one_values).tobytes()).hexdigest(),
+            "agents": self.agents,
+            "seed": self.seed,
+        }
+        return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def check_store(self) -> None:
+        mark = self.store / "identity.txt"
+        if mark.exists() and mark.read_text().strip() != self.identity():
+            raise ValueError(f"{self.store} holds a fit of other targets, priors or agents: remove it or use --store")
+        mark.write_text(self.identity() + "\n")
+
+    def chunks(self) -> list[dict]:
+        out = []
+        for path in sorted(self.store.glob("wave*_chunk*.npz")):
+            with np.load(path, allow_pickle=False) as z:
+                out.append({k: z[k] for k in z.files})
+        return out
+
+    def table(self) -> dict[str, np.ndarray]:
+        """Every simulated set: wave, sampling-scale values `u` [set, fitted], stage-one row index,
+        model values `y` [set, target], seconds per set."""
+        chunks = self.chunks()
+        if not chunks:
+            raise ValueError(f"{self.store}: no simulations yet")
+        return {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+
+    # ---- a wave
+    def run_wave(self, wave: int, proposal: Proposal, sets: int, chunk: int, workers: int, progress=print) -> None:
+        rng = np.random.default_rng([self.seed, wave])
+        u = proposal.sample(sets, rng)
+        row = rng.choice(len(self.stage_one_weights), size=sets, p=self.stage_one_weights)
+        seeds = rng.integers(0, 2**31, size=sets)
+        todo = [i for i in range(0, sets, chunk) if not self._chunk_path(wave, i).exists()]
+        if not todo:
+            return
+        jobs = [self._job(u[i : i + chunk], row[i : i + chunk], seeds[i : i + chunk]) for i in todo]
+        done, started = sets - len(todo) * chunk, time.perf_counter()
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for i, result in zip(todo, pool.map(_simulate_chunk, jobs), strict=True):
+                y = np.array([[o[t.id] for t in self.targets] for o in result["outputs"]])
+                n = len(y)
+                self._save(wave, i, u[i : i + n], row[i : i + n], seeds[i : i + n], y, result["seconds"] / n)
+                done += n
+                rate = (time.perf_counter() - started) / max(done - (sets - len(todo) * chunk), 1)
+                progress(f"wave {wave}: {min(done, sets)}/{sets} sets, {rate:.2f} s per set on {workers} workers")
+
+    def values_of(self, u: np.ndarray, rows: np.ndarray) -> list[dict[str, float]]:
+        """Parameter values (natural scale) of sampled sets, stage-one parameters included."""
+        out = []
+        for ui, r in zip(u, rows, strict=True):
+            v = {p["name"]: float(to_natural(p, x)) for p, x in zip(self.fitted, ui, strict=True)}
+            names = [p["name"] for p in self.stage_one_parameters]
+            v.update(dict(zip(names, map(float, self.stage_one_values[r]), strict=True)))
+            out.append(v)
+        return out
+
+    def _job(self, u, rows, seeds):
+        values = self.values_of(u, rows)
+        params = self.fitted + self.stage_one_parameters
+        return values, [int(s) for s in seeds], self.targets, self.nuisance, params, self.agents
+
+    def _chunk_path(self, wave: int, start: int) -> Path:
+        return self.store / f"wave{wave}_chunk{start:06d}.npz"
+
+    def _save(self, wave, start, u, rows, seeds, y, seconds_per_set) -> None:
+        path = self._chunk_path(wave, start)
+        tmp = path.with_suffix(".tmp.npz")
+        n = len(u)
+        np.savez(tmp, wave=np.full(n, wave), u=u, row=rows, seed=seeds, y=y, seconds=np.full(n, seconds_per_set))
+        os.replace(tmp, path)
+
+
+# ---- what the table says
+def z_scores(targets: list[Target], y: np.ndarray, seed_sd: np.ndarray | None = None) -> np.ndarray:
+    """[set, target] z-scores (one-sided targets count on their wrong side only); nan counts as a miss."""
+    value = np.array([t.value for t in targets])
+    tol = np.array([t.tolerance for t in targets])
+    sd = np.zeros(len(targets)) if seed_sd is None else seed_sd
+    z = (y - value) / np.sqrt(tol**2 + sd**2)
+    for j, t in enumerate(targets):
+        if t.one_sided == "at_least":
+            z[:, j] = np.minimum(z[:, j], 0.0)
+    return np.where(np.isfinite(z), z, 1e3)
+
+
+def not_implausible(targets, y, seed_sd) -> np.ndarray:
+    return np.max(np.abs(z_scores(targets, y, seed_sd)), axis=1) <= IMPLAUSIBLE
+
+
+def next_proposal(bounds: np.ndarray, u: np.ndarray, targets, y, seed_sd) -> Proposal:
+    """A Gaussian fitted to the not-implausible sets, covariance inflated by INFLATE. Where fewer
+    than `MIN_KEPT` per dimension are not implausible, to the least implausible 5% (at least that
+    many): the wave still moves toward the targets, and says so."""
+    z = np.abs(z_scores(targets, y, seed_sd))
+    keep = np.max(z, axis=1) <= IMPLAUSIBLE
+    least = MIN_KEPT * u.shape[1]
+    if keep.sum() < least:
+        order = np.argsort(np.sum(z**2, axis=1))
+        keep = np.zeros(len(u), bool)
+        keep[order[: max(least, len(u) // 20)]] = True
+    x = u[keep]
+    cov = INFLATE * np.cov(x.T) + 1e-9 * np.eye(u.shape[1])
+    return Proposal(bounds, x.mean(axis=0), cov)
+
+
+def log_prior(bounds: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """The prior's density on the sampling scale (uniform in the box: a log-uniform parameter is
+    uniform in its log)."""
+    inside = np.all((u >= bounds[:, 0]) & (u <= bounds[:, 1]), axis=1)
+    return np.where(inside, -np.sum(np.log(bounds[:, 1] - bounds[:, 0])), -np.inf)
+
+
+def posterior_weights(targets, y, u, waves, proposals: list[Proposal], bounds) -> np.ndarray:
+    """The importance weights of the module docstring, normalised."""
+    counts = np.array([np.sum(waves == k) for k in range(1, len(proposals) + 1)], float)
+    mix = np.logaddexp.reduce(
+        [np.log(c / counts.sum()) + q.log_density(u) for c, q in zip(counts, proposals, strict=True) if c > 0], axis=0
+    )
+    log_kernel = -0.5 * np.sum(z_scores(targets, y) ** 2, axis=1)
+    logw = log_prior(bounds, u) - mix + log_kernel
+    w = np.exp(logw - np.max(logw))
+    return w / w.sum()
+
+
+def weighted_interval(x: np.ndarray, w: np.ndarray, level: float = 0.9) -> tuple[float, float]:
+    order = np.argsort(x)
+    c = np.cumsum(w[order])
+    lo = x[order][min(np.searchsorted(c, (1 - level) / 2), len(x) - 1)]
+    hi = x[order][min(np.searchsorted(c, 1 - (1 - level) / 2), len(x) - 1)]
+    return float(lo), float(hi)
+
+
+def recovery(targets, y, u, waves, proposals, bounds, truths: int, rng, level: float = 0.9) -> np.ndarray:
+    """[truth, parameter] whether the 90% interval fitted to a simulated dataset covers the parameter
+    that made it. Each truth is a simulated set of the last wave taken as the data (its model values
+    as the targets' values, the targets' own errors); it is fitted with the same weights over every
+    other set of the table."""
+    last = np.flatnonzero(waves == waves.max())
+    picks = rng.choice(last, size=min(truths, len(last)), replace=False)
+    covered = np.zeros((len(picks), u.shape[1]), bool)
+    for i, k in enumerate(picks):
+        fake = [Target(**{**t.__dict__, "value": float(y[k, j])}) for j, t in enumerate(targets)]
+        others = np.arange(len(u)) != k
+        w = posterior_weights(fake, y[others], u[others], waves[others], proposals, bounds)
+        for j in range(u.shape[1]):
+            lo, hi = weighted_interval(u[others, j], w, level)
+            covered[i, j] = lo <= u[k, j] <= hi
+    return covered
