@@ -72,6 +72,7 @@ def fit(args) -> int:
     for wave in range(1, args.waves + 1):
         if wave > 1:
             t = table.table()
+            t = {k: v[t["wave"] < wave] for k, v in t.items()}
             keep = waves.not_implausible(table.targets, t["y"], seed_sd)
             print(f"after wave {wave - 1}: {keep.sum()} of {len(keep)} sets not implausible")
             proposals.append(waves.next_proposal(table.bounds, t["u"], table.targets, t["y"], seed_sd))
@@ -81,6 +82,7 @@ def fit(args) -> int:
         table.run_wave(wave, proposals[-1], args.sets_per_wave, args.chunk, args.workers)
     write_json(store / "proposals.json", [q.to_json() for q in proposals])
     t = table.table()
+    t = {k: v[t["wave"] <= args.waves] for k, v in t.items()}  # a later wave cut off (fewer --waves) is left out
     w = waves.posterior_weights(table.targets, t["y"], t["u"], t["wave"], proposals, table.bounds)
     keep = w > 1e-9 * w.max()
     names = table.fitted + one.parameters

@@ -46,12 +46,12 @@ def test_salience_decays_by_half_life_and_scales_a_probability_within_bounds():
     assert np.all((p > [0.1, 0.5, 0.99]) & (p <= 1.0))
 
 
-def test_guidance_eases_hidden_steps_only_and_not_below_the_visible_level():
-    d = np.array([-1.5, 1.636, 3.0])
-    eased = guidance.eased_difficulty(d, True, 1.5, 0.0)
-    np.testing.assert_allclose(eased, [-1.5, 0.136, 1.5])
-    assert guidance.eased_difficulty(1.0, True, 5.0, 0.0) == 0.0
-    np.testing.assert_allclose(guidance.eased_difficulty(d, False, 1.5, 0.0), d)
+def test_guidance_raises_the_search_offset_of_guided_members_only_and_never_lowers_it():
+    offset = np.array([0.5, 0.5, 2.0, 2.0])
+    guided = np.array([True, False, True, False])
+    np.testing.assert_allclose(guidance.guided_offset(offset, guided, 1.2), [1.2, 0.5, 2.0, 2.0])
+    np.testing.assert_allclose(guidance.guided_offset(offset, False, 9.0), offset)
+    assert guidance.guided_offset(0.3, True, 0.0) == 0.3
 
 
 def test_concern_pressure_is_bounded_and_fades_without_coverage():

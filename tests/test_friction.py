@@ -1,11 +1,22 @@
-"""Settings-discovery friction (MODEL.md section 7, "Friction"): analytic and Monte Carlo checks."""
+"""Settings-discovery friction and motivated completion (docs/ODD.md §7.6, sim/model/rules/friction.py).
+
+Analytic and Monte Carlo checks of a route's completion; the search offset solved from
+`motivated_attempt_success` (it reproduces the success, its bounds, monotone); giving up after a
+failure (1 / `attempts_per_intent`, exactly so in the engine); directions of effect on a small run
+(more motivated success or more attempts per intent give more opt-outs; printed steps matter only
+above the unguided success; a prompt is answered inattentively, whatever the motivated success);
+and the config gate on `friction.reference_route`.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import make_config
+from conftest import compose_raw, make_config, run_cached
 
+from sim.model.config import ConfigError, validate_config
+from sim.model.engine import ConsentModel
+from sim.model.metrics import INDEX
 from sim.model.random_streams import Streams
 from sim.model.rules import friction
 
@@ -112,10 +123,205 @@ def test_one_hidden_layer_divides_completion_several_fold_as_calibrated():
     )
 
 
-def test_try_probability_decays_geometrically_with_failures():
-    failures = np.arange(6)
-    p = friction.try_probability(0.5, 0.7, failures)
-    np.testing.assert_allclose(p, 0.5 * 0.7**failures)
-    assert np.all(np.diff(p) < 0)
-    assert friction.try_probability(0.5, 1.0, 10) == pytest.approx(0.5)
-    assert friction.try_probability(0.5, 0.0, 1) == 0.0
+
+# ---------------------------------------------------------------- motivated completion: the search offset
+def _reference():
+    """The shipped reference route's step difficulties, the hidden threshold and the skill weight."""
+    cfg = make_config().friction
+    steps = [st.difficulty for st in cfg.routes[cfg.reference_route].steps]
+    return steps, cfg.hidden_above, cfg.skill_weight
+
+
+def _searched_completion(success: float) -> float:
+    """Completion of the reference route at median skill with its hidden steps searched."""
+    steps, hidden_above, weight = _reference()
+    offset = friction.search_offset(success, steps, hidden_above)
+    return float(friction.route_completion_probability(0.5, friction.searched_difficulty(steps, offset, hidden_above), weight))
+
+
+def test_the_reference_route_has_hidden_and_visible_steps():
+    steps, hidden_above, _ = _reference()
+    assert make_config().friction.reference_route == "settings_toggle"
+    assert sum(d > hidden_above for d in steps) == 2 and sum(d <= hidden_above for d in steps) == 2
+
+
+@pytest.mark.parametrize("success", [0.05, 0.1, 0.3, 0.5, 0.7])
+def test_the_solved_offset_reproduces_the_motivated_success(success):
+    assert _searched_completion(success) == pytest.approx(success, abs=1e-9)
+    # and the skill weight cannot matter at median skill
+    steps, hidden_above, _ = _reference()
+    offset = friction.search_offset(success, steps, hidden_above)
+    searched = friction.searched_difficulty(steps, offset, hidden_above)
+    assert float(friction.route_completion_probability(0.5, searched, 9.0)) == pytest.approx(success, abs=1e-9)
+
+
+def test_searching_changes_only_the_hidden_steps():
+    d = np.array([-1.5, 1.472, 1.472, -2.0, 0.0])
+    np.testing.assert_allclose(friction.searched_difficulty(d, 2.0, 0.0), [-1.5, -0.528, -0.528, -2.0, 0.0])
+    np.testing.assert_allclose(friction.searched_difficulty(d, 0.0, 0.0), d)
+    # a higher threshold leaves the 1.472 steps visible too
+    np.testing.assert_allclose(friction.searched_difficulty(d, 2.0, 1.5), d)
+
+
+def test_the_offset_is_zero_below_the_inattentive_completion():
+    steps, hidden_above, weight = _reference()
+    inattentive = float(friction.route_completion_probability(0.5, steps, weight))
+    assert 0.01 < inattentive < 0.05  # ANCHORS 3's banner figure: a few in a hundred
+    assert friction.search_offset(inattentive * 0.8, steps, hidden_above) == 0.0
+    assert friction.search_offset(0.0, steps, hidden_above) == 0.0
+    assert friction.search_offset(inattentive * 1.01, steps, hidden_above) > 0.0
+
+
+def test_the_offset_is_capped_above_what_the_visible_steps_allow():
+    steps, hidden_above, weight = _reference()
+    visible = float(friction.route_completion_probability(0.5, [d for d in steps if d <= hidden_above], weight))
+    assert 0.7 < visible < 0.75  # the conf comment: the visible steps cap it at 72%
+    assert friction.search_offset(visible * 1.01, steps, hidden_above) == friction.MAX_SEARCH_OFFSET
+    assert friction.search_offset(1.0, steps, hidden_above) == friction.MAX_SEARCH_OFFSET
+    assert friction.search_offset(visible * 0.99, steps, hidden_above) < friction.MAX_SEARCH_OFFSET
+    # a route with no hidden step gains nothing from searching: any success it misses is capped
+    assert friction.search_offset(0.99, [-1.0, -2.0], 0.0) == friction.MAX_SEARCH_OFFSET
+    assert friction.search_offset(0.5, [-1.0, -2.0], 0.0) == 0.0
+
+
+def test_the_offset_rises_with_the_motivated_success():
+    steps, hidden_above, _ = _reference()
+    offsets = [friction.search_offset(s, steps, hidden_above) for s in np.linspace(0.03, 0.71, 35)]
+    assert all(a < b for a, b in zip(offsets, offsets[1:], strict=False))
+
+
+def test_the_shipped_motivated_success_lies_between_the_inattentive_and_the_visible_bounds():
+    cfg = make_config()
+    steps, hidden_above, _ = _reference()
+    unguided = friction.search_offset(cfg.friction.motivated_attempt_success, steps, hidden_above)
+    guided = friction.search_offset(cfg.guidance.attempt_success, steps, hidden_above)
+    assert 0.0 < unguided < guided < friction.MAX_SEARCH_OFFSET
+
+
+# ---------------------------------------------------------------- persistence: giving up
+def test_giving_up_after_a_failure_is_one_over_the_attempts_per_intent():
+    np.testing.assert_allclose(friction.give_up_probability(np.array([1.0, 2.0, 3.0, 10.0])), [1.0, 0.5, 1 / 3, 0.1])
+    # a member who never stops intending makes a geometric number of attempts, with mean A
+    n, a = 200_000, 3.0
+    attempts = np.random.default_rng(1).geometric(friction.give_up_probability(a), n)
+    assert abs(attempts.mean() - a) < 5 * np.sqrt(a * (a - 1) / n)
+
+
+# ---------------------------------------------------------------- the engine: a small run with heavy coverage
+SMALL_HEAVY = (
+    "population.agents=3000",
+    "population.min_agents_per_region=100",
+    "end=2024-12-31",
+    "awareness.media.extra_events=[{date:'2024-09-20',regions:[all],level:high},{date:'2024-10-20',regions:[all],level:high}]",
+)
+
+
+def _last(model, metric: str) -> float:
+    return float(model.records[-1, -1, INDEX[metric]])
+
+
+def test_with_one_attempt_per_intent_every_failure_gives_up():
+    model = run_cached(*SMALL_HEAVY, "friction.attempts_per_intent=1")
+    failures = int(model.failed_attempts.sum())
+    assert failures > 100
+    assert int(model.state.gave_up.sum()) == failures
+
+
+def test_a_failure_gives_up_with_one_over_the_attempts_per_intent():
+    a = 3.0
+    model = run_cached(*SMALL_HEAVY, f"friction.attempts_per_intent={a}")
+    failures, gave_up = model.failed_attempts.sum(), model.state.gave_up.sum()
+    assert failures > 300
+    assert abs(gave_up - failures / a) < 4 * np.sqrt(failures * (1 / a) * (1 - 1 / a))
+
+
+def test_more_motivated_success_gives_more_opt_outs_and_fewer_failures():
+    runs = [run_cached(*SMALL_HEAVY, f"friction.motivated_attempt_success={s}") for s in (0.1, 0.3, 0.6)]
+    opted = [_last(m, "opted_out_share") for m in runs]
+    failed = [_last(m, "failed_attempts") for m in runs]
+    gave_up = [_last(m, "gap_gave_up_share") for m in runs]
+    assert opted[0] < opted[1] < opted[2]
+    assert failed[0] > failed[1] > failed[2]
+    assert gave_up[0] > gave_up[1] > gave_up[2]
+
+
+def test_more_attempts_per_intent_give_more_opt_outs_more_failures_and_fewer_who_give_up():
+    """Persistence converts more intents, at the cost of more failed attempts along the way (each
+    intent fails more often before it succeeds or lapses); fewer objectors are left having given up."""
+    runs = [run_cached(*SMALL_HEAVY, f"friction.attempts_per_intent={a}") for a in (1.0, 3.0, 10.0)]
+    opted = [_last(m, "opted_out_share") for m in runs]
+    failed = [_last(m, "failed_attempts") for m in runs]
+    gave_up = [_last(m, "gap_gave_up_share") for m in runs]
+    assert opted[0] < opted[1] < opted[2]
+    assert failed[0] < failed[1] < failed[2]
+    assert gave_up[0] > gave_up[1] > gave_up[2]
+
+
+def test_printed_steps_matter_only_above_the_unguided_success():
+    unguided = make_config(*SMALL_HEAVY).friction.motivated_attempt_success
+    assert unguided == pytest.approx(0.3)
+    below = [run_cached(*SMALL_HEAVY, f"guidance.attempt_success={g}") for g in (0.1, 0.2, unguided)]
+    above = run_cached(*SMALL_HEAVY, "guidance.attempt_success=0.6")
+    assert below[0].records[:, -1, INDEX["guided_share"]].max() > 0.1  # members were guided
+    for other in below[1:]:  # max(unguided, guided): a guided offset below the unguided one does nothing
+        np.testing.assert_array_equal(below[0].records, other.records)
+    assert _last(above, "opted_out_share") > _last(below[0], "opted_out_share") + 0.01
+    assert _last(above, "failed_attempts") < _last(below[0], "failed_attempts")
+
+
+# A prompt whose one step is made hidden (above `hidden_above`): were prompts answered with a search,
+# the motivated success would move its answers. No route to act: a prompt-only scenario.
+PROMPT_ONLY = (
+    *SMALL_HEAVY,
+    "policy.notice_override=[prompt]",
+    "policy.routes_override=[]",
+    "friction.routes.prompt.steps.0.difficulty=1.0",
+)
+
+
+def _records(overrides, motivated_prompts: bool, monkeypatch) -> np.ndarray:
+    if motivated_prompts:  # the counterfactual rule: a prompt answered as a member acting on intent would
+        passes = ConsentModel._passes_route
+
+        def searching(self, members, route, stream, t, motivated=True):
+            return passes(self, members, route, stream, t, motivated=True)
+
+        monkeypatch.setattr(ConsentModel, "_passes_route", searching)
+    model = ConsentModel(make_config(*overrides))
+    while model.running:
+        model.step()
+    monkeypatch.undo()
+    return model.records
+
+
+def test_a_prompts_answers_do_not_depend_on_the_motivated_success(monkeypatch):
+    low = run_cached(*PROMPT_ONLY, "friction.motivated_attempt_success=0.1")
+    high = run_cached(*PROMPT_ONLY, "friction.motivated_attempt_success=0.6")
+    answered = _last(low, "opted_out_via_prompt_share") + _last(low, "opted_in_via_prompt_share")
+    assert answered > 0.02  # prompts were answered
+    assert _last(low, "failed_attempts") == 0  # and nothing else was tried
+    np.testing.assert_array_equal(low.records, high.records)
+    # the check can fail: answered with a search, the prompt's answers would follow the motivated success
+    searched = [
+        _records((*PROMPT_ONLY, f"friction.motivated_attempt_success={s}"), True, monkeypatch) for s in (0.1, 0.6)
+    ]
+    assert searched[1][-1, -1, INDEX["opted_out_via_prompt_share"]] > searched[0][-1, -1, INDEX["opted_out_via_prompt_share"]]
+
+
+def test_with_a_route_open_the_same_scenario_does_depend_on_the_motivated_success():
+    common = tuple(o for o in PROMPT_ONLY if not o.startswith("policy.routes_override"))
+    low = run_cached(*common, "friction.motivated_attempt_success=0.1")
+    high = run_cached(*common, "friction.motivated_attempt_success=0.6")
+    assert _last(high, "opted_out_via_settings_share") > _last(low, "opted_out_via_settings_share")
+
+
+# ---------------------------------------------------------------- the config gate
+def test_a_reference_route_that_is_not_a_route_is_refused_naming_the_routes():
+    raw = compose_raw("friction.reference_route=nope")
+    with pytest.raises(ConfigError) as info:
+        validate_config(raw)
+    message = str(info.value)
+    assert "friction.reference_route" in message and "'nope'" in message
+    for route in ("settings_toggle", "objection_form", "prominent_toggle", "prompt", "one_click_link"):
+        assert route in message
+    assert make_config("friction.reference_route=objection_form").friction.reference_route == "objection_form"

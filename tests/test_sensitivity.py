@@ -82,7 +82,7 @@ def test_seed_noise_is_nothing_for_a_shifted_rescaled_copy_and_all_for_independe
     assert (seed_noise(X2, Y2, k, unrelated)[:2] > 0.6).all()
 
 
-X_TINY = np.array([[0.2, 0.1], [0.5, 0.2], [0.8, 0.3], [0.9, 0.4]])
+X_TINY = np.array([[0.2, 1.5], [0.5, 2.0], [0.8, 3.0], [0.9, 5.0]])  # try_prob, attempts_per_intent
 
 
 def _tiny_design(store: Path):
@@ -90,7 +90,7 @@ def _tiny_design(store: Path):
     from sim.analysis.calibration import shipped_raw
 
     spec = load_spec()
-    parameters = [p for p in spec["parameters"] if p["name"] in ("try_prob", "give_up_prob")]
+    parameters = [p for p in spec["parameters"] if p["name"] in ("try_prob", "attempts_per_intent")]
     names = [p["name"] for p in parameters]
     bases = {policy: shipped_raw([f"policy={policy}", "end=2024-12-31"]) for policy in spec["policies"]}
 
