@@ -2,8 +2,8 @@
 
     python experiments/calibrate.py                    # the shipped fit -> sim/data/calibration/
     python experiments/calibrate.py --max-minutes 100  # stop starting chunks after this (resume later)
-    python experiments/calibrate.py --write-conf       # also make the posterior's most probable set the shipped defaults
-    python experiments/calibrate.py --conf-only        # no inference: ship the most probable set of the posterior there
+    python experiments/calibrate.py --write-conf       # also ship the posterior's most probable set as the defaults
+    python experiments/calibrate.py --conf-only        # no inference: ship the most probable set of --out
 
 The targets, the parameters and their priors (with reasons) are data: conf/calibration/targets.yaml.
 Stage one (sim.analysis.stage_one) fits, by likelihood, what needs no simulation: the prompt
@@ -86,12 +86,13 @@ def fit(args) -> int:
     w = waves.posterior_weights(table.targets, t["y"], t["u"], t["wave"], proposals, table.bounds)
     keep = w > 1e-9 * w.max()
     names = table.fitted + one.parameters
-    values = np.column_stack([np.array([[v[p["name"]] for p in names] for v in table.values_of(t["u"][keep], t["row"][keep])])])
+    values = np.array([[v[p["name"]] for p in names] for v in table.values_of(t["u"][keep], t["row"][keep])])
     ess = float(1.0 / np.sum(w[keep] ** 2 / np.sum(w[keep]) ** 2))
     print(f"posterior: {keep.sum()} weighted sets, effective sample size {ess:.0f}")
     ran = software()
     provenance = {
-        "method": "two stages: likelihood (stage one), history matching in waves then importance-weighted ABC with a Gaussian kernel of the measurement errors (stage two)",
+        "method": "two stages: likelihood (stage one); history matching in waves, then importance-weighted ABC "
+        "with a Gaussian kernel of the measurement errors (stage two)",
         "agents": args.agents,
         "waves": args.waves,
         "sets_per_wave": args.sets_per_wave,
@@ -106,8 +107,17 @@ def fit(args) -> int:
         "date": dt.date.today().isoformat(),
         "git_commit": ran["git"]["commit"] or "unknown",
         "command": "python experiments/calibrate.py " + " ".join(sys.argv[1:]),
-        "targets": {x.id: {"value": x.value, "tolerance": x.tolerance, "anchor": x.anchor, "stage": x.stage,
-                           "check": x.check, "one_sided": x.one_sided} for x in targets},  # fmt: skip
+        "targets": {
+            x.id: {
+                "value": x.value,
+                "tolerance": x.tolerance,
+                "anchor": x.anchor,
+                "stage": x.stage,
+                "check": x.check,
+                "one_sided": x.one_sided,
+            }
+            for x in targets
+        },  # fmt: skip
         "distance_targets": [x.id for x in table.targets],
         "seed_sd": dict(zip([x.id for x in table.targets], map(float, seed_sd), strict=True)),
         "nuisance": [p["name"] for p in nuisance],
@@ -149,8 +159,9 @@ CALIBRATED_SEP = "; before calibration:"
 def write_conf(
     medians: dict[str, float], note_targets: dict[str, list[str]], conf_dir: Path = ROOT / "conf"
 ) -> list[str]:
-    """Make each calibrated default in conf/ its value in `medians` (the posterior's most probable set, 4 significant digits) and say so
-    in its line's comment, keeping what the value meant before calibration; return what changed.
+    """Make each calibrated default in conf/ its value in `medians` (the posterior's most probable set,
+    4 significant digits) and say so in its line's comment, keeping what the value meant before
+    calibration; return what changed.
     Read and written through sim.core.conf_yaml: every other byte of each file stays as it was."""
     _, params, _ = load_targets()
     files: dict[Path, ConfFile] = {}
@@ -158,7 +169,7 @@ def write_conf(
     for p in params:
         shown = f"{medians[p['name']]:.4g}"
         against = ", ".join(note_targets[p["name"]])
-        note = f"posterior's most probable set, calibrated against {against} (experiments/calibrate.py, docs/CALIBRATION.md)"
+        note = f"posterior's most probable set, calibrated against {against} (experiments/calibrate.py, docs/CALIBRATION.md)"  # noqa: E501
         for key in p["keys"]:
             group, rest = key.split(".", 1)
             path = conf_dir / group / "default.yaml"

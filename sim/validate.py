@@ -35,7 +35,7 @@ from sim.model.config import MAX_DRAWS, ConfigError
 from sim.model.metrics import INDEX
 from sim.model.regions import OUTPUT_REGIONS
 
-MEASURES = ("series", "visited_within_days", "layer_ratio")
+MEASURES = ("series", "flow_ratio", "share_ratio", "visited_within_days", "layer_ratio")
 DRAW_SEED = 3  # which posterior draws (draw k then runs at seed k)
 
 
@@ -58,7 +58,8 @@ class Case:
 
 CASE_KEYS = ("id", "source", "band", "scenario", "measure")
 MEASURE_KEYS = {"series": {"series", "region", "day"}, "visited_within_days": {"visited_within_days"},
-                "layer_ratio": {"layer_ratio", "drop_step"}}  # fmt: skip
+                "layer_ratio": {"layer_ratio", "drop_step"}, "flow_ratio": {"flow_ratio", "region", "day", "days"},
+                "share_ratio": {"share_ratio", "region", "day"}}  # fmt: skip
 
 
 def _is_int(x) -> bool:
@@ -127,6 +128,17 @@ def _measure_problems(m) -> list[str]:
             out.append(f"a series measure needs region (one of {OUTPUT_REGIONS}) and day")
         elif not _is_int(m["day"]) and not _as_date(m["day"]):
             out.append(f"measure.day = {m['day']!r}: must be a day index (0: the scenario's start, -1: its end)")
+    elif kind == "flow_ratio":  # the flow of a daily metric in `days` from `day` over the `days` before
+        if m["flow_ratio"] not in INDEX:
+            out.append(f"unknown metric {m['flow_ratio']!r} (see docs/ODD.md's metric table)")
+        if m.get("region") not in OUTPUT_REGIONS or not _is_int(m.get("day")) or not _is_int(m.get("days")):
+            out.append(f"a flow_ratio measure needs region (one of {OUTPUT_REGIONS}), day and days (whole numbers)")
+    elif kind == "share_ratio":  # a share of eligible over a count per member at the start
+        pair = m["share_ratio"]
+        if not (isinstance(pair, list) and len(pair) == 2 and all(x in INDEX for x in pair)):
+            out.append(f"measure.share_ratio = {pair!r}: must be [share metric, count metric] of docs/ODD.md's table")
+        if m.get("region") not in OUTPUT_REGIONS or not _is_int(m.get("day")):
+            out.append(f"a share_ratio measure needs region (one of {OUTPUT_REGIONS}) and day")
     elif kind == "visited_within_days" and not (_is_int(m[kind]) and m[kind] >= 1):
         out.append(f"measure.visited_within_days = {m[kind]!r}: must be a whole number of days, at least 1")
     elif kind == "layer_ratio":

@@ -88,6 +88,6 @@ def calibration_checks(out_dir, table, t: dict, w: np.ndarray, proposals, seed_s
         "recovery": {
             "truths": int(covered.shape[0]), "coverage": coverage,
             "passes": COVERAGE_BAND[0] <= coverage <= COVERAGE_BAND[1],
-            "per_parameter": dict(zip([p["name"] for p in table.fitted], map(float, covered.mean(axis=0)), strict=True)),
+            "per_parameter": {p["name"]: float(c) for p, c in zip(table.fitted, covered.mean(axis=0), strict=True)},
         },
     }  # fmt: skip
