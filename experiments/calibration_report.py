@@ -1,83 +1,181 @@
-"""Write docs/CALIBRATION.md from the shipped posterior: what the evidence pins and what it leaves open.
+"""Write docs/CALIBRATION.md from the shipped posterior and its checks: what the evidence pins, what
+it leaves open, and whether the fit can be trusted.
 
-    python experiments/calibration_report.py                 # 30 posterior draws at the calibration's agents
-    python experiments/calibration_report.py --draws 60
+    python experiments/calibration_report.py                       # sim/data/calibration/ -> docs/
+    python experiments/calibration_report.py --posterior-dir DIR --out OUT.md
 
-Reads sim/data/calibration/posterior.{csv,json} (written by experiments/calibrate.py) and writes:
-prior against posterior per parameter (median and 90% interval, and whether the targets identify
-it: the posterior's 90% interval against the prior's), the pairwise posterior (a corner figure,
-docs/calibration/corner.png), a posterior predictive check per target (the target value and its
-measurement error against the model's values over posterior draws, each at its own seed: a table
-and docs/calibration/predictive.png), and what remains assumption rather than data (every default
-in conf/ whose source says so). No number in the report is typed by hand.
+Reads a posterior folder as experiments/calibrate.py writes it (posterior.csv, posterior.json and
+checks.json; no simulation is run here) and writes: the method and its budget; prior against
+posterior per parameter (90% intervals, their width ratio and the verdict; the parameters that no
+target informs, `unfitted` in conf/calibration/targets.yaml, as prior only); each target's z-score
+over the posterior predictive draws; the three checks (joint fit, identification, recovery) against
+their thresholds (sim.analysis.checks), and when one fails, which targets conflict; the pairwise
+posterior (docs/calibration/corner.png) and the predictive draws (docs/calibration/predictive.png);
+and what remains assumption rather than data (every default in conf/ whose source says so). No
+number in the report is typed by hand.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import json
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+from scipy import stats
 
-from sim.analysis.calibration import evaluate_many, load_targets, shipped_raw, with_values
-from sim.analysis.posterior import (
-    POSTERIOR_DIR,
-    PREDICTIVE_FILE,
-    Posterior,
-    load_posterior,
-    posterior_sha256,
-    weighted_quantile,
-)
-from sim.core.files import write_json
+from sim.analysis.calibration import Target, load_prior_only, load_targets
+from sim.analysis.checks import COVERAGE_BAND, IDENTIFIED_RATIO, IDENTIFIED_SHARE, JOINT_FIT_SHARE, joint_fit_share
+from sim.analysis.posterior import CHECKS_FILE, POSTERIOR_DIR, Posterior, load_posterior, weighted_quantile
 from sim.reports.parameter_table import parameters
 
 ROOT = Path(__file__).resolve().parent.parent
-IDENTIFIED, WEAKLY = 0.5, 0.85  # posterior 90% width / prior 90% width below these: identified, weakly
+CONFLICT_Z = 2.0  # a target whose median |z| over the predictive draws exceeds this is named as in conflict
+MOST_NAMED = 4  # at most this many targets named in a sentence on a failed check
 
 
-def prior_interval(prior: dict, q: float) -> float:
+# ---------------------------------------------------------------- reading
+def load_checks(directory: Path) -> dict:
+    path = Path(directory) / CHECKS_FILE
+    if not path.exists():
+        raise SystemExit(f"{path}: no checks (written by experiments/calibrate.py with the posterior): rerun it")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def recorded_targets(post: Posterior) -> list[Target]:
+    """The targets as the fit used them (posterior.json), with their sources and scenarios from
+    conf/calibration/targets.yaml."""
+    conf = {t.id: t for t in load_targets()[0]}
+    out = []
+    for tid, t in post.provenance["targets"].items():
+        known = conf.get(tid)
+        out.append(Target(id=tid, anchor=t["anchor"], source=known.source if known else "(no longer in targets.yaml)",
+                          value=t["value"], tolerance=t["tolerance"], scenario=known.scenario if known else {},
+                          measure=known.measure if known else {}, stage=t.get("stage", 2),
+                          check=t.get("check", False), one_sided=t.get("one_sided")))  # fmt: skip
+    return out
+
+
+def method_text() -> list[str]:
+    """The method and why it was chosen: experiments/calibrate.py's docstring without its title and
+    its commands (one home for the argument)."""
+    spec = importlib.util.spec_from_file_location("calibrate", ROOT / "experiments" / "calibrate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    paragraphs = [p for p in (module.__doc__ or "").split("\n\n")[1:] if not p.strip().startswith("python ")]
+    return [" ".join(p.split()) for p in paragraphs]
+
+
+# ---------------------------------------------------------------- prior against posterior
+def prior_quantile(prior: dict, q: float) -> float:
     ((kind, (low, high)),) = prior.items()
     if kind == "loguniform":
         return float(np.exp(np.log(low) + q * (np.log(high) - np.log(low))))
     return float(low + q * (high - low))
 
 
-def identification(post: Posterior) -> list[dict]:
+def parameter_rows(post: Posterior, checks: dict) -> list[dict]:
+    """One row per parameter: inferred ones from checks.json's identification (its width ratio on
+    the sampling scale, the verdict), then the `unfitted` ones, prior only."""
+    nuisance = set(post.provenance.get("nuisance", []))
+    best = post.provenance.get("most_probable", {})
+    index = {n: j for j, n in enumerate(post.names)}
+    reasons = {p["name"]: p.get("reason", "") for p in post.parameters}
     rows = []
-    for j, p in enumerate(post.parameters):
-        x, w = post.values[:, j], post.weights
-        q05, q50, q95 = (weighted_quantile(x, w, q) for q in (0.05, 0.5, 0.95))
-        p05, p50, p95 = (prior_interval(p["prior"], q) for q in (0.05, 0.5, 0.95))
-        if "loguniform" in p["prior"]:  # widths on the prior's own scale
-            ratio = (np.log(q95) - np.log(q05)) / (np.log(p95) - np.log(p05))
-        else:
-            ratio = (q95 - q05) / (p95 - p05)
-        verdict = "identified" if ratio < IDENTIFIED else "weakly identified" if ratio < WEAKLY else "not identified"
-        rows.append({"name": p["name"], "prior": (p05, p50, p95), "posterior": (q05, q50, q95), "ratio": ratio,
-                     "verdict": verdict, "reason": p["reason"]})  # fmt: skip
+    for r in checks["identification"]["rows"]:
+        name = r["name"]
+        j = index.get(name)
+        median = weighted_quantile(post.values[:, j], post.weights, 0.5) if j is not None else float("nan")
+        rows.append({
+            "name": name, "stage": str(r.get("stage", 2)), "prior": r["prior"],
+            "prior_90": (prior_quantile(r["prior"], 0.05), prior_quantile(r["prior"], 0.95)),
+            "posterior_90": tuple(r["posterior_90"]), "median": median, "best": best.get(name, float("nan")),
+            "ratio": r["ratio"], "identified": r["identified"],
+            "verdict": "identified" if r["identified"] else "not identified: prior only",
+            "role": "scenario only" if name in nuisance else "shipped", "reason": reasons.get(name, ""),
+        })  # fmt: skip
+    for p in load_prior_only():
+        rows.append({
+            "name": p["name"], "stage": "-", "prior": p["prior"],
+            "prior_90": (prior_quantile(p["prior"], 0.05), prior_quantile(p["prior"], 0.95)),
+            "posterior_90": None, "median": float("nan"), "best": float("nan"), "ratio": float("nan"),
+            "identified": False, "verdict": "prior only (no target informs it)", "role": "prior only",
+            "reason": p["reason"],
+        })  # fmt: skip
     return rows
 
 
-def predictive(post: Posterior, draws: int, agents: int) -> dict[str, np.ndarray]:
-    targets, params, nuisance = load_targets()
-    base = shipped_raw()
-    sets = [(with_values(base, params, values), k, values) for k, values in enumerate(post.draws(draws, seed=2))]
-    print(f"  predictive check: {draws} posterior draws, in batches", file=sys.stderr, flush=True)
-    runs = evaluate_many(sets, targets, agents, nuisance)
-    return {t.id: np.array([r[t.id] for r in runs]) for t in targets}
+def _fraction(x: float) -> str:
+    return str(Fraction(x).limit_denominator(12))
 
 
-def seed_noise(post: Posterior, seeds: int, agents: int) -> dict[str, float]:
-    """Each target's seed-to-seed sd at the posterior median: the simulation noise the calibration's
-    agent count leaves, to set against the targets' measurement errors."""
-    targets, params, nuisance = load_targets()
-    median = post.median()
-    raw = with_values(shipped_raw(), params, median)
-    runs = evaluate_many([(raw, 1_000 + s, median) for s in range(seeds)], targets, agents, nuisance)
-    return {t.id: float(np.std([r[t.id] for r in runs], ddof=1)) for t in targets}
+def prior_only(rows: list[dict]) -> list[str]:
+    return [r["name"] for r in rows if not r["identified"]]
 
 
+# ---------------------------------------------------------------- the checks
+def joint_fit(checks: dict) -> dict:
+    """The joint fit recomputed from its distances (the recorded flag is not trusted)."""
+    fit = checks["joint_fit"]
+    distances, k = np.asarray(fit["distances"], float), len(fit["targets"])
+    share = joint_fit_share(distances, k)
+    return {"share": share, "draws": len(distances), "k": k, "threshold": float(stats.chi2.ppf(0.95, k)),
+            "passes": share >= JOINT_FIT_SHARE, "below": int(np.sum(distances < stats.chi2.ppf(0.95, k)))}  # fmt: skip
+
+
+def identification(checks: dict) -> dict:
+    rows = checks["identification"]["rows"]
+    identified = sum(r["ratio"] < IDENTIFIED_RATIO for r in rows)
+    return {"identified": identified, "inferred": len(rows), "passes": identified >= IDENTIFIED_SHARE * len(rows)}
+
+
+def recovery(checks: dict) -> dict:
+    rec = checks["recovery"]
+    coverage = float(rec["coverage"])
+    return {"coverage": coverage, "truths": rec["truths"], "per_parameter": rec["per_parameter"],
+            "passes": COVERAGE_BAND[0] <= coverage <= COVERAGE_BAND[1]}  # fmt: skip
+
+
+def conflicting(checks: dict, distance_targets: list[str]) -> list[tuple[str, float]]:
+    """The distance targets the posterior misses most (largest median |z| over the predictive
+    draws): those above CONFLICT_Z, or the three worst if none is."""
+    z = {t: checks["z_scores"][t]["median"] for t in distance_targets if t in checks["z_scores"]}
+    worst = sorted(z.items(), key=lambda kv: -abs(kv[1]))
+    above = [kv for kv in worst if abs(kv[1]) > CONFLICT_Z]
+    return (above or worst[:3])[:MOST_NAMED]
+
+
+def verdict_sentences(
+    fit: dict, ident: dict, rec: dict, rows: list[dict], checks: dict, distance: list[str]
+) -> list[str]:
+    out = []
+    conflict = ", ".join(f"{t} (median z {z:+.1f})" for t, z in conflicting(checks, distance))
+    if not fit["passes"]:
+        out.append(f"**The joint fit fails**: only {fit['share']:.0%} of the predictive draws meet the distance "
+                   f"targets together (at least {JOINT_FIT_SHARE:.0%} needed). The targets in conflict, those the "
+                   f"posterior misses most: {conflict}. The model cannot meet them at once within its priors: a "
+                   "mechanism or a target's setting is wrong, or a measurement error is too small.")  # fmt: skip
+    if not ident["passes"]:
+        loose = [r["name"] for r in rows if r["posterior_90"] is not None and not r["identified"]]
+        out.append(f"**Identification fails**: {ident['identified']} of {ident['inferred']} inferred parameters are "
+                   f"identified (at least {_fraction(IDENTIFIED_SHARE)} needed); not identified, so prior only: "
+                   f"{', '.join(loose)}.")  # fmt: skip
+    if not rec["passes"]:
+        lo, hi = COVERAGE_BAND
+        worst = sorted(rec["per_parameter"].items(), key=lambda kv: abs(kv[1] - 0.9), reverse=True)[:MOST_NAMED]
+        side = "too narrow (over-confident)" if rec["coverage"] < lo else "too wide"
+        out.append(f"**Recovery fails**: the 90% intervals cover the truth in {rec['coverage']:.0%} of cases, "
+                   f"outside {lo:.0%}-{hi:.0%}: the intervals are {side}; furthest from 90%: "
+                   + ", ".join(f"{n} ({c:.0%})" for n, c in worst) + ".")  # fmt: skip
+    if out and fit["passes"]:
+        out.append(f"The targets the posterior misses most: {conflict}.")
+    return out
+
+
+# ---------------------------------------------------------------- figures
 def _plt():
     import matplotlib
 
@@ -88,9 +186,17 @@ def _plt():
 
 
 def corner(post: Posterior, path: Path) -> None:
+    """Weighted marginals (diagonal) and pairs (dots sized by weight), log-uniform priors on their
+    log scale."""
     plt = _plt()
-    n = len(post.names)
-    fig, axes = plt.subplots(n, n, figsize=(1.25 * n, 1.25 * n), layout="constrained")
+    logs = {p["name"] for p in post.parameters if "loguniform" in (p.get("prior") or {})}
+    x = np.column_stack(
+        [np.log(post.values[:, j]) if n in logs else post.values[:, j] for j, n in enumerate(post.names)]
+    )
+    labels = [f"log {n}" if n in logs else n for n in post.names]
+    n = len(labels)
+    size = 2 + 60 * post.weights / post.weights.max()
+    fig, axes = plt.subplots(n, n, figsize=(1.0 * n, 1.0 * n), layout="constrained", squeeze=False)
     for i in range(n):
         for j in range(n):
             ax = axes[i, j]
@@ -98,104 +204,187 @@ def corner(post: Posterior, path: Path) -> None:
             if j > i:
                 ax.axis("off")
             elif i == j:
-                ax.hist(post.values[:, i], bins=20, weights=post.weights, color="#332288")
+                ax.hist(x[:, i], bins=20, weights=post.weights, color="#332288")
             else:
-                ax.scatter(post.values[:, j], post.values[:, i], s=2, alpha=0.4, c="#332288", lw=0)
+                ax.scatter(x[:, j], x[:, i], s=size, alpha=0.4, c="#332288", lw=0)
             if i == n - 1:
-                ax.set_xlabel(post.names[j], fontsize=5, rotation=30)
+                ax.set_xlabel(labels[j], fontsize=5, rotation=30)
             if j == 0:
-                ax.set_ylabel(post.names[i], fontsize=5, rotation=30, ha="right")
-    fig.suptitle("Posterior: marginals (diagonal) and pairs (weighted particles, ABC-SMC)", fontsize=9)
-    fig.savefig(path, dpi=130)
+                ax.set_ylabel(labels[i], fontsize=5, rotation=30, ha="right")
+    fig.suptitle("Posterior: weighted marginals (diagonal) and pairs (dots sized by weight)", fontsize=9)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
-def predictive_figure(targets, values: dict, path: Path) -> None:
+def predictive_figure(targets: list[Target], checks: dict, seed_sd: dict, path: Path) -> None:
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.5, 0.45 * len(targets) + 1.2), layout="constrained")
-    for i, t in enumerate(targets):
-        z = (values[t.id] - t.value) / t.tolerance
+    shown = [t for t in targets if t.id in checks["predictive"]]
+    fig, ax = plt.subplots(figsize=(8, 0.32 * len(shown) + 1.4), layout="constrained")
+    for i, t in enumerate(shown):
+        z = t.z_score_array(np.asarray(checks["predictive"][t.id], float), seed_sd.get(t.id, 0.0))
+        z = np.clip(z, -8, 8)
         ax.barh(i, 4, left=-2, color="0.9", height=0.6)
-        ax.plot(z, np.full(z.size, i), "o", ms=3, color="#332288", alpha=0.6)
+        colour = "#999933" if t.check else "#117733" if t.stage == 1 else "#332288"
+        ax.plot(z, np.full(z.size, i), "o", ms=3, color=colour, alpha=0.6)
     ax.axvline(0, color="0.4", lw=0.8)
-    ax.set_yticks(range(len(targets)), [f"{t.id} ({t.anchor})" for t in targets], fontsize=8)
+    ax.set_yticks(range(len(shown)), [f"{t.id} ({_role(t, None)})" for t in shown], fontsize=7)
     ax.invert_yaxis()
-    ax.set_xlabel("(model - target) / measurement error\ngrey: within 2 errors; dots: one per posterior draw")
+    ax.set_xlim(-8.5, 8.5)
+    ax.set_xlabel("z = (model - target) / sqrt(error^2 + seed sd^2), clipped at 8; grey: within 2\n"
+                  "one dot per posterior draw (blue: stage 2, green: stage 1, olive: check)", fontsize=8)  # fmt: skip
     ax.set_title("Posterior predictive check", fontsize=10)
     fig.savefig(path, dpi=150)
     plt.close(fig)
 
 
-def report(post: Posterior, rows: list[dict], targets, values: dict, draws: int, agents: int, noise: dict) -> str:
+# ---------------------------------------------------------------- the report
+def _g(x: float) -> str:
+    if x is None or not np.isfinite(x):
+        return "-"
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
+
+
+def _model(values: list) -> str:
+    """Median (10-90%) of the finite predictive values, and how many draws the model could not measure."""
+    v = np.asarray(values, float)
+    finite = v[np.isfinite(v)]
+    if not finite.size:
+        return f"not measured ({v.size} draws)" if v.size else "-"
+    text = f"{np.median(finite):.4g} ({np.quantile(finite, 0.1):.4g} to {np.quantile(finite, 0.9):.4g})"
+    return text + (f"; {v.size - finite.size} of {v.size} draws not measured" if finite.size < v.size else "")
+
+
+def _role(t: Target, distance: set[str] | None) -> str:
+    if t.check:
+        role = "check"
+    elif t.stage == 1:
+        role = "stage 1"
+    else:
+        role = "stage 2" if distance is None or t.id in distance else "stage 2, not in the distance"
+    return role + (", one-sided (at least)" if t.one_sided == "at_least" else "")
+
+
+def report(post: Posterior, checks: dict, rows: list[dict], targets: list[Target]) -> str:
     prov = post.provenance
+    fit, ident, rec = joint_fit(checks), identification(checks), recovery(checks)
+    distance = list(prov.get("distance_targets", checks["joint_fit"]["targets"]))
+    seed_sd = prov.get("seed_sd", {})
+    lo, hi = COVERAGE_BAND
+    status = lambda ok: "**passes**" if ok else "**fails**"  # noqa: E731
     lines = [
         "# Calibration",
         "",
-        "Generated by `experiments/calibration_report.py` from the shipped posterior; do not edit by hand.",
+        "Generated by `python experiments/calibration_report.py` from the shipped posterior "
+        "(`sim/data/calibration/`: posterior.csv, posterior.json, checks.json); do not edit by hand.",
         "The targets, their scenarios, measurement errors and the priors (with reasons) are data:",
-        "`conf/calibration/targets.yaml`. The posterior is `experiments/calibrate.py`:",
-        f"{prov['method']}; {prov['library']}; {prov['generations']} generation(s) of {len(post.weights)} "
-        f"particles (effective sample size {post.effective_sample_size():,.0f}), "
-        f"{prov['total_simulations']:,} simulated parameter sets in {prov['wall_seconds']:,.0f} s on "
-        f"{prov['cores']} cores at {prov['agents']:,} agents per scenario run (median "
-        f"{prov['median_seconds_per_parameter_set']:.2f} s per parameter set, all scenarios); epsilon schedule "
-        f"{', '.join(f'{e:.3g}' for e in prov['epsilon_schedule'])}; commit `{prov['git_commit'][:10]}`, "
-        f"{prov['date']}; command `{prov['command']}`.",
+        "`conf/calibration/targets.yaml`. The fit is `experiments/calibrate.py`.",
         "",
+        "## Method",
+        "",
+        f"As recorded with the posterior: {prov['method']}.",
+        "",
+        *[line for p in method_text() for line in (p, "")],
+        "## Budget",
+        "",
+        f"- {prov['total_simulations']:,} simulated parameter sets ({prov.get('waves', '?')} waves of "
+        f"{prov.get('sets_per_wave', '?'):,}) at {prov['agents']:,} agents per scenario run, median "
+        f"{prov['median_seconds_per_parameter_set']:.2f} s per parameter set (every stage-two scenario);",
+        f"- the posterior: {len(post.weights):,} weighted sets, effective sample size "
+        f"{prov['effective_sample_size']:,.1f} (Kish; recomputed from posterior.csv: "
+        f"{post.effective_sample_size():,.1f}); stage one's sample: effective sample size "
+        f"{prov['stage_one_effective_sample_size']:,.1f};",
+        f"- sets not implausible (every distance target within 3 errors): {prov.get('not_implausible_share', 0):.1%};",
+        f"- commit `{str(prov.get('git_commit', 'unknown'))[:10]}`, {prov.get('date', '?')}; "
+        f"command `{prov['command']}`.",
+        "",
+        "## The checks",
+        "",
+        "| check | result | threshold | verdict |",
+        "|---|---|---|---|",
+        f"| joint fit | {fit['below']} of {fit['draws']} predictive draws ({fit['share']:.0%}) have D below "
+        f"chi-square(95%, {fit['k']}) = {fit['threshold']:.1f} | at least {JOINT_FIT_SHARE:.0%} of draws "
+        f"| {status(fit['passes'])} |",
+        f"| identification | {ident['identified']} of {ident['inferred']} inferred parameters identified "
+        f"| at least {_fraction(IDENTIFIED_SHARE)} (posterior 90% width under {IDENTIFIED_RATIO:.0%} of the prior's) "
+        f"| {status(ident['passes'])} |",
+        f"| recovery | 90% intervals cover the truth in {rec['coverage']:.0%} ({rec['truths']} synthetic datasets "
+        f"x parameters) | {lo:.0%}-{hi:.0%} | {status(rec['passes'])} |",
+        "",
+        "D = sum over the distance targets of z^2, z = (model - target) / sqrt(error^2 + seed sd^2), each "
+        "predictive draw a posterior set simulated at a fresh seed (sim/analysis/checks.py). The joint fit is "
+        "recomputed here from checks.json's distances.",
+        "",
+        *[line for s in verdict_sentences(fit, ident, rec, rows, checks, distance) for line in (s, "")],
         "## Prior and posterior per parameter",
         "",
-        "Median and 90% interval. *Identified* when the posterior's 90% interval is under "
-        f"{IDENTIFIED:.0%} of the prior's (on the prior's scale), *weakly* under {WEAKLY:.0%}, else *not identified*.",
-        "The shipped defaults are the posterior medians (scenario-only parameters excepted).",
+        f"90% intervals. *Identified* when the posterior's 90% interval is under {IDENTIFIED_RATIO:.0%} of the "
+        "prior's, on the sampling scale (the log of a log-uniform parameter); a parameter not identified keeps "
+        "about its prior, and so do the parameters no target informs (`unfitted`): **prior only**, their "
+        "uncertainty carried into every result by posterior ensembles (`uncertainty=posterior`), not resolved. "
+        "The shipped defaults are the posterior's most probable set (scenario-only parameters excepted; "
+        "prior-only ones keep their shipped values).",
         "",
-        "| parameter | prior median (90%) | posterior median (90%) | width ratio | the targets |",
-        "|---|---|---|---|---|",
+        "| parameter | stage | prior 90% | posterior 90% | posterior median | most probable (shipped) "
+        "| width ratio | verdict |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        (a, b, c), (d, e, f) = r["prior"], r["posterior"]
+        post90 = "-" if r["posterior_90"] is None else f"{_g(r['posterior_90'][0])}-{_g(r['posterior_90'][1])}"
+        shipped = _g(r["best"]) + (" (scenario only)" if r["role"] == "scenario only" else "")
         lines.append(
-            f"| {r['name']} | {b:.3g} ({a:.3g}-{c:.3g}) | {e:.3g} ({d:.3g}-{f:.3g}) "
-            f"| {r['ratio']:.2f} | {r['verdict']} |"
+            f"| {r['name']} | {r['stage']} | {_g(r['prior_90'][0])}-{_g(r['prior_90'][1])} | {post90} "
+            f"| {_g(r['median'])} | {shipped} | {_g(r['ratio'])} | {r['verdict']} |"
         )
-    named = {v: [r["name"] for r in rows if r["verdict"] == v] for v in ("identified", "weakly identified")}
-    loose = [r["name"] for r in rows if r["verdict"] == "not identified"]
+    pinned = [r["name"] for r in rows if r["identified"]]
     lines += [
         "",
-        f"**What the evidence pins:** {', '.join(named['identified']) or 'no parameter'}"
-        f"{'; weakly: ' + ', '.join(named['weakly identified']) if named['weakly identified'] else ''}. "
-        f"**What it leaves open:** {', '.join(loose) or 'nothing'}: for these the posterior is close to the "
-        "prior, so their uncertainty is carried into every result by posterior ensembles "
-        "(`uncertainty=posterior`), not resolved. Pairs that trade off against each other show as ridges in the "
-        "corner figure.",
+        f"**What the evidence pins:** {', '.join(pinned) or 'no parameter'}. "
+        f"**Prior only:** {', '.join(prior_only(rows)) or 'none'}. Pairs that trade off against each other "
+        "show as ridges in the corner figure.",
         "",
         "![corner](calibration/corner.png)",
         "",
-        f"## Posterior predictive check ({draws} posterior draws, {agents:,} agents, each draw at its own seed)",
+        f"## Targets: z-scores over {fit['draws']} posterior predictive draws",
         "",
-        f"`seed sd` is the model's seed-to-seed standard deviation at the posterior median and {agents:,} agents "
-        "(the simulation noise each parameter set was judged with); where it exceeds the measurement error, the "
-        "agent count, not the evidence, limits how tightly that target can constrain the posterior (ABC absorbs "
-        "the noise into a wider posterior rather than a biased one).",
+        "z = (model - target) / sqrt(error^2 + seed sd^2): median and 10-90% over the draws. *stage 1*: fitted "
+        "by its likelihood without simulation (sim/analysis/stage_one.py), simulated here as a check; "
+        "*stage 2*: in the distance; *check*: no free parameter moves it, not fitted; *one-sided*: only a "
+        "model value below the target counts against the model. `seed sd` is the model's seed-to-seed "
+        "standard deviation at the fit's agent count, part of each stage-two target's error.",
         "",
-        "| target | anchor | value | measurement error | seed sd | model median | model 5-95% over draws "
-        "| covered (within 2 errors) |",
+        "| target | anchor | role | value | error | seed sd | model median (10-90%) | z median (10-90%) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for t in targets:
-        v = values[t.id]
-        lo, hi = np.quantile(v, [0.05, 0.95])
-        covered = v.min() - 2 * t.tolerance <= t.value <= v.max() + 2 * t.tolerance
-        lines.append(
-            f"| {t.id} | {t.anchor} | {t.value:g} | {t.tolerance:g} | {noise[t.id]:.2g} | {np.median(v):.4g} "
-            f"| {lo:.4g}-{hi:.4g} | "
-            f"{'yes' if covered else '**no**'} |"
-        )
-    lines += ["", "![predictive](calibration/predictive.png)", "", "Sources and scenarios:", ""]
+        z = checks["z_scores"].get(t.id)
+        model = _model(checks["predictive"].get(t.id, []))
+        zs = f"{z['median']:+.2f} ({z['q10']:+.2f} to {z['q90']:+.2f})" if z else "-"
+        zs = zs.replace("+1000.00", "miss").replace("-1000.00", "miss")  # an unmeasured value counts as a z of 1000
+        flag = " **(off)**" if z and abs(z["median"]) > CONFLICT_Z else ""
+        sd = f"{seed_sd[t.id]:.2g}" if t.id in seed_sd else "-"
+        lines.append(f"| {t.id} | {t.anchor} | {_role(t, set(distance))} | {t.value:g} | {t.tolerance:g} | {sd} "
+                     f"| {model} | {zs}{flag} |")  # fmt: skip
+    lines += [
+        "",
+        "![predictive](calibration/predictive.png)",
+        "",
+        "## Recovery per parameter",
+        "",
+        f"Each synthetic dataset is a simulated set of the last wave taken as the data, refitted with the same "
+        f"weights over every other set (sim/analysis/waves.py `recovery`); pass band {lo:.0%}-{hi:.0%} overall.",
+        "",
+        "| parameter | coverage of its 90% interval |",
+        "|---|---|",
+        *[f"| {n} | {c:.0%} |" for n, c in rec["per_parameter"].items()],
+        "",
+        "## Sources and scenarios",
+        "",
+    ]
     for t in targets:
         setting = "sets " + ", ".join(f"`{k}`" for k in t.scenario) if t.scenario else "the shipped defaults"
         lines.append(f"- **{t.id}**: {t.source}. Scenario: {setting}; measures `{t.measure}`.")
     lines += ["", "Priors and their reasons:", ""]
-    lines += [f"- **{r['name']}**: {r['reason']}." for r in rows]
+    lines += [f"- **{r['name']}** ({r['role']}): {r['reason']}." for r in rows]
     lines += [
         "",
         "## What is assumption rather than data",
@@ -205,36 +394,28 @@ def report(post: Posterior, rows: list[dict], targets, values: dict, draws: int,
     ]
     for p in parameters():
         source = p.source.lower()
-        if "assumption" in source and "posterior median" not in source:
+        if "assumption" in source and "posterior" not in source:
             lines.append(f"- `{p.key}` = {p.value}: {p.source}")
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--draws", type=int, default=30, help="posterior draws for the predictive check")
-    parser.add_argument("--agents", type=int, default=None, help="default: the calibration's own")
-    parser.add_argument("--noise-seeds", type=int, default=8, help="seeds for the noise at the posterior median")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "CALIBRATION.md")
     parser.add_argument("--posterior-dir", type=Path, default=POSTERIOR_DIR)
     args = parser.parse_args(argv)
     post = load_posterior(args.posterior_dir)
-    agents = args.agents or post.provenance["agents"]
-    targets, _, _ = load_targets()
+    if "most_probable" not in post.provenance:
+        raise SystemExit(f"{args.posterior_dir}: a posterior of the earlier fit (no most_probable): "
+                         "rerun experiments/calibrate.py")  # fmt: skip
+    checks = load_checks(args.posterior_dir)
+    targets = recorded_targets(post)
+    rows = parameter_rows(post, checks)
     figures = args.out.parent / "calibration"
     figures.mkdir(parents=True, exist_ok=True)
-    rows = identification(post)
-    values = predictive(post, args.draws, agents)
-    noise = seed_noise(post, args.noise_seeds, agents)
-    write_json(args.posterior_dir / PREDICTIVE_FILE, {  # the brief's calibration table reads it
-        "draws": args.draws, "agents": agents, "posterior_sha256": posterior_sha256(args.posterior_dir),
-        "not_identified": [r["name"] for r in rows if r["verdict"] == "not identified"],
-        "values": {k: v.tolist() for k, v in values.items()},
-        "seed_sd_at_median": noise, "noise_seeds": args.noise_seeds,
-    })  # fmt: skip
     corner(post, figures / "corner.png")
-    predictive_figure(targets, values, figures / "predictive.png")
-    args.out.write_text(report(post, rows, targets, values, args.draws, agents, noise), encoding="utf-8")
+    predictive_figure(targets, checks, post.provenance.get("seed_sd", {}), figures / "predictive.png")
+    args.out.write_text(report(post, checks, rows, targets), encoding="utf-8")
     print(f"wrote {args.out}")
     return 0
 

@@ -9,8 +9,8 @@ tests/test_layers.py):
   engines build from a config), `rules/` (awareness, consent, friction, content, ledger),
   `regimes` (the regime table), `metrics` (the metric registry), `config` (the pydantic schema).
 - `sim.run`: one run. `python -m sim.run` (Hydra entry point) and the run folder writer (`folder`).
-- `sim.analysis`: many runs. Sweep aggregation, calibration (targets, priors, the ABC fit), sensitivity
-  (the design runner, Morris and Sobol).
+- `sim.analysis`: many runs. Sweep aggregation, calibration (targets, priors, the two-stage fit and its
+  checks), sensitivity (the design runner, Morris and Sobol).
 - `sim.reports`: figures, sweep plots and the docs' parameter table.
 - `sim.brief`: policy briefs from sweeps (`python -m sim.brief`).
 - `sim.explorer`: the browser explorer (`solara run sim/explorer/app.py`).

@@ -165,9 +165,30 @@ def _recompute(row) -> tuple[float, float, float]:
             rows = rows[rows.parameter == selector["parameter"]]
         value = float(rows[selector["column"]].iloc[0])
         return value, value, value
-    if source.name == "predictive.json":  # the posterior predictive check: the model over posterior draws
-        values = pd.Series(json.loads(source.read_text())["values"][selector["target"]])
-        return tuple(float(values.quantile(q)) for q in (0.5, 0.1, 0.9))
+    if source.name == "checks.json":  # the calibration's checks (sim.analysis.checks)
+        checks = json.loads(source.read_text())
+        if selector.get("part") == "predictive":  # the model over posterior predictive draws (measured ones)
+            values = pd.Series(checks["predictive"][selector["target"]], dtype=float).dropna()
+            values = values[np.isfinite(values)]
+            return tuple(float(values.quantile(q)) for q in (0.5, 0.1, 0.9))
+        if selector.get("part") == "z_scores":
+            z = checks["z_scores"][selector["target"]]
+            return z["median"], z["q10"], z["q90"]
+        if selector["check"] == "joint_fit":  # recomputed from the distances, not the recorded share
+            from scipy import stats
+
+            fit = checks["joint_fit"]
+            share = float(np.mean(np.array(fit["distances"]) < stats.chi2.ppf(0.95, len(fit["targets"]))))
+            return share, share, share
+        if selector["check"] == "identification":
+            rows = checks["identification"]["rows"]
+            value = sum(r["ratio"] < 0.5 for r in rows) if selector["key"] == "identified" else len(rows)
+            return value, value, value
+        value = checks[selector["check"]][selector["key"]]
+        return value, value, value
+    if source.name == "posterior.json":
+        value = json.loads(source.read_text())[selector["key"]]
+        return value, value, value
     if source.name == "targets.yaml":
         target = next(t for t in yaml.safe_load(source.read_text())["targets"] if t["id"] == selector["target"])
         value = target[selector["key"]]
@@ -439,3 +460,86 @@ def test_drivers_carry_each_outputs_seed_noise_and_flag_the_rough_ones(tmp_path)
     sobol.drop(columns="seed_noise").to_csv(tmp_path / "sobol.csv", index=False)  # an older analysis
     entries = drivers(tmp_path, {}, "linkedin_actual", Register())["findings"]["training_set"]
     assert all(e["seed_noise"] is None and not e["noisy"] for e in entries)
+
+
+# ---------------------------------------------------------------- the calibration's worth
+def _calibration_folder(folder: Path, *, distances: list[float], coverage: float) -> Path:
+    """A posterior folder in experiments/calibrate.py's format, over the shipped targets and
+    parameters: three weighted sets at the priors' centres, and checks with the given distances
+    and recovery coverage (every stage-one parameter identified, every stage-two one not)."""
+    from sim.analysis.calibration import load_targets
+    from sim.analysis.posterior import write_posterior
+    from sim.core.files import write_json
+
+    targets, params, nuisance = load_targets()
+    every = params + nuisance
+    centre = {p["name"]: float(np.mean(next(iter(p["prior"].values())))) for p in every}
+    values = np.array([[centre[p["name"]] for p in every]] * 3)
+    distance = [t.id for t in targets if t.stage == 2 and not t.check]
+    provenance = {
+        "method": "two stages (a test's)", "agents": 300, "total_simulations": 96,
+        "effective_sample_size": 12.3, "stage_one_effective_sample_size": 40.0, "distance_targets": distance,
+        "nuisance": [p["name"] for p in nuisance],
+        "most_probable": centre, "targets": {t.id: {"value": t.value, "tolerance": t.tolerance} for t in targets},
+    }  # fmt: skip
+    write_posterior(folder, every, values, np.array([0.5, 0.3, 0.2]), provenance)
+    predictive = {t.id: [t.value - 3 * t.tolerance, t.value, t.value + t.tolerance, float("nan")] for t in targets}
+    rows = [{"name": p["name"], "stage": p.get("stage", 2), "ratio": 0.2 if p.get("stage") == 1 else 0.9,
+             "posterior_90": [0, 1], "prior": p["prior"], "identified": p.get("stage") == 1}
+            for p in every]  # fmt: skip
+    write_json(folder / "checks.json", {
+        "joint_fit": {"share": 1.0, "passes": True, "draws": len(distances), "threshold": 0.0, "targets": distance,
+                      "distances": distances},  # the recorded share and flag are wrong on purpose
+        "z_scores": {t.id: {"median": 3.0 if t.id == distance[0] else 0.5, "q10": -1.0, "q90": 3.5} for t in targets},
+        "predictive": predictive,
+        "identification": {"inferred": len(rows), "identified": 99, "passes": True, "rows": rows},
+        "recovery": {"truths": 10, "coverage": coverage, "passes": True, "per_parameter": {}},
+    })  # fmt: skip
+    return folder
+
+
+def test_the_brief_states_what_the_posterior_is_worth_and_traces_every_number(tmp_path):
+    """The brief's calibration part: effective sample size, the joint fit recomputed from its
+    distances (a wrong recorded flag is not believed), identification, recovery coverage and the
+    prior-only parameters, every number registered with the file and entry it came from."""
+    from sim.analysis.calibration import load_prior_only, load_targets
+    from sim.brief.context import calibration
+    from sim.brief.numbers import Register
+
+    targets, params, nuisance = load_targets()
+    distance = [t.id for t in targets if t.stage == 2 and not t.check]
+    folder = _calibration_folder(tmp_path / "cal", distances=[1.0, 500.0, 600.0, 700.0], coverage=0.6)
+    register = Register()
+    cal = calibration(folder, [], register)
+    assert cal["joint"].median == pytest.approx(0.25) and not cal["joint_passes"]  # 1 of 4 below chi-square's 95%
+    assert str(cal["coverage"]) == "60%" and not cal["recovery_passes"]
+    assert str(cal["effective"]) == "12" and str(cal["stage_one_effective"]) == "40"
+    stage_one = [p["name"] for p in params if p.get("stage") == 1]
+    assert (cal["identified"].median, cal["inferred"].median) == (len(stage_one), len(params) + len(nuisance))
+    assert not cal["identification_passes"]  # fewer than two thirds
+    assert set(cal["not_identified"]) == {p["name"] for p in params} - set(stage_one)  # the nuisance is not shipped
+    assert cal["unfitted"] == [p["name"] for p in load_prior_only()] and cal["unfitted"]
+    assert [t["id"] for t in cal["conflicts"]] == distance[:1]  # the one target off by more than two errors
+    for t in cal["targets"]:  # print every number, as the template does
+        str(t["model"]), str(t["z"]), t["target"].value, t["tolerance"].value
+    for key in ("joint", "identified", "inferred", "coverage", "effective", "stage_one_effective", "evaluations"):
+        str(cal[key])
+    frame = register.frame()
+    assert set(Path(s).name for s in frame.source) == {"checks.json", "posterior.json", "targets.yaml"}
+    for row in frame.itertuples():
+        assert (row.median, row.q10, row.q90) == pytest.approx(_recompute(row), rel=1e-12, abs=1e-15), row.what
+
+    passing = _calibration_folder(tmp_path / "pass", distances=[1.0, 2.0, 3.0, 500.0], coverage=0.9)
+    cal = calibration(passing, [], Register())
+    assert cal["joint_passes"] and cal["recovery_passes"]
+
+
+def test_a_posterior_without_its_checks_is_said_to_be_missing(tmp_path):
+    from sim.brief.context import calibration
+    from sim.brief.numbers import Register
+    from sim.brief.sources import MissingData
+
+    folder = _calibration_folder(tmp_path / "cal", distances=[1.0], coverage=0.9)
+    (folder / "checks.json").unlink()
+    with pytest.raises(MissingData, match="run experiments/calibrate.py"):
+        calibration(folder, [], Register())

@@ -6,12 +6,15 @@ Files (written by `experiments/calibrate.py`, shipped in the package):
   (non-negative, summing to 1) and one column per parameter name.
 * `sim/data/calibration/posterior.json`: the fit's provenance, `parameters`: a list of
   `{name, keys, prior, reason}` saying which config keys each value is written to (as in
-  conf/calibration/targets.yaml), `nuisance`: the names of scenario-only parameters, and
+  conf/calibration/targets.yaml), `nuisance`: the names of scenario-only parameters,
+  `most_probable`: the set of highest weight (the shipped defaults), and
   `csv_sha256` and `csv_rows`: posterior.csv's hash and rows as written, so that a cut or edited
   sample is refused, never used (`load_posterior` checks every part; docs/RELIABILITY.md).
 
-Beside them, `predictive.json` holds the posterior predictive check: every target's model values over
-posterior draws (written by experiments/calibration_report.py; the brief reads it).
+Beside them, `checks.json` holds the calibration's checks (sim.analysis.checks: the joint fit's
+distances, every target's model values over posterior predictive draws and their z-scores,
+identification, recovery), written by experiments/calibrate.py with the posterior; the report
+(experiments/calibration_report.py) and the brief read it.
 
 A draw is a full parameter set (a row), never a mix of marginals: the posterior's correlations
 (e.g. "rarely aware, easy to act" against "widely aware, hard to act") are kept.
@@ -30,7 +33,7 @@ import pandas as pd
 from sim.core.compose import DATA_DIR
 
 POSTERIOR_DIR = DATA_DIR / "calibration"
-PREDICTIVE_FILE = "predictive.json"  # the posterior predictive check (experiments/calibration_report.py)
+CHECKS_FILE = "checks.json"  # the calibration's checks (sim.analysis.checks, experiments/calibrate.py)
 # Recorded in posterior.json when posterior.csv is written: a cut or edited sample is refused.
 CSV_HASH_KEY, CSV_ROWS_KEY = "csv_sha256", "csv_rows"
 

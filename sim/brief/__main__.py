@@ -47,7 +47,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--sensitivity", type=_optional_dir, default=DATA_DIR / "sensitivity",
                    help="folder of sobol.csv, morris.csv, sensitivity.json ('none' to leave out)")  # fmt: skip
     p.add_argument("--calibration", type=_optional_dir, default=DATA_DIR / "calibration",
-                   help="folder of the posterior and its predictive check ('none' to leave out)")  # fmt: skip
+                   help="folder of the posterior and its checks, checks.json ('none' to leave out)")  # fmt: skip
     p.add_argument("--templates", type=Path, help="folder of templates that replace the shipped ones")
     p.add_argument("--copy-templates", type=Path, metavar="DIR", help="copy the shipped templates to DIR and stop")
     p.add_argument("--formats", type=_formats, default=FORMATS, help="comma-separated subset of md,html,pdf")

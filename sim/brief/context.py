@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from sim.analysis.posterior import PREDICTIVE_FILE, PosteriorError, load_posterior
+from sim.analysis.posterior import CHECKS_FILE, PosteriorError, load_posterior
 from sim.analysis.sensitivity import NOISE_WARN, SPEC_FILE, load_spec
 from sim.brief.findings import POLICY, build_findings
 from sim.brief.numbers import Quantity, Register, table_factor
@@ -66,6 +66,7 @@ DRIVER_OUTPUTS = {
 TOP_DRIVERS = 3
 MIN_TOTAL_INDEX = 0.05  # assumption: below 5% of the output's variance a parameter is not called a driver
 TARGETS_FILE = CONF_DIR / "calibration" / "targets.yaml"
+RATIO_MEASURES = {"layer_ratio", "flow_ratio", "share_ratio", "prompt_log_odds_ratio"}  # targets that are not shares
 
 
 def _shown(path: Path) -> str:
@@ -308,61 +309,128 @@ def _members(members: float) -> str:
 
 
 def calibration(calibration_dir: Path | None, sweeps: list[Sweep], register: Register) -> dict:
-    """The posterior's provenance and its predictive check (experiments/calibrate.py and
-    experiments/calibration_report.py write them into the calibration folder)."""
+    """The posterior's provenance and what it is worth: its effective sample size, the three checks
+    (joint fit, identification, recovery; sim.analysis.checks) and the parameters that keep their
+    prior, from posterior.json and checks.json (experiments/calibrate.py writes both)."""
+    from sim.analysis.calibration import load_prior_only
+    from sim.analysis.checks import COVERAGE_BAND, IDENTIFIED_SHARE, JOINT_FIT_SHARE, joint_fit_share
+
     if calibration_dir is None:
         raise MissingData("No calibration results were given (--calibration DIR).")
     try:
         post = load_posterior(Path(calibration_dir))
     except PosteriorError as why:  # missing (NoPosterior) or damaged
         raise MissingData(f"The calibration results cannot be used: {why}.") from why
-    check_file = Path(calibration_dir) / PREDICTIVE_FILE
-    if not check_file.exists():
-        raise MissingData(f"No posterior predictive check in {calibration_dir}: run experiments/calibration_report.py.")
-    check = json.loads(check_file.read_text())
+    check_file = Path(calibration_dir) / CHECKS_FILE
+    prov = post.provenance
+    if not check_file.exists() or "most_probable" not in prov:
+        raise MissingData(f"No calibration checks in {_shown(Path(calibration_dir))} ({CHECKS_FILE} and the most "
+                          "probable set in posterior.json): the posterior is from an earlier fit; run "
+                          "experiments/calibrate.py.")  # fmt: skip
+    checks = json.loads(check_file.read_text(encoding="utf-8"))
+    meta, checks_source = str(Path(calibration_dir) / "posterior.json"), str(check_file)
+
+    def recorded(value: float, kind: str, what: str, source: str, selector: dict) -> Quantity:
+        return Quantity(value, value, value, 1, kind, what, source, selector, register)
+
     spec = yaml.safe_load(TARGETS_FILE.read_text())
     targets = []
     for t in spec["targets"]:
-        if t["id"] not in check["values"]:
+        if t["id"] not in checks["predictive"]:
             continue
-        kind = "index" if "layer_ratio" in t["measure"] else "share"
-        v = np.asarray(check["values"][t["id"]], float)
+        kind = "index" if RATIO_MEASURES & t["measure"].keys() else "share"
+        v = np.asarray(checks["predictive"][t["id"]], float)
+        v = v[np.isfinite(v)]
 
         def point(value: float, key: str, kind=kind, target=t["id"]) -> Quantity:
-            return Quantity(value, value, value, 1, kind, f"calibration {key} of {target}", str(TARGETS_FILE),
-                            {"target": target, "key": key}, register)  # fmt: skip
+            return recorded(value, kind, f"calibration {key} of {target}", str(TARGETS_FILE),
+                            {"target": target, "key": key})  # fmt: skip
 
-        q10, median, q90 = (float(x) for x in np.quantile(v, [0.1, 0.5, 0.9]))
-        what = f"posterior predictive values of {t['id']}"
-        model = Quantity(median, q10, q90, v.size, kind, what, str(check_file), {"target": t["id"]}, register)
-        covered = v.min() - 2 * t["tolerance"] <= t["value"] <= v.max() + 2 * t["tolerance"]
-        targets.append({"id": t["id"], "anchor": t["anchor"], "source": t["source"], "model": model,
-                        "target": point(t["value"], "value"), "tolerance": point(t["tolerance"], "tolerance"),
-                        "within": covered})  # fmt: skip
-    # Do the runs use the shipped values (the posterior medians, 4 significant figures in conf/)?
-    medians, differing = post.median(), []
-    for sweep in (s for s in sweeps if s.uncertainty is None):  # an ensemble's runs use the draws, not medians
+        z = checks["z_scores"][t["id"]]
+        model = None
+        if v.size:
+            q10, median, q90 = (float(x) for x in np.quantile(v, [0.1, 0.5, 0.9]))
+            model = Quantity(median, q10, q90, v.size, kind, f"posterior predictive values of {t['id']}",
+                             checks_source, {"part": "predictive", "target": t["id"]}, register)  # fmt: skip
+        zq = Quantity(z["median"], z["q10"], z["q90"], len(checks["predictive"][t["id"]]), "index",
+                      f"z-score of {t['id']} over posterior predictive draws", checks_source,
+                      {"part": "z_scores", "target": t["id"]}, register)  # fmt: skip
+        role = "check" if t.get("check") else f"stage {t.get('stage', 2)}"
+        role += ", one-sided" if t.get("one_sided") else ""
+        targets.append({"id": t["id"], "anchor": t["anchor"], "source": t["source"], "model": model, "z": zq,
+                        "role": role, "target": point(t["value"], "value"),
+                        "tolerance": point(t["tolerance"], "tolerance"), "off": abs(z["median"]) > 2})  # fmt: skip
+
+    # the joint fit, recomputed from its distances (the recorded flag is not what the brief reports)
+    fit = checks["joint_fit"]
+    k = len(fit["targets"])
+    share = joint_fit_share(np.asarray(fit["distances"], float), k)
+    joint = recorded(share, "share", f"share of posterior predictive distances below chi2.ppf(0.95, {k})",
+                     checks_source, {"check": "joint_fit", "statistic": "share below chi2.ppf(0.95, k)"})  # fmt: skip
+    rows = checks["identification"]["rows"]
+    identified = recorded(sum(r["identified"] for r in rows), "count", "parameters identified", checks_source,
+                          {"check": "identification", "key": "identified"})  # fmt: skip
+    inferred = recorded(len(rows), "count", "parameters inferred", checks_source,
+                        {"check": "identification", "key": "inferred"})  # fmt: skip
+    rec = checks["recovery"]
+    coverage = recorded(rec["coverage"], "share", "recovery coverage of the 90% intervals", checks_source,
+                        {"check": "recovery", "key": "coverage"})  # fmt: skip
+    conflicts = sorted(
+        (t for t in targets if t["off"] and t["id"] in fit["targets"]), key=lambda t: -abs(t["z"].median)
+    )
+
+    # Do the runs use the shipped values (the posterior's most probable set, 4 significant figures in conf/)?
+    best, differing = prov["most_probable"], []
+    for sweep in (s for s in sweeps if s.uncertainty is None):  # an ensemble's runs use the draws
         for config in sweep.configs.values():
             for p in post.shipped_parameters:
                 used = lookup(config, p["keys"][0])
                 used = used.get("default") if isinstance(used, dict) else used
-                if isinstance(used, int | float) and not math.isclose(used, medians[p["name"]], rel_tol=1e-3):
+                if isinstance(used, int | float) and not math.isclose(used, best[p["name"]], rel_tol=1e-3):
                     differing.append(
-                        f"{p['keys'][0]} = {used} (posterior median {medians[p['name']]:.4g}) in {sweep.name}"
+                        f"{p['keys'][0]} = {used} (posterior's most probable {best[p['name']]:.4g}) in {sweep.name}"
                     )
-    prov = post.provenance
+    nuisance = set(prov.get("nuisance", []))
     return {
         "agents": f"{prov['agents']:,}",
-        "evaluations": f"{prov['total_simulations']:,}",
+        "evaluations": recorded(
+            prov["total_simulations"], "count", "simulated parameter sets", meta, {"key": "total_simulations"}
+        ),  # fmt: skip
         "method": prov["method"],
-        "library": prov["library"],
-        "particles": len(post.weights),
-        "effective": f"{post.effective_sample_size():,.0f}",
-        "draws": check["draws"],
+        "sets": len(post.weights),
+        "effective": recorded(
+            prov["effective_sample_size"],
+            "count",
+            "effective sample size of the posterior",
+            meta,
+            {"key": "effective_sample_size"},
+        ),  # fmt: skip
+        "stage_one_effective": recorded(
+            prov["stage_one_effective_sample_size"],
+            "count",
+            "effective sample size of stage one's sample",
+            meta,
+            {"key": "stage_one_effective_sample_size"},
+        ),  # fmt: skip
+        "draws": fit["draws"] if "draws" in fit else len(fit["distances"]),
+        "distance_targets": k,
+        "joint": joint,
+        "joint_passes": share >= JOINT_FIT_SHARE,
+        "joint_needed": f"{JOINT_FIT_SHARE:.0%}",
+        "identified": identified,
+        "inferred": inferred,
+        "identification_passes": sum(r["identified"] for r in rows) >= IDENTIFIED_SHARE * len(rows),
+        "identification_needed": "two thirds",
+        "coverage": coverage,
+        "truths": rec["truths"],
+        "recovery_passes": COVERAGE_BAND[0] <= rec["coverage"] <= COVERAGE_BAND[1],
+        "recovery_band": f"{COVERAGE_BAND[0]:.0%}\u2013{COVERAGE_BAND[1]:.0%}",
         "fitted": [p["name"] for p in post.shipped_parameters],
-        "open": check.get("not_identified", []),
+        "scenario_only": sorted(nuisance),
+        "not_identified": [r["name"] for r in rows if not r["identified"] and r["name"] not in nuisance],
+        "unfitted": [p["name"] for p in load_prior_only()],
+        "conflicts": conflicts,
         "targets": targets,
-        "all_within": all(t["within"] for t in targets),
         "differing": sorted(set(differing)),
         "file": _shown(Path(calibration_dir) / "posterior.csv"),
     }

@@ -185,7 +185,7 @@ class Quantity:
             text = count_range(self.median, self.q10, self.q90, self.unit)
         else:
             low, high = index_text(self.q10), index_text(self.q90)
-            text = index_text(self.median) if low == high else f"{index_text(self.median)} ({low}{DASH}{high})"
+            text = index_text(self.median) if low == high else f"{index_text(self.median)} ({low}{_to(self.q10)}{high})"
         return self.register.record(self, text, "interval")
 
     @property

@@ -79,7 +79,7 @@ def simulate_many(configs: Sequence[SimConfig], agents: int = BATCH_AGENTS) -> l
 
 class Gatherer:
     """Gathers the `simulate_many` calls of several threads into one (for callers that make one
-    simulation request at a time, like pyabc's particles: sim.analysis.abc_sampler).
+    simulation request at a time, each in its own thread).
 
     `threads` threads call `run(configs)`; each call waits until every thread still working has
     made its call (or left), then one of them runs all the configs together with `simulate_many`
