@@ -3,9 +3,9 @@ round-trip loader, so the comments that say where each default comes from are da
 parsed by hand.
 
 Every default in conf/ carries its source as the trailing comment of its line (`# ANCHORS 3: ...`,
-`# assumption: ...`, `# posterior median, calibrated against ...; before calibration: ...`). A
-key's *comment* is the trailing comment of the line its key (or, for a list item, its item)
-starts on; every leaf inside a one-line flow value (`- {name: x, difficulty: 1.5}  # ...`) shares
+`# assumption: ...`, `# posterior's most probable set, calibrated against ...; before calibration:
+...`). A key's *comment* is the trailing comment of the line its key (or, for a list item, its
+item) starts on; every leaf inside a one-line flow value (`- {name: x, difficulty: 1.5}  # ...`) shares
 its line's comment. A key's *source* is its comment, else its nearest enclosing key's (a block's
 comment covers the keys under it). Dotted keys are as on the Hydra command line, list items by
 index (`friction.routes.prompt.steps.0.difficulty`). Comments are ruamel's own tokens, matched to
