@@ -23,6 +23,7 @@ from sim.model.metrics import INDEX
 from sim.model.population import sample_population
 from sim.model.random_streams import Streams
 from sim.model.regions import OUTPUT_REGIONS
+from sim.model.rules.consent import prompt_accept_probability
 from sim.model.rules.friction import route_completion_probability
 
 TARGETS_FILE = CONF_DIR / "calibration" / "targets.yaml"
@@ -109,8 +110,6 @@ def measure(target: Target, config: SimConfig, records: np.ndarray | None = None
     pop = sample_population(config.population, config.feed.reach_cost_belief_share, Streams(config.seed))
     weight = pop.weight
     if "prompt_log_odds_ratio" in m or "prompt_refusal" in m:
-        from sim.analysis.stage_one import prompt_measure
-
         return prompt_measure(m, pop, config.consent.prompt_answer)
     if "visited_within_days" in m:
         visited = 1.0 - (1.0 - pop.visit_prob.astype(np.float64)) ** m["visited_within_days"]
@@ -123,6 +122,20 @@ def measure(target: Target, config: SimConfig, records: np.ndarray | None = None
         less = np.average(route_completion_probability(pop.skill, fewer, w), weights=weight)
         return float(less / full)
     raise ValueError(f"target {target.id}: unknown measure {m}")
+
+
+def mean_yes(pop, answer, framing: str) -> float:
+    """The population mean (weighted, eligible members) of P(yes) to a prompt under `framing`."""
+    p = prompt_accept_probability(pop.preference, pop.concern, framing, answer)
+    return float(np.average(p, weights=pop.weight * pop.eligible))
+
+
+def prompt_measure(m: dict, pop, answer) -> float:
+    """A prompt-answer target's value in a population (`prompt_log_odds_ratio` or `prompt_refusal`)."""
+    if "prompt_log_odds_ratio" in m:
+        a, b = (mean_yes(pop, answer, f) for f in m["prompt_log_odds_ratio"])
+        return float(np.log(a / (1 - a)) - np.log(b / (1 - b)))
+    return 1.0 - mean_yes(pop, answer, m["prompt_refusal"])
 
 
 def scenario_raw(base: dict, target: Target, nuisance=(), values=None) -> dict:

@@ -23,34 +23,20 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from sim.analysis.calibration import Target, scenario_config, with_values
+from sim.analysis.calibration import Target, mean_yes, prompt_measure, scenario_config, with_values
 from sim.analysis.priors import draw_natural, prior_support
 from sim.model.config import PromptAnswerConfig
 from sim.model.population import sample_population
 from sim.model.random_streams import Streams
-from sim.model.rules.consent import prompt_accept_probability
 from sim.model.rules.friction import route_completion_probability
 
 STAGE_ONE_AGENTS = 20_000  # the population the exact measures average over (a weighted sample)
 
 
-def _mean_yes(pop, answer, framing: str) -> float:
-    p = prompt_accept_probability(pop.preference, pop.concern, framing, answer)
-    return float(np.average(p, weights=pop.weight * pop.eligible))
-
-
-def prompt_measure(m: dict, pop, answer) -> float:
-    """A prompt-answer target's value in a population (`prompt_log_odds_ratio` or `prompt_refusal`)."""
-    if "prompt_log_odds_ratio" in m:
-        a, b = (_mean_yes(pop, answer, f) for f in m["prompt_log_odds_ratio"])
-        return float(np.log(a / (1 - a)) - np.log(b / (1 - b)))
-    return 1.0 - _mean_yes(pop, answer, m["prompt_refusal"])
-
-
 def jg_share(m: dict, pop, answer, regime: str) -> float:
     """Johnson & Goldstein's arms: the share that ends up in, under the scenario's regime's framing."""
     framing = {"affirmative": "preset_no", "default_on": "preset_yes", "forced_choice": "neutral"}[regime]
-    return _mean_yes(pop, answer, framing)
+    return mean_yes(pop, answer, framing)
 
 
 class StageOne:
