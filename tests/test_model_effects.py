@@ -33,10 +33,15 @@ def test_default_on_keeps_more_enrolled_than_forced_choice_and_forced_choice_mor
 
 
 def test_a_prominent_toggle_gives_more_opt_outs_than_the_real_settings_path():
-    actual = _at_horizon(run_cached(), "opted_out_share")
-    prominent = _at_horizon(run_cached("policy=prominent_toggle"), "opted_out_share")
-    assert actual > 0
-    assert prominent > 2 * actual
+    """A member acting on intent searches the settings path's hidden steps (motivated completion,
+    docs/ODD.md §7.6: 3 attempts in 10 pass it for the median member, against about 9 in 10 for the
+    one visible step of the prominent toggle), and keeps at it: the prominent toggle still converts
+    more, with far fewer failed attempts and far fewer objectors left having given up."""
+    actual, prominent = run_cached(), run_cached("policy=prominent_toggle")
+    assert _at_horizon(actual, "opted_out_share") > 0
+    assert _at_horizon(prominent, "opted_out_share") > 1.3 * _at_horizon(actual, "opted_out_share")
+    assert _at_horizon(prominent, "failed_attempts") < 0.25 * _at_horizon(actual, "failed_attempts")
+    assert _at_horizon(prominent, "gap_gave_up_share") < 0.25 * _at_horizon(actual, "gap_gave_up_share")
 
 
 def test_no_option_everywhere_has_no_opt_outs_and_no_opt_ins():
