@@ -138,10 +138,51 @@ def test_prior_only_parameters_are_drawn_from_their_priors_and_carried_into_the_
     pd.testing.assert_frame_equal(table, other)
     prior_only = {p["name"]: p for p in load_prior_only()}
     assert {"tokens_per_post", "profile_tokens", "tenure_mean_days", "photo_share"} <= set(identity["prior_only"])
+    assert {"post_rate_scale", "first_pull_lag_days", "backlog_share"} <= set(identity["prior_only"])
     for name in identity["prior_only"]:
         low, high = prior_support(prior_only[name]["prior"])
-        assert table[name].between(low, high).all() and table[name].nunique() == len(table), name
-    assert configs[0].training.tokens_per_post == table["tokens_per_post"][0]
+        assert table[name].between(low, high).all(), name
+        if name == "first_pull_lag_days":  # whole days: the draw is rounded to the nearest day
+            assert (table[name] == table[name].round()).all() and table[name].nunique() > 3, table[name]
+        else:
+            assert table[name].nunique() == len(table), name
+    for k, config in enumerate(configs):
+        assert config.training.tokens_per_post == table["tokens_per_post"][k]
+        assert config.population.post_rate_scale == table["post_rate_scale"][k]
+        assert config.training.first_pull_lag_days == table["first_pull_lag_days"][k]
+        assert config.training.backlog_share == table["backlog_share"][k]
     tokens = np.array([r[-1, -1, INDEX["dataset_text_tokens"]] for r in simulate_many(configs)])
     q10, q50, q90 = np.quantile(tokens, [0.1, 0.5, 0.9])
     assert q90 - q10 >= 0.05 * q50, (q10, q50, q90)
+
+
+def test_the_volume_and_timing_priors_are_drawn_into_every_posterior_draw(tmp_path):
+    """issue 26 item 7: a posterior ensemble draws the post rates' scale, the first pull's lag (rounded
+    to whole days) and the backlog's share from their priors, writes them into each draw's config,
+    and they move the dataset. The posterior here fixes every calibrated parameter (two equal rows),
+    so only the prior-only ones vary."""
+    from sim.analysis.priors import prior_support
+    from sim.model.batch import simulate_many
+    from sim.model.metrics import INDEX
+
+    _, params, nuisance = load_targets()
+    base = _shipped_values()
+    fitted = params + nuisance
+    write_posterior(tmp_path, [{k: p[k] for k in ("name", "keys", "prior")} for p in fitted],
+                    np.array([[base[p["name"]] for p in fitted]] * 2), np.ones(2),
+                    {"nuisance": [p["name"] for p in nuisance]})  # fmt: skip
+    ens = ["uncertainty=posterior", "uncertainty.draws=12", f"uncertainty.posterior_dir={tmp_path}", "end=2024-12-31"]
+    configs, table, identity = draw_configs(_config(*ens))
+    new = {"post_rate_scale": "population.post_rate_scale", "first_pull_lag_days": "training.first_pull_lag_days",
+           "backlog_share": "training.backlog_share"}  # fmt: skip
+    assert set(new) <= set(identity["prior_only"])
+    prior = {p["name"]: p["prior"] for p in load_prior_only()}
+    for name, key in new.items():
+        low, high = prior_support(prior[name])
+        assert table[name].between(low, high).all() and table[name].nunique() > 3, name
+        group, leaf = key.split(".")
+        assert [getattr(getattr(c, group), leaf) for c in configs] == list(table[name]), name
+    assert (table.first_pull_lag_days == table.first_pull_lag_days.round()).all()
+    assert all(isinstance(c.training.first_pull_lag_days, int) for c in configs)
+    tokens = np.array([r[-1, -1, INDEX["dataset_text_tokens"]] for r in simulate_many(configs)])
+    assert np.unique(tokens).size == len(configs)

@@ -37,8 +37,15 @@ def _run(cls, config):
         ["policy=affirmative_everywhere", "end=2025-06-30", "consent.accept_intent_prob=0.5"],
         ["policy=prominent_toggle", "end=2025-12-31", "training.retroactive_removal=true", "feed.face_boost=3"],
         ["end=2025-12-31", "policy.substitutions=[{regions:[all],route:{settings_toggle:objection_form}}]"],
+        [
+            "end=2025-12-31",
+            "population.post_rate_scale=1.7",
+            "training.first_pull_lag_days=3",
+            "training.backlog_share=0.6",
+            "training.retroactive_removal=true",
+        ],
     ],
-    ids=["actual", "forced_choice", "affirmative", "prominent_removal_boost", "objection_form_wait"],
+    ids=["actual", "forced_choice", "affirmative", "prominent_removal_boost", "objection_form_wait", "volume_timing"],
 )
 def test_array_engine_matches_mesa_reference(overrides):
     config = _config(overrides)

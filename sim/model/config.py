@@ -90,6 +90,7 @@ class PopulationConfig(Strict):
     login_segments: dict[str, Segment]
     post_segments: dict[str, Segment]
     post_rate_spread: Annotated[float, Field(ge=0.0, le=3.0)]
+    post_rate_scale: PositiveFloat = unit("multiplier on every post segment's rate")
     tenure_mean_days: PositiveFloat
     tenure_max_days: Annotated[int, Field(ge=1, le=MAX_HORIZON_DAYS)]
     photo_share: Probability
@@ -246,9 +247,11 @@ class FeedConfig(Strict):
 
 class TrainingConfig(Strict):
     ingest_every_days: Annotated[int, Field(ge=1, le=3650)]
+    first_pull_lag_days: int = unit("days", ge=0, le=MAX_HORIZON_DAYS)
     retroactive_removal: bool
     profile_tokens: Annotated[float, Field(ge=0.0)]
     tokens_per_post: Annotated[float, Field(ge=0.0)]
+    backlog_share: Probability = unit("share of pre-existing posts")
 
 
 class UncertaintyConfig(Strict):

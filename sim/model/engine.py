@@ -553,7 +553,8 @@ class ConsentModel(mesa.Model):
         pulled[cells] = True
         in_pull = pop.in_cells(pulled)
 
-        # First pull of a member: profile (and its photo) plus the backlog of posts before the start.
+        # First pull of a member: profile (and its photo) plus the backlog of posts before the start
+        # (the share training.backlog_share of it, after the hooks: a deleted part is not there to take).
         first = np.flatnonzero(in_pull & ~s.profile_ingested)
         first = first[self._enrolled(first)]
         at, is_poster = self.pop.poster_slots(first)
@@ -568,6 +569,7 @@ class ConsentModel(mesa.Model):
             self.param("training.tokens_per_post", first),
             self.param("feed.initial_face_share", first),
             self.param("feed.other_image_share", first),
+            self.param("training.backlog_share", first),
         )
         s.ingested[at[is_poster]] += first_data[is_poster].astype(np.float32)  # the others: see ingested_of
         s.profile_ingested[first] = True

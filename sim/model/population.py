@@ -152,9 +152,11 @@ def sample_population(
     skill = rng.beta(cfg.skill.a, cfg.skill.b, n)
     visibility = rng.beta(cfg.visibility_motive.a, cfg.visibility_motive.b, n)
 
-    # Posting: segment rate times a mean-one lognormal spread (heavy tail); most members never post.
+    # Posting: segment rate times a mean-one lognormal spread (heavy tail), times the scale of every
+    # segment's rate (post_rate_scale); most members never post.
     sigma = cfg.post_rate_spread
     rate = _segment_values(rng, cfg.post_segments, n, "rate_per_day") * rng.lognormal(-(sigma**2) / 2, sigma, n)
+    rate = rate * cfg.post_rate_scale
     poster = np.flatnonzero(rate > 0).astype(np.int32)
     poster_bounds = np.searchsorted(poster, bounds)
     believes = rng.random(n) < reach_cost_belief_share

@@ -41,6 +41,9 @@ CORE_BATCHED = (
     "feed",
     "training.profile_tokens",
     "training.tokens_per_post",
+    "training.backlog_share",
+    # not training.first_pull_lag_days: it sets the pull schedule, which a batch's simulations share
+    # (World.pull_today reads the first simulation's training config), so it is in batch_key
 )
 # ... and every mechanism's parameters that it declares batched (sim.model.mechanisms)
 BATCHED = CORE_BATCHED + mechanisms.batched_keys()

@@ -78,6 +78,7 @@ class World:
         if self.agent_starts is None:
             self.agent_starts = np.array([0, self.pop.n])
         self._event_attention = None
+        self._phase_days = None  # [day, cell] days into the training phase (pull_today)
         self._notices_by_day: dict[int, list[Notice]] = {}
         for n in self.policy.notices:
             self._notices_by_day.setdefault(n.day, []).append(n)
@@ -142,13 +143,34 @@ class World:
         return np.flatnonzero(self.policy.regime[t] != self.policy.regime[t - 1])
 
     def pull_today(self, t: int) -> tuple[bool, np.ndarray]:
-        """(whether a pull happens today anywhere, the regions pulled): pulls run on the training
-        schedule and on the first day of a region's training phase, in regions that train."""
-        scheduled = t % self.config.training.ingest_every_days == 0
-        starts = self.policy.training_starts(t)
-        if not (scheduled or starts.any()):
+        """(whether a pull happens today anywhere, the regions pulled): in regions that train, a
+        phase's first pull runs `training.first_pull_lag_days` (L) days after the phase starts, then
+        pulls run on the training schedule; a scheduled day in a phase's first L days has no pull
+        there, and a phase shorter than L days has none. With L = 0: the first day of every phase
+        and the scheduled days. The schedule is the first simulation's: a batch shares it."""
+        every, lag = self.config.training.ingest_every_days, self.config.training.first_pull_lag_days
+        scheduled = t % every == 0  # a pull day (retroactive removal runs) even where no region pulls
+        if lag == 0:
+            first, regular = self.policy.training_starts(t), scheduled
+        else:
+            days_in = self._days_into_phase(t)
+            first, regular = days_in == lag, scheduled & (days_in > lag)
+        if not (scheduled or first.any()):
             return False, np.empty(0, np.int64)
-        return True, np.flatnonzero(self.policy.training[t] & (scheduled | starts))
+        return True, np.flatnonzero(self.policy.training[t] & (regular | first))
+
+    def _days_into_phase(self, t: int) -> np.ndarray:
+        """[cell] days since the cell's current training phase began (day 0: its first day; the
+        horizon's first day begins a phase that trains then); -1 where the cell does not train."""
+        if self._phase_days is None:
+            training = self.policy.training
+            days = np.full(training.shape, -1, np.int64)
+            run = np.full(training.shape[1], -1, np.int64)
+            for d in range(training.shape[0]):
+                run = np.where(training[d], run + 1, -1)
+                days[d] = run
+            self._phase_days = days
+        return self._phase_days[t]
 
     def first_event_times(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every member's first visit day, every poster's first post day, and every member's first

@@ -9,7 +9,8 @@ under another, and a difference between policies keeps its pairing.
 Each draw also carries the parameters no target informs (`unfitted` in conf/calibration/targets.yaml:
 the dataset's volume and timing, the reactions, opting in unasked), drawn from their priors: they
 keep their prior, and the intervals carry it. The draws table and the run's provenance name them
-("prior_only").
+("prior_only"). A parameter whose config keys count whole days (training.first_pull_lag_days) is
+drawn on a continuous prior and rounded to the nearest whole number (`whole_numbered`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from sim.model.batch import simulate_many
 from sim.model.config import SimConfig, validate_config
 from sim.model.records import Records, agents_by_region, joiners
 from sim.model.world import sample_members, simulated_dates
+from sim.run.compose import get_key
 
 DRAW = "draw"  # the series column that numbers a run's posterior draws
 PRIOR_ONLY_STREAM = 0x5052494F  # "PRIO": the seed stream of the prior-only parameters' draws
@@ -65,6 +67,10 @@ def draw_configs(config: SimConfig) -> tuple[list[SimConfig], pd.DataFrame, dict
         values.update({name: float(v[k]) for name, v in from_priors.items()})
     raw = config.model_dump(mode="json")
     parameters = [*post.shipped_parameters, *prior_only]
+    for name in whole_numbered(raw, parameters):  # a count of days: the draw rounded to the nearest one
+        for values in draws:
+            if name in values:
+                values[name] = float(np.round(values[name]))
     configs = [validate_config(with_values(raw, parameters, values)) for values in draws]
     table = pd.DataFrame(draws)[[p["name"] for p in parameters]]
     table.insert(0, DRAW, np.arange(len(draws)))
@@ -76,6 +82,19 @@ def draw_configs(config: SimConfig) -> tuple[list[SimConfig], pd.DataFrame, dict
         "prior_only": [p["name"] for p in prior_only],
     }
     return configs, table, identity
+
+
+def whole_numbered(raw: dict, parameters: list[dict]) -> list[str]:
+    """The parameters whose keys are all integers in the config (say training.first_pull_lag_days):
+    a continuous prior's draw of them is rounded to the nearest whole number (draw_configs), so the
+    draws table shows the value the draw ran with."""
+
+    def whole(key: str) -> bool:
+        value = get_key(raw, key)
+        value = value["default"] if isinstance(value, dict) else value
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    return [p["name"] for p in parameters if all(whole(k) for k in p["keys"])]
 
 
 def simulate_draws(config: SimConfig) -> tuple[list[Records], pd.DataFrame, dict]:

@@ -275,6 +275,7 @@ class Member(mesa.Agent):
                 tr.tokens_per_post,
                 feed.initial_face_share,
                 feed.other_image_share,
+                tr.backlog_share,
             )
             self.profile_ingested = True
         data += new_posts_data(*self.pending_posts, tr.tokens_per_post)

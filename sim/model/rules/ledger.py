@@ -12,11 +12,14 @@ import numpy as np
 DATA_TYPES = ("profiles", "text_tokens", "face_images", "other_images")
 
 
-def first_pull_data(has_photo, backlog_posts, profile_tokens, tokens_per_post, face_share, other_image_share):
+def first_pull_data(
+    has_photo, backlog_posts, profile_tokens, tokens_per_post, face_share, other_image_share, backlog_share=1.0
+):
     """A member's data at their first pull, by DATA_TYPES: the profile (and its photo, a face
-    image) plus the backlog of posts made before the horizon, split by the initial face share.
-    Works on scalars and arrays (last axis: data type)."""
-    backlog = np.asarray(backlog_posts, np.float64)
+    image) plus the share `backlog_share` (training.backlog_share) of the backlog of posts made
+    before the horizon, split by the initial face share. Works on scalars and arrays (last axis:
+    data type)."""
+    backlog = np.asarray(backlog_posts, np.float64) * backlog_share
     return np.stack(
         [
             np.ones_like(backlog),
