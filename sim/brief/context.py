@@ -313,7 +313,13 @@ def calibration(calibration_dir: Path | None, sweeps: list[Sweep], register: Reg
     (joint fit, identification, recovery; sim.analysis.checks) and the parameters that keep their
     prior, from posterior.json and checks.json (experiments/calibrate.py writes both)."""
     from sim.analysis.calibration import load_prior_only
-    from sim.analysis.checks import COVERAGE_BAND, IDENTIFIED_SHARE, JOINT_FIT_SHARE, joint_fit_share
+    from sim.analysis.checks import (
+        COVERAGE_BAND,
+        IDENTIFIED_RATIO,
+        IDENTIFIED_SHARE,
+        JOINT_FIT_SHARE,
+        joint_fit_share,
+    )
 
     if calibration_dir is None:
         raise MissingData("No calibration results were given (--calibration DIR).")
@@ -367,8 +373,9 @@ def calibration(calibration_dir: Path | None, sweeps: list[Sweep], register: Reg
     share = joint_fit_share(np.asarray(fit["distances"], float), k)
     joint = recorded(share, "share", f"share of posterior predictive distances below chi2.ppf(0.95, {k})",
                      checks_source, {"check": "joint_fit", "statistic": "share below chi2.ppf(0.95, k)"})  # fmt: skip
-    rows = checks["identification"]["rows"]
-    identified = recorded(sum(r["identified"] for r in rows), "count", "parameters identified", checks_source,
+    rows = checks["identification"]["rows"]  # identified: 90% width under IDENTIFIED_RATIO of the prior's
+    pinned = {r["name"] for r in rows if r["ratio"] < IDENTIFIED_RATIO}
+    identified = recorded(len(pinned), "count", "parameters identified", checks_source,
                           {"check": "identification", "key": "identified"})  # fmt: skip
     inferred = recorded(len(rows), "count", "parameters inferred", checks_source,
                         {"check": "identification", "key": "inferred"})  # fmt: skip
@@ -395,7 +402,7 @@ def calibration(calibration_dir: Path | None, sweeps: list[Sweep], register: Reg
         "agents": f"{prov['agents']:,}",
         "evaluations": recorded(
             prov["total_simulations"], "count", "simulated parameter sets", meta, {"key": "total_simulations"}
-        ),  # fmt: skip
+        ),
         "method": prov["method"],
         "sets": len(post.weights),
         "effective": recorded(
@@ -404,22 +411,22 @@ def calibration(calibration_dir: Path | None, sweeps: list[Sweep], register: Reg
             "effective sample size of the posterior",
             meta,
             {"key": "effective_sample_size"},
-        ),  # fmt: skip
+        ),
         "stage_one_effective": recorded(
             prov["stage_one_effective_sample_size"],
             "count",
             "effective sample size of stage one's sample",
             meta,
             {"key": "stage_one_effective_sample_size"},
-        ),  # fmt: skip
-        "draws": fit["draws"] if "draws" in fit else len(fit["distances"]),
+        ),
+        "draws": len(fit["distances"]),
         "distance_targets": k,
         "joint": joint,
         "joint_passes": share >= JOINT_FIT_SHARE,
         "joint_needed": f"{JOINT_FIT_SHARE:.0%}",
         "identified": identified,
         "inferred": inferred,
-        "identification_passes": sum(r["identified"] for r in rows) >= IDENTIFIED_SHARE * len(rows),
+        "identification_passes": len(pinned) >= IDENTIFIED_SHARE * len(rows),
         "identification_needed": "two thirds",
         "coverage": coverage,
         "truths": rec["truths"],
@@ -427,7 +434,7 @@ def calibration(calibration_dir: Path | None, sweeps: list[Sweep], register: Reg
         "recovery_band": f"{COVERAGE_BAND[0]:.0%}\u2013{COVERAGE_BAND[1]:.0%}",
         "fitted": [p["name"] for p in post.shipped_parameters],
         "scenario_only": sorted(nuisance),
-        "not_identified": [r["name"] for r in rows if not r["identified"] and r["name"] not in nuisance],
+        "not_identified": [r["name"] for r in rows if r["name"] not in pinned | nuisance],
         "unfitted": [p["name"] for p in load_prior_only()],
         "conflicts": conflicts,
         "targets": targets,
