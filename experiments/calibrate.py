@@ -64,7 +64,9 @@ def fit(args) -> int:
     with np.load(stage_file) as z:
         x1, w1 = z["x"], z["w"]
     print(f"stage one: {len(w1)} weighted sets, effective sample size {1 / np.sum(w1**2):.0f}")
-    table = waves.ReferenceTable(store, targets, parameters, nuisance, (one.parameters, x1, w1), args.agents, args.seed)
+    table = waves.ReferenceTable(
+        store, targets, parameters, nuisance, (one.parameters, x1, w1), args.agents, args.seed, base
+    )
     table.check_store()
     seed_sd = _seed_sd(table, store, args)
     proposals = [waves.Proposal(table.bounds)]
@@ -145,8 +147,8 @@ def _seed_sd(table, store: Path, args) -> np.ndarray:
     row = int(np.argmax(table.stage_one_weights))
     values = table.values_of(np.tile(centre, (args.noise_seeds, 1)), np.full(args.noise_seeds, row))
     seeds = list(range(10_000, 10_000 + args.noise_seeds))
-    out = _simulate_chunk((values, seeds, table.targets, table.nuisance, table.fitted + table.stage_one_parameters,
-                           args.agents))["outputs"]  # fmt: skip
+    params = table.fitted + table.stage_one_parameters
+    out = _simulate_chunk((values, seeds, table.targets, table.nuisance, params, args.agents, table.base))["outputs"]
     y = np.array([[o[t.id] for t in table.targets] for o in out])
     sd = np.nan_to_num(np.nanstd(y, axis=0, ddof=1))
     write_json(path, {"targets": [t.id for t in table.targets], "sd": sd.tolist(), "seeds": seeds})

@@ -19,13 +19,13 @@ VARIED = (
     (),
     ("seed=7", "population.agents=900", "friction.try_prob=0.3", "salience.intent_gain=3",
      "consent.intent_half_life_days=20", "friction.routes.settings_toggle.steps.1.difficulty=2.5",
-     "awareness.media.shock_per_day.high=0.2", "guidance.attempt_success=0.5", "return_visits.response_prob=0.9",
+     "awareness.media.shock_per_day.high=0.2", "guidance.search_offset=3.0", "return_visits.response_prob=0.9",
      "consent.prompt_answer.accepter_logit=1", "population.object_share.default=0.5", "feed.face_boost=2",
      "awareness.word_of_mouth.strength=0", "guidance.memory_days=5", "reactions.delete_old_posts.kept_share=0.1",
      "concern.sensitivity=30", "membership.age_in_days=100", "awareness.notices.email_read_prob=0.9",
      "training.tokens_per_post=10"),
     ("seed=11", "friction.attempts_per_intent=1.2", "salience.half_life_days=3", "reactions.post_less.post_factor=0.2",
-     "feed.initial_face_share=0.3", "friction.skill_weight=0.5", "friction.motivated_attempt_success=0.5",
+     "feed.initial_face_share=0.3", "friction.skill_weight=0.5", "friction.motivated_search_offset=2.5",
      "friction.hidden_above=-0.6"),
 )  # fmt: skip
 
@@ -70,13 +70,12 @@ def test_what_a_batch_may_vary_and_what_it_shares():
 
     for varied in ("seed=3", "population.agents=700", "friction.try_prob=0.2", "salience.try_gain=2",
                    "awareness.media.reach=0.5", "friction.routes.settings_toggle.steps.2.difficulty=1",
-                   "friction.motivated_attempt_success=0.5", "friction.attempts_per_intent=5",
-                   "friction.hidden_above=0.5", "guidance.attempt_success=0.4"):  # fmt: skip
+                   "friction.motivated_search_offset=2.5", "friction.attempts_per_intent=5",
+                   "friction.hidden_above=0.5", "guidance.search_offset=2.0"):  # fmt: skip
         assert key(varied) == batch_key(one), varied
     # every mechanism ships on, so switching one off is what changes the batch key
     for shared in ("policy=forced_choice_everywhere", "salience.enabled=false", "end=2025-10-31",
-                   "awareness.word_of_mouth.window_days=3", "training.ingest_every_days=14",
-                   "friction.reference_route=objection_form"):  # fmt: skip
+                   "awareness.word_of_mouth.window_days=3", "training.ingest_every_days=14"):  # fmt: skip
         assert key(shared) != batch_key(one), shared
     with pytest.raises(ValueError, match="simulate_many"):  # one model cannot hold them
         ConsentModel([one, validate_config(compose_raw([*BASE, "policy=forced_choice_everywhere"]))])

@@ -1,20 +1,19 @@
 """Settings-discovery friction and motivated completion (docs/ODD.md §7.6, sim/model/rules/friction.py).
 
-Analytic and Monte Carlo checks of a route's completion; the search offset solved from
-`motivated_attempt_success` (it reproduces the success, its bounds, monotone); giving up after a
-failure (1 / `attempts_per_intent`, exactly so in the engine); directions of effect on a small run
-(more motivated success or more attempts per intent give more opt-outs; printed steps matter only
-above the unguided success; a prompt is answered inattentively, whatever the motivated success);
-and the config gate on `friction.reference_route`.
+Analytic and Monte Carlo checks of a route's completion; the search offset (`search_offset`
+inverts the searched completion; no offset is the inattentive figure, a large one the visible
+steps' cap; a deeper switch still costs a searcher); giving up after a failure (1 /
+`attempts_per_intent`, exactly so in the engine); directions of effect on a small run (a larger
+offset or more attempts per intent give more opt-outs; printed steps matter only above the
+unguided offset; a prompt is answered inattentively, whatever the offset).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import compose_raw, make_config, run_cached
+from conftest import make_config, run_cached
 
-from sim.model.config import ConfigError, validate_config
 from sim.model.engine import ConsentModel
 from sim.model.metrics import INDEX
 from sim.model.random_streams import Streams
@@ -125,34 +124,33 @@ def test_one_hidden_layer_divides_completion_several_fold_as_calibrated():
 
 
 # ---------------------------------------------------------------- motivated completion: the search offset
-def _reference():
-    """The shipped reference route's step difficulties, the hidden threshold and the skill weight."""
+TOGGLE = "settings_toggle"  # the real four-step path (ANCHORS 8): what an offset's meaning is told on
+
+
+def _toggle():
+    """The shipped toggle's step difficulties, the hidden threshold and the skill weight."""
     cfg = make_config().friction
-    steps = [st.difficulty for st in cfg.routes[cfg.reference_route].steps]
-    return steps, cfg.hidden_above, cfg.skill_weight
+    return [st.difficulty for st in cfg.routes[TOGGLE].steps], cfg.hidden_above, cfg.skill_weight
 
 
-def _searched_completion(success: float) -> float:
-    """Completion of the reference route at median skill with its hidden steps searched."""
-    steps, hidden_above, weight = _reference()
-    offset = friction.search_offset(success, steps, hidden_above)
-    return float(friction.route_completion_probability(0.5, friction.searched_difficulty(steps, offset, hidden_above), weight))
+def _searched_completion(offset: float, steps=None) -> float:
+    """Completion of the toggle (or `steps`) at median skill with its hidden steps searched."""
+    toggle, hidden_above, weight = _toggle()
+    steps = toggle if steps is None else steps
+    searched = friction.searched_difficulty(steps, offset, hidden_above)
+    return float(friction.route_completion_probability(0.5, searched, weight))
 
 
-def test_the_reference_route_has_hidden_and_visible_steps():
-    steps, hidden_above, _ = _reference()
-    assert make_config().friction.reference_route == "settings_toggle"
+def test_the_toggle_has_hidden_and_visible_steps():
+    steps, hidden_above, _ = _toggle()
     assert sum(d > hidden_above for d in steps) == 2 and sum(d <= hidden_above for d in steps) == 2
 
 
 @pytest.mark.parametrize("success", [0.05, 0.1, 0.3, 0.5, 0.7])
-def test_the_solved_offset_reproduces_the_motivated_success(success):
-    assert _searched_completion(success) == pytest.approx(success, abs=1e-9)
-    # and the skill weight cannot matter at median skill
-    steps, hidden_above, _ = _reference()
+def test_search_offset_inverts_the_searched_completion(success):
+    steps, hidden_above, _ = _toggle()
     offset = friction.search_offset(success, steps, hidden_above)
-    searched = friction.searched_difficulty(steps, offset, hidden_above)
-    assert float(friction.route_completion_probability(0.5, searched, 9.0)) == pytest.approx(success, abs=1e-9)
+    assert _searched_completion(offset) == pytest.approx(success, abs=1e-9)
 
 
 def test_searching_changes_only_the_hidden_steps():
@@ -163,39 +161,32 @@ def test_searching_changes_only_the_hidden_steps():
     np.testing.assert_allclose(friction.searched_difficulty(d, 2.0, 1.5), d)
 
 
-def test_the_offset_is_zero_below_the_inattentive_completion():
-    steps, hidden_above, weight = _reference()
+def test_no_offset_is_the_inattentive_completion_and_a_large_one_the_visible_steps_cap():
+    steps, hidden_above, weight = _toggle()
     inattentive = float(friction.route_completion_probability(0.5, steps, weight))
     assert 0.01 < inattentive < 0.05  # ANCHORS 3's banner figure: a few in a hundred
-    assert friction.search_offset(inattentive * 0.8, steps, hidden_above) == 0.0
-    assert friction.search_offset(0.0, steps, hidden_above) == 0.0
-    assert friction.search_offset(inattentive * 1.01, steps, hidden_above) > 0.0
-
-
-def test_the_offset_is_capped_above_what_the_visible_steps_allow():
-    steps, hidden_above, weight = _reference()
+    assert _searched_completion(0.0) == pytest.approx(inattentive)
     visible = float(friction.route_completion_probability(0.5, [d for d in steps if d <= hidden_above], weight))
     assert 0.7 < visible < 0.75  # the conf comment: the visible steps cap it at 72%
+    assert _searched_completion(friction.MAX_SEARCH_OFFSET) == pytest.approx(visible)
+    assert friction.search_offset(inattentive * 0.8, steps, hidden_above) == 0.0
     assert friction.search_offset(visible * 1.01, steps, hidden_above) == friction.MAX_SEARCH_OFFSET
-    assert friction.search_offset(1.0, steps, hidden_above) == friction.MAX_SEARCH_OFFSET
-    assert friction.search_offset(visible * 0.99, steps, hidden_above) < friction.MAX_SEARCH_OFFSET
-    # a route with no hidden step gains nothing from searching: any success it misses is capped
-    assert friction.search_offset(0.99, [-1.0, -2.0], 0.0) == friction.MAX_SEARCH_OFFSET
-    assert friction.search_offset(0.5, [-1.0, -2.0], 0.0) == 0.0
 
 
-def test_the_offset_rises_with_the_motivated_success():
-    steps, hidden_above, _ = _reference()
-    offsets = [friction.search_offset(s, steps, hidden_above) for s in np.linspace(0.03, 0.71, 35)]
-    assert all(a < b for a, b in zip(offsets, offsets[1:], strict=False))
+def test_a_deeper_hidden_switch_still_costs_a_searching_member_completions():
+    """The offset is a search's gain per hidden step, not a success rate held fixed: a design that
+    hides the switch behind one more layer loses motivated completions too."""
+    steps, _, _ = _toggle()
+    deeper = [*steps[:2], steps[1], *steps[2:]]  # one more hidden layer
+    for offset in (0.5, 2.0, 4.0):  # the extra layer multiplies completion by its own searched pass rate
+        extra_layer = 1.0 / (1.0 + np.exp(steps[1] - offset))
+        assert _searched_completion(offset, deeper) == pytest.approx(extra_layer * _searched_completion(offset))
+        assert extra_layer < 0.95
 
 
-def test_the_shipped_motivated_success_lies_between_the_inattentive_and_the_visible_bounds():
+def test_the_shipped_offsets_lie_between_inattentive_and_the_visible_cap():
     cfg = make_config()
-    steps, hidden_above, _ = _reference()
-    unguided = friction.search_offset(cfg.friction.motivated_attempt_success, steps, hidden_above)
-    guided = friction.search_offset(cfg.guidance.attempt_success, steps, hidden_above)
-    assert 0.0 < unguided < guided < friction.MAX_SEARCH_OFFSET
+    assert 0.0 < cfg.friction.motivated_search_offset < cfg.guidance.search_offset < friction.MAX_SEARCH_OFFSET
 
 
 # ---------------------------------------------------------------- persistence: giving up
@@ -235,8 +226,8 @@ def test_a_failure_gives_up_with_one_over_the_attempts_per_intent():
     assert abs(gave_up - failures / a) < 4 * np.sqrt(failures * (1 / a) * (1 - 1 / a))
 
 
-def test_more_motivated_success_gives_more_opt_outs_and_fewer_failures():
-    runs = [run_cached(*SMALL_HEAVY, f"friction.motivated_attempt_success={s}") for s in (0.1, 0.3, 0.6)]
+def test_a_larger_search_offset_gives_more_opt_outs_and_fewer_failures():
+    runs = [run_cached(*SMALL_HEAVY, f"friction.motivated_search_offset={d}") for d in (0.5, 2.0, 4.0)]
     opted = [_last(m, "opted_out_share") for m in runs]
     failed = [_last(m, "failed_attempts") for m in runs]
     gave_up = [_last(m, "gap_gave_up_share") for m in runs]
@@ -257,11 +248,10 @@ def test_more_attempts_per_intent_give_more_opt_outs_more_failures_and_fewer_who
     assert gave_up[0] > gave_up[1] > gave_up[2]
 
 
-def test_printed_steps_matter_only_above_the_unguided_success():
-    unguided = make_config(*SMALL_HEAVY).friction.motivated_attempt_success
-    assert unguided == pytest.approx(0.3)
-    below = [run_cached(*SMALL_HEAVY, f"guidance.attempt_success={g}") for g in (0.1, 0.2, unguided)]
-    above = run_cached(*SMALL_HEAVY, "guidance.attempt_success=0.6")
+def test_printed_steps_matter_only_above_the_unguided_offset():
+    unguided = make_config(*SMALL_HEAVY).friction.motivated_search_offset
+    below = [run_cached(*SMALL_HEAVY, f"guidance.search_offset={g}") for g in (0.0, unguided / 2, unguided)]
+    above = run_cached(*SMALL_HEAVY, f"guidance.search_offset={unguided + 2}")
     assert below[0].records[:, -1, INDEX["guided_share"]].max() > 0.1  # members were guided
     for other in below[1:]:  # max(unguided, guided): a guided offset below the unguided one does nothing
         np.testing.assert_array_equal(below[0].records, other.records)
@@ -270,7 +260,7 @@ def test_printed_steps_matter_only_above_the_unguided_success():
 
 
 # A prompt whose one step is made hidden (above `hidden_above`): were prompts answered with a search,
-# the motivated success would move its answers. No route to act: a prompt-only scenario.
+# the search offset would move its answers. No route to act: a prompt-only scenario.
 PROMPT_ONLY = (
     *SMALL_HEAVY,
     "policy.notice_override=[prompt]",
@@ -294,34 +284,21 @@ def _records(overrides, motivated_prompts: bool, monkeypatch) -> np.ndarray:
     return model.records
 
 
-def test_a_prompts_answers_do_not_depend_on_the_motivated_success(monkeypatch):
-    low = run_cached(*PROMPT_ONLY, "friction.motivated_attempt_success=0.1")
-    high = run_cached(*PROMPT_ONLY, "friction.motivated_attempt_success=0.6")
+def test_a_prompts_answers_do_not_depend_on_the_search_offset(monkeypatch):
+    low = run_cached(*PROMPT_ONLY, "friction.motivated_search_offset=0.5")
+    high = run_cached(*PROMPT_ONLY, "friction.motivated_search_offset=4")
     answered = _last(low, "opted_out_via_prompt_share") + _last(low, "opted_in_via_prompt_share")
     assert answered > 0.02  # prompts were answered
     assert _last(low, "failed_attempts") == 0  # and nothing else was tried
     np.testing.assert_array_equal(low.records, high.records)
-    # the check can fail: answered with a search, the prompt's answers would follow the motivated success
-    searched = [
-        _records((*PROMPT_ONLY, f"friction.motivated_attempt_success={s}"), True, monkeypatch) for s in (0.1, 0.6)
-    ]
-    assert searched[1][-1, -1, INDEX["opted_out_via_prompt_share"]] > searched[0][-1, -1, INDEX["opted_out_via_prompt_share"]]
+    # the check can fail: answered with a search, the prompt's answers would follow the offset
+    searched = [_records((*PROMPT_ONLY, f"friction.motivated_search_offset={d}"), True, monkeypatch) for d in (0.5, 4)]
+    via_prompt = INDEX["opted_out_via_prompt_share"]
+    assert searched[1][-1, -1, via_prompt] > searched[0][-1, -1, via_prompt]
 
 
-def test_with_a_route_open_the_same_scenario_does_depend_on_the_motivated_success():
+def test_with_a_route_open_the_same_scenario_does_depend_on_the_search_offset():
     common = tuple(o for o in PROMPT_ONLY if not o.startswith("policy.routes_override"))
-    low = run_cached(*common, "friction.motivated_attempt_success=0.1")
-    high = run_cached(*common, "friction.motivated_attempt_success=0.6")
+    low = run_cached(*common, "friction.motivated_search_offset=0.5")
+    high = run_cached(*common, "friction.motivated_search_offset=4")
     assert _last(high, "opted_out_via_settings_share") > _last(low, "opted_out_via_settings_share")
-
-
-# ---------------------------------------------------------------- the config gate
-def test_a_reference_route_that_is_not_a_route_is_refused_naming_the_routes():
-    raw = compose_raw("friction.reference_route=nope")
-    with pytest.raises(ConfigError) as info:
-        validate_config(raw)
-    message = str(info.value)
-    assert "friction.reference_route" in message and "'nope'" in message
-    for route in ("settings_toggle", "objection_form", "prominent_toggle", "prompt", "one_click_link"):
-        assert route in message
-    assert make_config("friction.reference_route=objection_form").friction.reference_route == "objection_form"

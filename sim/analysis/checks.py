@@ -38,7 +38,7 @@ def predictive(table, t: dict, w: np.ndarray, draws: int, seed: int, workers: in
     seeds = [int(s) for s in rng.integers(2**31, 2**32 - 1, size=draws)]
     params = table.fitted + table.stage_one_parameters
     half = (draws + 1) // 2
-    jobs = [(values[i : i + half], seeds[i : i + half], all_targets, table.nuisance, params, table.agents)
+    jobs = [(values[i : i + half], seeds[i : i + half], all_targets, table.nuisance, params, table.agents, table.base)
             for i in range(0, draws, half)]  # fmt: skip
     with ProcessPoolExecutor(max_workers=workers) as pool:
         outputs = [o for r in pool.map(waves._simulate_chunk, jobs) for o in r["outputs"]]

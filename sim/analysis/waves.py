@@ -108,9 +108,9 @@ class Proposal:
 
 
 def _simulate_chunk(args) -> dict:
-    """A chunk of parameter sets through every scenario (in a worker process)."""
-    values, seeds, targets, nuisance, parameters, agents = args
-    base = shipped_raw()
+    """A chunk of parameter sets through every scenario (in a worker process), from the shipped
+    config as the fit composed it when it started (conf/ edited meanwhile changes nothing)."""
+    values, seeds, targets, nuisance, parameters, agents, base = args
     sets = [(with_values(base, parameters, v), seed, v) for v, seed in zip(values, seeds, strict=True)]
     start = time.perf_counter()
     out = evaluate_many(sets, targets, agents, nuisance)
@@ -121,8 +121,10 @@ class ReferenceTable:
     """The waves' simulations, chunk by chunk in `store` (resumable)."""
 
     def __init__(self, store: Path, targets: list[Target], parameters: list[dict], nuisance: list[dict],
-                 stage_one: tuple[list[dict], np.ndarray, np.ndarray], agents: int, seed: int):  # fmt: skip
+                 stage_one: tuple[list[dict], np.ndarray, np.ndarray], agents: int, seed: int,
+                 base: dict | None = None):  # fmt: skip
         self.store, self.agents, self.seed = Path(store), agents, seed
+        self.base = shipped_raw() if base is None else base
         self.targets = [t for t in targets if t.stage == 2 and not t.check]
         self.fitted = [p for p in parameters if p.get("stage") != 1] + list(nuisance)  # sampled here
         self.nuisance = list(nuisance)
@@ -139,6 +141,7 @@ class ReferenceTable:
             "stage_one": hashlib.sha256(np.ascontiguousarray(self.stage_one_values).tobytes()).hexdigest(),
             "agents": self.agents,
             "seed": self.seed,
+            "base": self.base,
         }
         return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -196,7 +199,7 @@ class ReferenceTable:
     def _job(self, u, rows, seeds):
         values = self.values_of(u, rows)
         params = self.fitted + self.stage_one_parameters
-        return values, [int(s) for s in seeds], self.targets, self.nuisance, params, self.agents
+        return values, [int(s) for s in seeds], self.targets, self.nuisance, params, self.agents, self.base
 
     def _chunk_path(self, wave: int, start: int) -> Path:
         return self.store / f"wave{wave}_chunk{start:06d}.npz"

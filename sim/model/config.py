@@ -204,9 +204,8 @@ class FrictionConfig(Strict):
     skill_weight: Annotated[float, Field(ge=0.0, le=50.0)]
     try_prob: Probability = unit("probability per visit with intent")
     attempts_per_intent: float = unit("attempts", ge=1.0, le=1000.0)
-    motivated_attempt_success: Probability = unit("probability per attempt, median member")
+    motivated_search_offset: float = unit("log-odds per hidden step", ge=0.0, le=30.0)
     hidden_above: float = unit("log-odds", ge=-20.0, le=20.0)
-    reference_route: str = "settings_toggle"
 
     @field_validator("routes")
     @classmethod
@@ -216,14 +215,6 @@ class FrictionConfig(Strict):
         if "prompt" not in v:
             raise ValueError("needs a 'prompt' route: the steps of answering a consent prompt")
         return v
-
-    @model_validator(mode="after")
-    def _reference_route(self):
-        if self.reference_route not in self.routes:
-            raise ValueError(
-                f"friction.reference_route '{self.reference_route}' is not a route (routes: {', '.join(self.routes)})"
-            )
-        return self
 
 
 class FeedConfig(Strict):

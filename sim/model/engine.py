@@ -446,17 +446,6 @@ class ConsentModel(mesa.Model):
         done = who[self._passes_route(who, self._one_click_route, f"step_{self._one_click_route}", t)]
         self._route_done(t, done, np.full(done.size, OPTED_OUT, np.int8), self._one_click_route)
 
-    def search_offset_for(self, members: np.ndarray, success_key: str) -> np.ndarray:
-        """The hidden-step offset (log-odds, sim.model.rules.friction.search_offset) at which each
-        member's simulation completes its reference route with the success rate `success_key`."""
-
-        def offset(c: SimConfig) -> float:
-            success = attrgetter(success_key)(c)
-            steps = c.friction.routes[c.friction.reference_route].steps
-            return friction.search_offset(success, [x.difficulty for x in steps], c.friction.hidden_above)
-
-        return self.param(f"search_offset:{success_key}", members, offset)
-
     def _passes_route(self, members: np.ndarray, route: str, stream: str, t: int, motivated: bool = True) -> np.ndarray:
         """Whether each member passes every step of `route` (its steps' count is shared by a batch,
         their difficulties may differ). A motivated member (one acting on intent) searches for the
@@ -468,7 +457,7 @@ class ConsentModel(mesa.Model):
             for i in range(n_steps)
         ]
         if motivated:
-            offset = self.search_offset_for(members, "friction.motivated_attempt_success")
+            offset = self.param("friction.motivated_search_offset", members)
             for m in self._hooks["search_offset"]:
                 offset = m.search_offset(members, offset, t)
             hidden_above = self.param("friction.hidden_above", members)

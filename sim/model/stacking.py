@@ -35,7 +35,7 @@ CORE_BATCHED = (
     "friction.skill_weight",
     "friction.try_prob",
     "friction.attempts_per_intent",
-    "friction.motivated_attempt_success",
+    "friction.motivated_search_offset",
     "friction.hidden_above",
     "friction.routes.*.steps.*.difficulty",
     "feed",

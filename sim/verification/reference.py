@@ -301,9 +301,7 @@ class ReferenceModel(mesa.Model):
         self.designs = self.policy.designs
         one_click = [n for n in self.route_names if config.friction.routes[n].channel == "one_click"]
         self.one_click_route = one_click[0] if one_click else None
-        fr = config.friction
-        reference_steps = [st.difficulty for st in fr.routes[fr.reference_route].steps]
-        self.search_offset = friction.search_offset(fr.motivated_attempt_success, reference_steps, fr.hidden_above)
+        self.search_offset = config.friction.motivated_search_offset
         first_events = world.first_event_times()
         self.members = [Member(self, i, first_events) for i in range(self.pop.n)]
         self.sharer_days: dict[int, int] = {}

@@ -44,7 +44,7 @@ HOOKS = (
     "after_intent",  # (t, exposed, from_notice): after intent (4), before action (5): the members and
     # flags of after_exposure, with today's intents formed (a response that needs an intent)
     "search_offset",  # (members, offset, t) -> log-odds a motivated member's search takes off each hidden
-    # route step (sim.model.rules.friction; the core's offset is `friction.motivated_attempt_success`'s)
+    # route step (sim.model.rules.friction; the core's is `friction.motivated_search_offset`)
     "posts_made",  # (due, t) -> the posters (poster indices) among `due` who post today
     "first_pull_backlog",  # (members, backlog) -> posts of the backlog the first pull still finds
     "removed_with",  # (gone) -> members whose data retroactive removal takes besides opted-out ones

@@ -3,8 +3,8 @@
 A member exposed by event coverage is reached by how-to content with probability guided(t) /
 attention(t), and a contact told by a member who acted learns the path with probability
 `word_of_mouth_share` x the chance of being told; for `memory_days` they search every hidden route
-step with the offset at which the reference route succeeds with `attempt_success` (a guided
-attempt's success, sim.model.rules.friction.search_offset) instead of the unguided one, if larger.
+step with the guided offset `search_offset` (log-odds, sim.model.rules.friction) instead of the
+unguided `friction.motivated_search_offset`, where it is larger.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ class GuidanceConfig(Strict):
 
     enabled: bool
     coverage_share: Probability = unit("share of event coverage")
-    attempt_success: Probability = unit("probability per guided attempt, median member")
+    search_offset: float = unit("log-odds per hidden step", ge=0.0, le=30.0)
     memory_days: int = unit("days", ge=1, le=3650)
     word_of_mouth_share: Probability = unit("share of contacts told")
 
@@ -80,8 +80,7 @@ class Guidance(Mechanism):
 
     def search_offset(self, members: np.ndarray, offset: np.ndarray, t: int):
         known = self.model.state.guided_until[members] >= t
-        guided = self.model.search_offset_for(members, "guidance.attempt_success")
-        return guidance.guided_offset(offset, known, guided)
+        return guidance.guided_offset(offset, known, self.param("search_offset", members))
 
     def leaving(self, agents: np.ndarray, region: np.ndarray) -> None:
         m = self.model

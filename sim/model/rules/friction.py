@@ -7,14 +7,15 @@ difficulties are what an inattentive member meets (ANCHORS 3's banners: a hidden
 completion by 3 to 9): a consent prompt is answered that way.
 
 A member who has set out to refuse (or to opt in) is not inattentive: they search for the hidden
-steps (those harder than `hidden_above`), and find each easier by a search offset Delta (log-odds).
-Delta is not a free knob: it is the one value at which an attempt on the reference route (the real
-four-step toggle) succeeds with probability `motivated_attempt_success` for the median member,
+steps (those harder than `hidden_above`), and find each easier by a search offset Delta
+(`motivated_search_offset`, log-odds): d_h -> d_h - Delta. A harder hidden step stays harder for a
+searcher too, so a design that hides the switch deeper still costs completions. What Delta means
+is told by the success it gives an attempt on the real four-step toggle for the median member,
 
-    prod_visible sigma(-d_v) x prod_hidden sigma(-(d_h - Delta)) = motivated_attempt_success,
+    prod_visible sigma(-d_v) x prod_hidden sigma(-(d_h - Delta)),
 
-so the parameter the calibration sees is a success rate, and every route's hidden steps get the same
-search. Printed steps (the guidance mechanism) raise it to the guided attempt's success the same way.
+which `search_offset` inverts (for the priors' reasons and the reports: e.g. Delta = 2.07 gives 30%
+at the shipped difficulties). Printed steps (the guidance mechanism) give a guided offset of their own.
 
 How long a member keeps at it: a member with intent who visits tries with probability `try_prob`
 (present bias: not every visit is the day to do it); after a failed attempt they give up for good

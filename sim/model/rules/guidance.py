@@ -5,9 +5,9 @@ Media attention in a region is a background level plus decaying shocks, one per 
 and the part of it that prints the opt-out steps (each event's `guidance` share, or the default
 `coverage_share`). A member exposed on a day is reached by how-to content with probability
 guided(t) / attention(t) (the share of today's coverage that prints the steps) and then, for
-`memory_days`, searches the hidden steps as well as a guided attempt does (`attempt_success`,
-turned into a search offset by sim.model.rules.friction.search_offset). The event share event(t) / attention(t) is also what
-a story brings back (sim.model.rules.return_visits).
+`memory_days`, searches the hidden steps with the guided offset `search_offset` (log-odds off
+each hidden step, sim.model.rules.friction) where it is larger than the unguided one. The event
+share event(t) / attention(t) is also what a story brings back (sim.model.rules.return_visits).
 Every function here works on scalars and on arrays alike.
 """
 
