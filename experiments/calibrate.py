@@ -53,9 +53,9 @@ def fit(args) -> int:
 
     started = time.perf_counter()
     targets, parameters, nuisance = load_targets()
-    base = shipped_raw()
     store = Path(args.store)
     store.mkdir(parents=True, exist_ok=True)
+    base = _fit_base(store)
     stage_file = store / "stage_one.npz"
     one = StageOne(targets, parameters, base, seed=args.seed)
     if not stage_file.exists():
@@ -133,6 +133,20 @@ def fit(args) -> int:
           f"identified {checks['identification']['identified']}/{checks['identification']['inferred']}, "
           f"recovery {checks['recovery']['coverage']:.0%} -> {args.out}")  # fmt: skip
     return _write_most_probable(args.out) if args.write_conf else 0
+
+
+def _fit_base(store: Path) -> dict:
+    """The shipped config the fit started from (kept in the store): a resumed fit goes on from the
+    same one, and says so if conf/ has changed since."""
+    path = store / "base.json"
+    now = shipped_raw()
+    if not path.exists():
+        write_json(path, now)
+        return now
+    base = json.loads(path.read_text(encoding="utf-8"))
+    if json.loads(json.dumps(now, default=str)) != base:
+        print(f"note: conf/ has changed since this fit started; it goes on from the config it started with ({path})")
+    return base
 
 
 def _seed_sd(table, store: Path, args) -> np.ndarray:
