@@ -263,8 +263,7 @@ def wide(export: Export) -> Export:
     if "region" in table:
         table["region"] = table["region"].astype(str)
     suffix = f"_{export.metrics[0]}" if one_metric else ""
-    return Export(table, f"{export.name}_wide{suffix}", index, labels, export.metrics, export.settings,
-                  export.notes)
+    return Export(table, f"{export.name}_wide{suffix}", index, labels, export.metrics, export.settings, export.notes)
 
 
 # -- the columns sheet -------------------------------------------------------------------------------------------
