@@ -209,6 +209,8 @@ def from_sweep(agg: Path, metrics_text: str | None, runs: bool) -> Export:
         raise ExportError(f"{agg} has no {RUNS_DATASET}: aggregate the sweep again")
     dataset = ds.dataset(source, format="parquet")
     columns = dataset.schema.names
+    if "metric" not in columns:  # the aggregate of a sweep none of whose runs finished
+        raise ExportError(f"{source} holds no rows: no run of the sweep finished (see {agg / INDEX_FILE})")
     present = dataset.to_table(columns=["metric"]).column("metric").unique().to_pylist()
     metrics = chosen_metrics(metrics_text, [str(m) for m in present])
     frame = pd.read_parquet(source, filters=[("metric", "in", metrics)])
