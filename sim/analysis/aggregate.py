@@ -398,6 +398,13 @@ def _manifest(result: Aggregate, hashes: dict[str, str], prints: dict) -> dict:
     }
 
 
+def swept(result: Aggregate) -> list[str]:
+    """The settings that differ between the sweep's runs (the others, such as the plots' settings
+    that every run reports, are the same in all of them and say nothing about this sweep)."""
+    index = result.index
+    return [c for c in result.setting_columns if index[c].astype(str).nunique(dropna=False) > 1]
+
+
 def report(result: Aggregate, sweep_dir: Path) -> str:
     counts = result.index.status.value_counts()
     ok = int(counts.get("ok", 0))
@@ -405,10 +412,41 @@ def report(result: Aggregate, sweep_dir: Path) -> str:
     problems = ", ".join(f"{int(counts[s])} {s}" for s in PROBLEMS if counts.get(s, 0))
     if problems:
         lines[0] += f" ({problems})"
-    lines.append(f"settings: {', '.join(result.setting_columns)}")
+    keys = swept(result) or result.setting_columns
     for _, row in result.problems.iterrows():
-        settings = ", ".join(f"{k}={row[k]}" for k in result.setting_columns)
+        settings = ", ".join(f"{k}={row[k]}" for k in keys)
         lines.append(f"{row['status'].upper()} {row['run']} ({settings}): {row['error']}")
+    return "\n".join(lines)
+
+
+SUMMARY_METRICS = (("enrolled", "enrolled_share"), ("opted out", "opted_out_share"),
+                   ("consent gap", "consent_gap_share"))  # fmt: skip
+
+
+def summary_across_settings(result: Aggregate, sweep_dir: Path) -> str:
+    """The sweep's headline at the horizon, one line per setting combination (the swept settings
+    but the seed): the whole membership's enrolled, opted-out and consent-gap shares, median over
+    the replicates with the 10%-90% range."""
+    try:
+        combos = json.loads((Path(sweep_dir) / AGGREGATE_DIR / SUMMARY_FILE).read_text())
+    except (OSError, ValueError):
+        return ""
+    if not isinstance(combos, list) or not combos:
+        return ""
+    keys = [k for k in swept(result) if k != SEED]
+    labels = [" ".join(str(c.get("settings", {}).get(k)) for k in keys) or "all runs" for c in combos]
+    width = max(len(", ".join(keys) or "runs"), *map(len, labels))
+    head = f"{', '.join(keys) or 'runs':<{width}}" + "".join(f"{name:>22}" for name, _ in SUMMARY_METRICS)
+    replicates = {c["regions"].get("ALL", {}).get(SUMMARY_METRICS[0][1], {}).get("replicates") for c in combos}
+    shown = ", ".join(str(r) for r in sorted(r for r in replicates if r is not None))
+    lines = [f"at the horizon, all regions: median over the replicates ({shown}) [10%-90%]", head, "-" * len(head)]
+    for label, combo in zip(labels, combos, strict=True):
+        whole = combo["regions"].get("ALL", {})
+        cells = []
+        for _, metric in SUMMARY_METRICS:
+            m = whole.get(metric)
+            cells.append(f"{m['median']:.1%} [{m['q10']:.1%}-{m['q90']:.1%}]" if m else "-")
+        lines.append(f"{label:<{width}}" + "".join(f"{c:>22}" for c in cells))
     return "\n".join(lines)
 
 
@@ -432,6 +470,7 @@ class AggregateOnMultirunEnd(Callback):
         except Exception as err:
             raise SystemExit(f"aggregation of {sweep_dir} failed: {type(err).__name__}: {err}") from err
         print(report(result, sweep_dir))
+        print(summary_across_settings(result, sweep_dir))
         problems = problem_line(result)
         if problems:
             raise SystemExit(f"{problems}; see {sweep_dir / AGGREGATE_DIR / 'runs.csv'}")
@@ -450,6 +489,7 @@ def main(argv: list[str] | None = None) -> int:
         print(err, file=sys.stderr)
         return 2
     print(report(result, args.sweep_dir))
+    print(summary_across_settings(result, args.sweep_dir))
     problems = problem_line(result)
     if problems:
         print(f"{problems}; see {args.sweep_dir / AGGREGATE_DIR / INDEX_FILE}", file=sys.stderr)

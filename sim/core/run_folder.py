@@ -24,8 +24,8 @@ HEADLINE_FIGURES = ("consent_curves.png", "dataset_by_type.png")  # with figures
 RESULT_FILES = (CONFIG, RUN_INFO, PROVENANCE, SERIES, DRAWS, SUMMARY, FAILURE, *HEADLINE_FIGURES)
 RESULT_NAMES = (SERIES, SUMMARY, FAILURE)  # any of these: the folder holds a run's (or a failed job's) results
 # What other commands derive from a folder's results (sim.reports.plot, sim.analysis.aggregate,
-# sim.brief): stale once the results are replaced, so removed with them.
-DERIVED_DIRS = ("figures", "aggregate", "brief")
+# sim.brief, sim.export): stale once the results are replaced, so removed with them.
+DERIVED_DIRS = ("figures", "aggregate", "brief", "export")
 COMPLETE_FILE = SUMMARY
 
 

@@ -16,7 +16,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.model.policy_schema import ROUTE_NONE, PolicyConfig, PolicyEvent, Routes
+from sim.model.policy_schema import (  # noqa: F401 (expand_regions and EVENT_PARTS: imported from here too)
+    EVENT_PARTS,
+    ROUTE_NONE,
+    PolicyConfig,
+    PolicyEvent,
+    Routes,
+    event_conflicts,
+    expand_regions,
+)
 from sim.model.regimes import TABLE, Regime, RegimeTable, with_parts
 from sim.model.regions import REGION_CODES
 
@@ -71,10 +79,6 @@ class PolicyTable:
         return self.training[day] & ~self.training[day - 1]
 
 
-def expand_regions(regions: list[str]) -> list[str]:
-    return list(REGION_CODES) if "all" in regions else list(dict.fromkeys(regions))
-
-
 def design_rows(policy: PolicyConfig) -> tuple[Regime, ...]:
     """The presets then the policy's designs, each with the policy's design_override applied where
     members have a choice (a sweep knob applies where it means something: docs/RELIABILITY.md)."""
@@ -119,8 +123,24 @@ def region_phases(policy: PolicyConfig) -> dict[str, tuple[Phase, ...]]:
             if code in expand_regions(event.regions):
                 phase = _next_phase(phase, event, rows)
                 phases.append(phase)
+        for sub in policy.substitutions:
+            if sub.date is not None and code in expand_regions(sub.regions):
+                phases = _split_at(phases, sub.date)
         out[code] = tuple(_substitute(p, code, policy, rows) for p in phases)
     return out
+
+
+def _split_at(phases: list[Phase], day: dt.date) -> list[Phase]:
+    """The phases with the one in force on `day` split there (a dated substitution starts there):
+    the second part is the same phase, with no notice or media of its own (the event's were sent)."""
+    if any(p.start == day for p in phases):
+        return phases
+    before = [p for p in phases if p.start is None or p.start < day]
+    after = [p for p in phases if p.start is not None and p.start > day]
+    current = before[-1]
+    split = Phase(day, current.regime, current.training, current.routes_out, current.routes_in,
+                  label=f"substitution from {day}")  # fmt: skip
+    return [*before, split, *after]
 
 
 def _next_phase(prev: Phase, event: PolicyEvent, rows: dict[str, Regime]) -> Phase:
@@ -148,7 +168,8 @@ def _next_phase(prev: Phase, event: PolicyEvent, rows: dict[str, Regime]) -> Pha
 def _substitute(phase: Phase, code: str, policy: PolicyConfig, rows: dict[str, Regime]) -> Phase:
     regime, routes_out, routes_in = phase.regime, phase.routes_out, phase.routes_in
     for sub in policy.substitutions:
-        if code in expand_regions(sub.regions):
+        in_force = sub.date is None or (phase.start is not None and phase.start >= sub.date)
+        if in_force and code in expand_regions(sub.regions):
             regime = sub.regime.get(regime, regime)
             routes_out = tuple(r for r in (sub.route.get(r, r) for r in routes_out) if r != ROUTE_NONE)
             routes_in = tuple(r for r in (sub.route.get(r, r) for r in routes_in) if r != ROUTE_NONE)
@@ -189,26 +210,10 @@ def design_problems(policy: PolicyConfig) -> list[str]:
     return sorted(set(problems))
 
 
-EVENT_PARTS = ("regime", "training", "route", "routes_out", "routes_in")  # what an event sets in a region
-
-
 def same_day_conflicts(policy: PolicyConfig) -> list[str]:
     """Events on one day that set one part of one region's phase to different values: which would
     win (the later, in list order) is no rule a reader can see, so they are refused."""
-    unset = {"regime": "unchanged"}
-    seen: dict[tuple, tuple[int, object]] = {}
-    problems = []
-    for i, event in enumerate(policy.events):
-        for part in EVENT_PARTS:
-            value = getattr(event, part)
-            if value is None or value == unset.get(part):
-                continue
-            for code in expand_regions(event.regions):
-                j, other = seen.setdefault((event.date, code, part), (i, value))
-                if other != value:
-                    problems.append(f"policy.events.{j} and policy.events.{i} set {part} in {code} on {event.date} "
-                                    f"to {other!r} and {value!r}: give one value, or move one event")  # fmt: skip
-    return problems
+    return event_conflicts([(f"policy.events.{i}", e) for i, e in enumerate(policy.events)])
 
 
 def regions_never_named(policy: PolicyConfig) -> list[str]:

@@ -74,11 +74,13 @@ class PolicyEvent(Routes):
 
 
 class Substitution(Strict):
-    """Turns the actual timeline into a counterfactual: replace regimes/routes in some regions."""
+    """Turns the actual timeline into a counterfactual: replace regimes/routes in some regions,
+    over the whole horizon, or from a date on (`date`: the phase in force that day is split there)."""
 
     regions: list[str]
     regime: dict[str, str] = {}
     route: dict[str, str] = {}
+    date: dt.date | None = None  # the substitution applies from this day on; None: throughout
 
     @field_validator("regions")
     @classmethod
@@ -106,11 +108,46 @@ class Design(DesignParts):
     description: str = ""
 
 
+EVENT_PARTS = ("regime", "training", "route", "routes_out", "routes_in")  # what an event sets in a region
+
+
+def expand_regions(regions: list[str]) -> list[str]:
+    return list(REGION_CODES) if "all" in regions else list(dict.fromkeys(regions))
+
+
+def event_conflicts(labelled: list[tuple[str, PolicyEvent]]) -> list[str]:
+    """Events on one day that set one part of one region's phase to different values (each event
+    named by its label, e.g. `policy.events.3`): which would win is no rule a reader can see."""
+    unset = {"regime": "unchanged"}
+    seen: dict[tuple, tuple[str, object]] = {}
+    problems = []
+    for label, event in labelled:
+        for part in EVENT_PARTS:
+            value = getattr(event, part)
+            if value is None or value == unset.get(part):
+                continue
+            for code in expand_regions(event.regions):
+                first, other = seen.setdefault((event.date, code, part), (label, value))
+                if other != value:
+                    problems.append(f"{first} and {label} set {part} in {code} on {event.date} "
+                                    f"to {other!r} and {value!r}: give one value, or move one event")  # fmt: skip
+    return problems
+
+
+def merged_events(events: list[PolicyEvent], added: list[PolicyEvent]) -> list[PolicyEvent]:
+    """The inherited events and the added ones in date order; on one day, the inherited first."""
+    return sorted([*events, *added], key=lambda e: e.date)  # stable
+
+
 class PolicyConfig(Strict):
     name: Annotated[str, Field(min_length=1, pattern=r"\S")]  # not empty: it labels the run
     description: str = ""
     initial: InitialPhase
     events: list[PolicyEvent]
+    # Events added to the inherited `events` (a policy file on `defaults: [linkedin_actual]` that set
+    # `events:` would replace the whole timeline: Hydra replaces lists). Merged into `events` by date
+    # when the policy is built, so the built policy holds them in `events` and this list is empty.
+    add_events: list[PolicyEvent] = []
     substitutions: list[Substitution] = []
     # Consent designs of this policy beyond the presets: name -> a preset with parts replaced.
     designs: dict[str, Design] = {}
@@ -125,6 +162,21 @@ class PolicyConfig(Strict):
     one_click_notices: bool = False
     design_override: DesignParts = DesignParts()
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _merge_added_events(cls, data, handler):
+        """Merge `add_events` into `events` by date; an added event that contradicts an inherited one
+        (or another added one) on the same day and region is refused, naming both."""
+        policy = handler(data)
+        if not policy.add_events:
+            return policy
+        labelled = [(f"policy.events.{i} (inherited)", e) for i, e in enumerate(policy.events)]
+        labelled += [(f"policy.add_events.{i}", e) for i, e in enumerate(policy.add_events)]
+        conflicts = event_conflicts(labelled)
+        if conflicts:
+            raise ValueError("added events that contradict the timeline: " + "; ".join(conflicts))
+        return policy.model_copy(update={"events": merged_events(policy.events, policy.add_events), "add_events": []})
+
     @model_validator(mode="after")
     def _known_designs(self):
         for name, design in self.designs.items():
@@ -135,19 +187,23 @@ class PolicyConfig(Strict):
         allowed = [*BY_NAME, *self.designs]
         used = [("policy.initial.regime", self.initial.regime)]
         used += [(f"policy.events.{i}.regime", e.regime) for i, e in enumerate(self.events) if e.regime != "unchanged"]
+        used += [(f"policy.add_events.{i}.regime", e.regime) for i, e in enumerate(self.add_events)
+                 if e.regime != "unchanged"]  # fmt: skip
         for i, sub in enumerate(self.substitutions):
             used += [(f"policy.substitutions.{i}.regime", r) for r in (*sub.regime, *sub.regime.values())]
         bad = [f"{where}={name!r}" for where, name in used if name not in allowed]
         if bad:
             raise ValueError(f"unknown regime(s) {bad}; allowed: {allowed} (presets and this policy's designs)")
-        for i, e in enumerate(self.events):
+        labelled = [(f"policy.events.{i}", e) for i, e in enumerate(self.events)]
+        labelled += [(f"policy.add_events.{i}", e) for i, e in enumerate(self.add_events)]
+        for where, e in labelled:
             trains = BY_NAME[e.regime].trains if e.regime in BY_NAME else True
             if e.regime in self.designs:
                 trains = (
                     self.designs[e.regime].enrolment or BY_NAME[self.designs[e.regime].like].enrolment
                 ) != "nobody"
             if e.training and not trains:
-                raise ValueError(f"policy.events.{i}: an {e.regime} phase cannot train (it enrols nobody)")
+                raise ValueError(f"{where}: an {e.regime} phase cannot train (it enrols nobody)")
         return self
 
     @field_validator("unchanged_regions")

@@ -17,6 +17,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import traceback
 from pathlib import Path
 
@@ -138,6 +139,13 @@ def run_isolated(work, out_dir: Path, info: dict) -> None:
     pid = os.fork()
     if pid == 0:  # the child: do the work, record a failure, never return into the launcher
         code = 0
+        # The child leaves by os._exit, which runs no finalizer: a multiprocessing lock made here (tqdm
+        # makes one for its first bar) would stay registered with the resource tracker, which then warns
+        # of "leaked semaphore objects" at the sweep's end, one per job. One job is one process, so
+        # tqdm's write lock need only be a thread lock.
+        from tqdm import tqdm
+
+        tqdm.set_lock(threading.RLock())
         try:
             work()
         except BaseException as err:  # noqa: BLE001 - every failure is recorded

@@ -189,8 +189,12 @@ def execute(config: SimConfig, out_dir: Path, run_info: dict | None = None, toke
             os.replace(path, out_dir / path.name)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
-    print(summary_table(result))
-    print(f"\nwrote {out_dir.resolve()}  ({records.agents:,} agents, {wall:.1f} s)")
+    if (run_info or {}).get("mode") == "multirun":  # a sweep's job: one line of progress (the summary comes at the end)
+        print(f"wrote {out_dir.resolve()}  ({config.policy.name}, seed {config.seed}: {records.agents:,} agents, "
+              f"{wall:.1f} s)", flush=True)  # fmt: skip
+    else:
+        print(summary_table(result))
+        print(f"\nwrote {out_dir.resolve()}  ({records.agents:,} agents, {wall:.1f} s)")
     return result
 
 
