@@ -8,6 +8,7 @@ from conftest import compose_raw, run_cached
 
 from sim.model.config import ConfigError, validate_config
 from sim.model.metrics import INDEX
+from sim.model.regimes import EXCLUDED
 from sim.model.rules.consent import CHANNELS, OPTED_IN, OPTED_OUT
 
 SHORT = "end=2025-03-31"  # the 2024 default-on wave and its aftermath
@@ -31,7 +32,10 @@ def test_an_unasked_opt_in_enrols_only_those_who_found_the_toggle():
     s, pop = model.state, model.pop
     enrolled = model._enrolled(np.arange(pop.n))
     assert enrolled.any()  # some found it
-    np.testing.assert_array_equal(enrolled, (s.choice == OPTED_IN) & pop.eligible)
+    # enrolled exactly when opted in, where the region's data is used at all (the UK is excluded again
+    # after its two days in September 2024: an opt-in made then no longer enrols)
+    used = model._agent_regime(np.arange(pop.n)) != EXCLUDED
+    np.testing.assert_array_equal(enrolled, (s.choice == OPTED_IN) & pop.eligible & used)
     assert np.all(s.choice_channel[s.choice == OPTED_IN] == CHANNELS.index("settings"))
     assert at_end(model, "opted_in_via_prompt_share") == 0  # nobody was asked
     assert at_end(model, "enrolled_share") < 0.05
@@ -77,10 +81,10 @@ def test_a_blocking_prompt_is_answered_by_everyone_who_visits_a_dismissible_one_
 
 def test_a_one_click_notice_converts_readers_without_a_visit():
     # nobody visits: only the email's one-click link can record an objection. return_visits (on as
-    # shipped) brings dormant members back after coverage, which would give visits; it is switched
-    # off so that nobody visits, the other mechanisms as shipped.
+    # shipped) brings dormant members back after coverage, and a joiner's joining day is a visit
+    # (membership): both would give visits, so both are switched off; the other mechanisms as shipped.
     no_visits = ("~population.login_segments", "+population.login_segments={dormant:{share:1.0,rate_per_day:0.0}}",
-                 "return_visits.enabled=false")  # fmt: skip
+                 "return_visits.enabled=false", "membership.enabled=false")  # fmt: skip
     clicked = run_cached("policy=one_click_notice", SHORT, *no_visits)
     plain = run_cached("policy=linkedin_actual", SHORT, *no_visits)
     assert at_end(clicked, "opted_out_via_one_click_share") > 0
