@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -189,7 +190,9 @@ def event_key(numbers: dict) -> str:
 
 def add_footer(fig, lines: list[str]) -> None:
     """The caption lines at the foot of the figure (its supxlabel, so the layout keeps room for it)."""
-    text = "\n".join(line for line in lines if line)
+    width = int(fig.get_figwidth() * 21)  # characters of 6 pt type across the figure
+    text = "\n".join(textwrap.fill(line, width, subsequent_indent="   ") for block in lines if block
+                      for line in block.split("\n"))  # fmt: skip
     fig.supxlabel(text, x=0.01, ha="left", fontsize=6, color="0.15", linespacing=1.3)
 
 
