@@ -84,7 +84,9 @@ def run_frame() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def sweep_meta():
     """plot's metadata of a sweep of three policies, seeds 0-2 (as plot() sets it from the runs)."""
-    configs = [compose_raw(f"policy={p}") for p in ("linkedin_actual", "no_option_everywhere", "affirmative_everywhere")]
+    configs = [
+        compose_raw(f"policy={p}") for p in ("linkedin_actual", "no_option_everywhere", "affirmative_everywhere")
+    ]
     plot._META.clear()
     plot._META.update(plot._meta(configs, [0, 1, 2], 3))
     yield plot._phase_dates(configs)

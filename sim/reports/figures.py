@@ -231,9 +231,7 @@ def human(value: float, unit: str, scale: float | None = None) -> str:
 
 
 # ---------------------------------------------------------------- a run's figures
-def draw_headline_figures(
-    frame: pd.DataFrame, phases: dict, out_dir: Path, policy: str, config=None
-) -> list[Path]:
+def draw_headline_figures(frame: pd.DataFrame, phases: dict, out_dir: Path, policy: str, config=None) -> list[Path]:
     """Write consent_curves.png and dataset_by_type.png into out_dir; return their paths.
     `config` (the run's SimConfig) gives the caption's seed, agents and uncertainty and the design's
     regimes (the words for its choices)."""
@@ -336,7 +334,9 @@ def dataset_figure(frame: pd.DataFrame, policy: str, config=None):
         for i, code in enumerate(REGION_CODES):
             ax.plot(wide.index, wide[code] / scale, lw=1.2, label=names.region_name(code), **series_style(i))
         total = float(wide[ALL].iloc[-1]) if ALL in wide else float(wide[list(REGION_CODES)].iloc[-1].sum())
-        ax.set_title(f"{label.capitalize()}, cumulative\ntotal {human(total, label.split(' (')[0], scale)} by {end:%-d %b %Y}")
+        ax.set_title(
+            f"{label.capitalize()}, cumulative\ntotal {human(total, label.split(' (')[0], scale)} by {end:%-d %b %Y}"
+        )
         ax.set_ylabel(unit)
         ax.set_ylim(bottom=0)
         dates_axis(ax)

@@ -26,14 +26,13 @@ from __future__ import annotations
 
 import argparse
 import re
-import textwrap
 import sys
+import textwrap
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -54,7 +53,6 @@ from sim.reports.figures import (  # noqa: E402
     GAP_COLOURS,
     GAP_PARTS,
     QUANTITY_COLOURS,
-    TOL_MUTED,
     add_footer,
     caption,
     dates_axis,
@@ -270,7 +268,9 @@ def _caption_lines(reduced: pd.DataFrame, bands: bool = True) -> list[str]:
     end = meta.get("end") or reduced.date.max()
     replicates = meta.get("replicates") or (int(reduced.replicates.max()) if "replicates" in reduced else None)
     seeds = meta.get("seeds") or None
-    agents = meta.get("agents") or (sorted(reduced["population.agents"].unique()) if "population.agents" in reduced else None)
+    agents = meta.get("agents") or (
+        sorted(reduced["population.agents"].unique()) if "population.agents" in reduced else None
+    )
     line = caption(seeds, agents, start, end, meta.get("uncertainty"), replicates)
     if not bands:
         over = f"over {replicates} replicate seeds" if replicates and replicates > 1 else "of one run"
@@ -296,7 +296,9 @@ def _region_grid():
     the regions file); returns the figure, the panels and the legend panel."""
     regions = [*REGION_CODES, ALL]
     rows, cols = panel_grid(len(regions) + 1)
-    fig, axes = plt.subplots(rows, cols, figsize=(7.2, 2.0 * rows + 1.2), sharex=True, sharey=True, layout="constrained")
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(7.2, 2.0 * rows + 1.2), sharex=True, sharey=True, layout="constrained"
+    )
     for ax in axes.flat[len(regions) :]:
         ax.axis("off")
     return fig, axes, list(zip(axes.flat, regions, strict=False)), axes.flat[-1]
@@ -418,9 +420,11 @@ def dataset_figure(reduced, varying):
     handles, labels = axes.flat[0].get_legend_handles_labels()
     legend_ax.legend(handles, labels, loc="center", ncol=2, frameon=False, fontsize=6.5)
     fig.suptitle("Training set of all members by data type (median, 10-90% band)")
-    note = "The baseline (the real policy) is drawn last, black dashed, on top of any series it equals." if any(
-        "(baseline)" in g[0] for g in groups
-    ) else ""
+    note = (
+        "The baseline (the real policy) is drawn last, black dashed, on top of any series it equals."
+        if any("(baseline)" in g[0] for g in groups)
+        else ""
+    )
     return _finish(fig, reduced, [note])
 
 
@@ -611,7 +615,10 @@ def build_figures(reduced, varying, dates) -> list[tuple[str, object]]:
     if reduced[reduced.metric == "opted_in_share"]["median"].max() > 0:
         title = "Eligible members who opted in"
         out.append(
-            ("opt_in_curves", region_panels_figure(reduced, varying, dates, "opted_in_share", "% of eligible members", title))
+            (
+                "opt_in_curves",
+                region_panels_figure(reduced, varying, dates, "opted_in_share", "% of eligible members", title),
+            )
         )
     if (reduced.metric == "in_use_share").any():  # sweeps of older runs have no in-use series
         out.append(("enrolled_and_in_use", enrolled_and_in_use_figure(reduced, varying, dates)))
