@@ -11,7 +11,6 @@ Enrolment (set to be used) is dashed beside the data in use for training now (so
 from __future__ import annotations
 
 import math
-import re
 import textwrap
 from pathlib import Path
 
@@ -122,7 +121,7 @@ def nice_top(value: float) -> float:
 
 def percent_axis(ax, top: float) -> None:
     """Shares in percent on 0..top, with readable ticks."""
-    ax.set_ylim(0, top)
+    ax.set_ylim(0, top * 1.02)  # a line at the top (100%) stays visible
     ax.yaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]))
     decimals = 1 if top < 0.05 else 0
     ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=decimals))
@@ -139,7 +138,7 @@ def short_label(label: str, width: int = 80) -> str:
     """An event's label without its sources (the part in parentheses), region codes in it named,
     shortened to `width`."""
     text = label.split(" (")[0].strip() or label.strip()
-    text = re.sub(r"\b[A-Z][A-Z_]+\b", lambda m: names.REGION_NAMES.get(m.group(0), m.group(0)), text)
+    text = names.name_codes(text)
     return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
@@ -186,6 +185,17 @@ def event_key(numbers: dict) -> str:
         f"{k}  {day.strftime('%-d %b %Y')}: {short_label(label) or 'policy phase changes'}"
         for day, (k, label) in numbers.items()
     )
+
+
+def counterfactual_note(policies) -> str:
+    """A note for the event key where a counterfactual policy is drawn: its events' labels are the
+    real timeline's (it keeps the dates and substitutes its own design)."""
+    if any(p and p != names.BASELINE_POLICY for p in policies):
+        return (
+            "Event labels are those of the real timeline; a counterfactual policy keeps its dates and "
+            "substitutes its own design."
+        )
+    return ""
 
 
 def add_footer(fig, lines: list[str]) -> None:
@@ -316,6 +326,10 @@ def consent_curves_figure(frame: pd.DataFrame, phases: dict, policy: str, config
         fig,
         [
             event_key(numbers) if numbers else "",
+            counterfactual_note([policy]) if numbers else "",
+            f"{names.policy_name(policy)}: {names.name_codes(names.policy_descriptions().get(policy, ''))}"
+            if names.policy_descriptions().get(policy)
+            else "",
             names.all_members_note(),
             _run_caption(frame, config),
         ],

@@ -13,6 +13,7 @@ route, or gives no way to refuse (the consent gap is then not "aware, not trying
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -119,6 +120,11 @@ def metric_name(code: str) -> str:
 
 def setting_name(code: str) -> str:
     return SETTING_NAMES.get(str(code), _plain(str(code).split(".")[-1]))
+
+
+def name_codes(text: str) -> str:
+    """Prose (an event's label, a policy's description) with its region codes named."""
+    return re.sub(r"\b[A-Z][A-Z_]+\b", lambda m: REGION_NAMES.get(m.group(0), m.group(0)), text)
 
 
 def policy_descriptions(conf_dir: Path | None = None) -> dict[str, str]:

@@ -55,6 +55,7 @@ from sim.reports.figures import (  # noqa: E402
     QUANTITY_COLOURS,
     add_footer,
     caption,
+    counterfactual_note,
     dates_axis,
     draw_events,
     event_key,
@@ -313,7 +314,16 @@ def _choice_title(groups, metric: str, default: str) -> str:
 
 
 def region_panels_figure(
-    reduced, varying, dates, metric: str, ylabel: str, title: str, beside=None, keys=(), share: bool = True
+    reduced,
+    varying,
+    dates,
+    metric: str,
+    ylabel: str,
+    title: str,
+    beside=None,
+    keys=(),
+    share: bool = True,
+    solid_baseline: bool = False,
 ):
     """A panel per region, a line (median, 10-90% band) per setting combination, the policy
     events numbered; returns the Figure. `beside(ax, frame, region, style)` draws more of each
@@ -326,6 +336,8 @@ def region_panels_figure(
     top = 0.0
     for ax, region in panels:
         for label, style, policy, frame in groups:
+            if solid_baseline and "(baseline)" in label:  # where dashes mean something else
+                style = {**style, "ls": "-"}
             shown = f"{label}:\n  {words[policy]}" if differ and words[policy] else label
             top = max(top, _draw(ax, frame, metric, region, 1.0, shown, style))
             if beside is not None:
@@ -342,7 +354,7 @@ def region_panels_figure(
     legend_ax.legend(handles, labels, loc="center", frameon=False, fontsize=6,
                      title=", ".join(names.setting_name(v) for v in varying), title_fontsize=6.5)  # fmt: skip
     fig.suptitle(f"{title}\nmedian and 10-90% band over replicates; numbered lines: policy events (key below)")
-    lines = [event_key(numbers)] if numbers else []
+    lines = [event_key(numbers), counterfactual_note(g[2] for g in groups)] if numbers else []
     return _finish(fig, reduced, [*lines, names.all_members_note()])
 
 
@@ -373,7 +385,9 @@ def enrolled_and_in_use_figure(reduced, varying, dates):
         (Line2D([], [], color="0.3", lw=1.0, ls="--"), "dashed: enrolled, set to be used (training or not)"),
     )
     title = "Data in use for training now (solid, with its band) and enrolled, set to be used (dashed)"
-    return region_panels_figure(reduced, varying, dates, "in_use_share", "% of eligible members", title, enrolled, keys)
+    return region_panels_figure(
+        reduced, varying, dates, "in_use_share", "% of eligible members", title, enrolled, keys, solid_baseline=True
+    )
 
 
 def enrolled_and_in_use(reduced, varying, dates, out_dir: Path) -> list[Path]:
@@ -438,7 +452,7 @@ def consent_gap_figure(reduced, varying, label: str, frame: pd.DataFrame, policy
     fig, axes, panels, legend_ax = _region_grid()
     words = {**GAP_PARTS, **{k: v for k, v in _words(policy).items() if k in GAP_PARTS}}
     numbers = event_numbers(dates or {}, reduced.date.min(), reduced.date.max())
-    lines = [event_key(numbers)] if numbers else []
+    lines = [event_key(numbers), counterfactual_note([policy])] if numbers else []
     top = 0.0
     for ax, region in panels:
         draw_events(ax, (dates or {}).get(region, []), numbers)
