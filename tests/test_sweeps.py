@@ -72,9 +72,10 @@ def test_regimes_sweep_aggregates_replicates_and_draws_every_figure(tmp_path):
     )
     assert plotted.returncode == 0, plotted.stderr[-3000:]
     figures = sweep_dir / "figures"
-    for stem in ("opt_out_curves", "opt_in_curves", "dataset_by_type", "face_share", "objector_data"):
+    for stem in ("opt_out_curves", "opt_in_curves", "dataset_by_type", "objector_data"):
         for ext in ("png", "svg"):
             assert (figures / f"{stem}.{ext}").stat().st_size > 1000
+    assert not (figures / "face_share.png").exists()  # the sweep does not vary the face share
     assert (figures / "consent_gap_linkedin_actual.png").exists()
 
 

@@ -181,7 +181,7 @@ def execute(config: SimConfig, out_dir: Path, run_info: dict | None = None, toke
         if config.figures:
             from sim.reports.figures import draw_headline_figures
 
-            draw_headline_figures(frame, region_phases(config.policy), stage, config.policy.name)
+            draw_headline_figures(frame, region_phases(config.policy), stage, config.policy.name, config)
         write_json(stage / COMPLETE_FILE, result)
         check(out_dir, token)  # still this run's folder: never move results over another run's
         clear_results(out_dir)
