@@ -181,8 +181,9 @@ def _recompute(row) -> tuple[float, float, float]:
             share = float(np.mean(np.array(fit["distances"]) < stats.chi2.ppf(0.95, len(fit["targets"]))))
             return share, share, share
         if selector["check"] == "identification":
-            rows = checks["identification"]["rows"]
-            value = sum(r["ratio"] < 0.5 for r in rows) if selector["key"] == "identified" else len(rows)
+            rows, assessable = checks["identification"]["rows"], checks["identification"].get("assessable", True)
+            identified = sum(r["ratio"] < 0.5 for r in rows) if assessable else 0  # too few effective sets: none
+            value = identified if selector["key"] == "identified" else len(rows)
             return value, value, value
         value = checks[selector["check"]][selector["key"]]
         return value, value, value

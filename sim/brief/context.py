@@ -374,7 +374,8 @@ def calibration(calibration_dir: Path | None, sweeps: list[Sweep], register: Reg
     joint = recorded(share, "share", f"share of posterior predictive distances below chi2.ppf(0.95, {k})",
                      checks_source, {"check": "joint_fit", "statistic": "share below chi2.ppf(0.95, k)"})  # fmt: skip
     rows = checks["identification"]["rows"]  # identified: 90% width under IDENTIFIED_RATIO of the prior's
-    pinned = {r["name"] for r in rows if r["ratio"] < IDENTIFIED_RATIO}
+    assessable = checks["identification"].get("assessable", True)  # too few effective sets: nothing identified
+    pinned = {r["name"] for r in rows if assessable and r["ratio"] < IDENTIFIED_RATIO}
     identified = recorded(len(pinned), "count", "parameters identified", checks_source,
                           {"check": "identification", "key": "identified"})  # fmt: skip
     inferred = recorded(len(rows), "count", "parameters inferred", checks_source,
@@ -426,7 +427,8 @@ def calibration(calibration_dir: Path | None, sweeps: list[Sweep], register: Reg
         "joint_needed": f"{JOINT_FIT_SHARE:.0%}",
         "identified": identified,
         "inferred": inferred,
-        "identification_passes": len(pinned) >= IDENTIFIED_SHARE * len(rows),
+        "identification_passes": assessable and len(pinned) >= IDENTIFIED_SHARE * len(rows),
+        "identification_assessable": assessable,
         "identification_needed": "two thirds",
         "coverage": coverage,
         "truths": rec["truths"],
