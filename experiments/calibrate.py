@@ -106,6 +106,8 @@ def fit(args) -> int:
         "seed": args.seed,
         "workers": args.workers,
         "wall_seconds_this_session": round(time.perf_counter() - started, 1),
+        # the reference table's wall time across sessions, from its files: stage one's sample to the last chunk
+        "table_wall_seconds": round(_table_wall_seconds(store), 1),
         "date": dt.date.today().isoformat(),
         "git_commit": ran["git"]["commit"] or "unknown",
         "command": "python experiments/calibrate.py " + " ".join(sys.argv[1:]),
@@ -133,6 +135,11 @@ def fit(args) -> int:
           f"identified {checks['identification']['identified']}/{checks['identification']['inferred']}, "
           f"recovery {checks['recovery']['coverage']:.0%} -> {args.out}")  # fmt: skip
     return _write_most_probable(args.out) if args.write_conf else 0
+
+
+def _table_wall_seconds(store: Path) -> float:
+    chunks = [p.stat().st_mtime for p in store.glob("wave*_chunk*.npz")]
+    return max(chunks) - (store / "stage_one.npz").stat().st_mtime if chunks else 0.0
 
 
 def _fit_base(store: Path) -> dict:

@@ -28,7 +28,14 @@ import numpy as np
 from scipy import stats
 
 from sim.analysis.calibration import Target, load_prior_only, load_targets
-from sim.analysis.checks import COVERAGE_BAND, IDENTIFIED_RATIO, IDENTIFIED_SHARE, JOINT_FIT_SHARE, joint_fit_share
+from sim.analysis.checks import (
+    COVERAGE_BAND,
+    IDENTIFIED_RATIO,
+    IDENTIFIED_SHARE,
+    JOINT_FIT_SHARE,
+    MIN_ESS,
+    joint_fit_share,
+)
 from sim.analysis.posterior import CHECKS_FILE, POSTERIOR_DIR, Posterior, load_posterior, weighted_quantile
 from sim.reports.parameter_table import parameters
 
@@ -85,6 +92,8 @@ def parameter_rows(post: Posterior, checks: dict) -> list[dict]:
     index = {n: j for j, n in enumerate(post.names)}
     reasons = {p["name"]: p.get("reason", "") for p in post.parameters}
     rows = []
+    ess = checks["identification"]["effective_sample_size"]
+    unassessable = f"not assessable: effective sample size {ess:.1f} (under {MIN_ESS})"
     for r in checks["identification"]["rows"]:
         name = r["name"]
         j = index.get(name)
@@ -94,7 +103,8 @@ def parameter_rows(post: Posterior, checks: dict) -> list[dict]:
             "prior_90": (prior_quantile(r["prior"], 0.05), prior_quantile(r["prior"], 0.95)),
             "posterior_90": tuple(r["posterior_90"]), "median": median, "best": best.get(name, float("nan")),
             "ratio": r["ratio"], "identified": r["identified"],
-            "verdict": "identified" if r["identified"] else "not identified: prior only",
+            "verdict": "identified" if r["identified"] else
+            ("not identified: prior only" if checks["identification"]["assessable"] else unassessable),
             "role": "scenario only" if name in nuisance else "shipped", "reason": reasons.get(name, ""),
         })  # fmt: skip
     for p in load_prior_only():
@@ -127,9 +137,14 @@ def joint_fit(checks: dict) -> dict:
 
 
 def identification(checks: dict) -> dict:
-    rows = checks["identification"]["rows"]
-    identified = sum(r["ratio"] < IDENTIFIED_RATIO for r in rows)
-    return {"identified": identified, "inferred": len(rows), "passes": identified >= IDENTIFIED_SHARE * len(rows)}
+    """Recomputed from the rows: identified when the width ratio is under IDENTIFIED_RATIO, and only
+    where the weighted sample has at least MIN_ESS effective sets (else nothing is assessable)."""
+    ident = checks["identification"]
+    rows, ess = ident["rows"], ident["effective_sample_size"]
+    assessable = ess >= MIN_ESS
+    identified = sum(assessable and r["ratio"] < IDENTIFIED_RATIO for r in rows)
+    return {"identified": identified, "inferred": len(rows), "ess": ess, "assessable": assessable,
+            "passes": assessable and identified >= IDENTIFIED_SHARE * len(rows)}  # fmt: skip
 
 
 def recovery(checks: dict) -> dict:
@@ -158,7 +173,12 @@ def verdict_sentences(
                    f"targets together (at least {JOINT_FIT_SHARE:.0%} needed). The targets in conflict, those the "
                    f"posterior misses most: {conflict}. The model cannot meet them at once within its priors: a "
                    "mechanism or a target's setting is wrong, or a measurement error is too small.")  # fmt: skip
-    if not ident["passes"]:
+    if not ident["assessable"]:
+        out.append(f"**Identification cannot be assessed**: the posterior's effective sample size is "
+                   f"{ident['ess']:.1f} (under {MIN_ESS}): a few sets carry the weight, so its intervals are "
+                   "narrow because of that, not because the targets pin anything. No parameter counts as "
+                   "identified.")  # fmt: skip
+    elif not ident["passes"]:
         loose = [r["name"] for r in rows if r["posterior_90"] is not None and not r["identified"]]
         out.append(f"**Identification fails**: {ident['identified']} of {ident['inferred']} inferred parameters are "
                    f"identified (at least {_fraction(IDENTIFIED_SHARE)} needed); not identified, so prior only: "

