@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.analysis.calibration import load_targets, shipped_raw
-from sim.analysis.posterior import POSTERIOR_DIR, write_posterior
+from sim.analysis.posterior import CHECKS_FILE, POSTERIOR_DIR, write_posterior
 from sim.core.conf_yaml import ConfFile, scalar
 from sim.core.files import write_json
 from sim.core.provenance import software
@@ -110,7 +110,7 @@ def fit(args) -> int:
         "table_wall_seconds": round(_table_wall_seconds(store), 1),
         "date": dt.date.today().isoformat(),
         "git_commit": ran["git"]["commit"] or "unknown",
-        "command": "python experiments/calibrate.py " + " ".join(sys.argv[1:]),
+        "command": "python experiments/calibrate.py " + " ".join(args.argv),
         "targets": {
             x.id: {
                 "value": x.value,
@@ -130,7 +130,7 @@ def fit(args) -> int:
     }
     write_posterior(args.out, names, values, w[keep], provenance)
     checks = calibration_checks(args.out, table, t, w, proposals, seed_sd, args)
-    write_json(Path(args.out) / "checks.json", checks)
+    write_json(Path(args.out) / CHECKS_FILE, checks)
     print(f"checks: joint fit {checks['joint_fit']['share']:.0%} of predictive draws, "
           f"identified {checks['identification']['identified']}/{checks['identification']['inferred']}, "
           f"recovery {checks['recovery']['coverage']:.0%} -> {args.out}")  # fmt: skip
@@ -171,7 +171,7 @@ def _seed_sd(table, store: Path, args) -> np.ndarray:
     params = table.fitted + table.stage_one_parameters
     out = _simulate_chunk((values, seeds, table.targets, table.nuisance, params, args.agents, table.base))["outputs"]
     y = np.array([[o[t.id] for t in table.targets] for o in out])
-    sd = np.nan_to_num(np.nanstd(y, axis=0, ddof=1))
+    sd = np.nan_to_num(np.nanstd(y, axis=0, ddof=1)) if len(y) > 1 else np.zeros(len(table.targets))
     write_json(path, {"targets": [t.id for t in table.targets], "sd": sd.tolist(), "seeds": seeds})
     return sd
 
@@ -224,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write-conf", action="store_true", help="make the most probable set the shipped defaults")
     parser.add_argument("--conf-only", action="store_true", help="no inference: ship the most probable set of --out")
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # the command as given, for the provenance
     if args.conf_only:
         return _write_most_probable(args.out)
     return fit(args)

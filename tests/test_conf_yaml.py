@@ -69,7 +69,7 @@ def test_sources_of_a_nested_key_a_list_item_a_flow_mapping_and_a_block():
 def test_sources_in_the_shipped_conf_files():
     friction = ConfFile.read(CONF / "friction" / "default.yaml")
     assert friction.source("routes.settings_toggle.steps.0.name") == "assumption: the menu is easy to open"
-    assert friction.source(STEP).startswith("posterior median, calibrated against hidden_layer_ratio")
+    assert friction.source(STEP).startswith("posterior's most probable set, calibrated against hidden_layer_ratio")
     assert friction.source("routes.objection_form.wait_days").startswith("assumption: objection handled")
     population = ConfFile.read(CONF / "population" / "default.yaml")
     assert population.source("concern_shift.EU_EEA").startswith("assumption: stronger privacy culture")

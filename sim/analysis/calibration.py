@@ -3,8 +3,9 @@
 A target puts the model in an anchor's setting (a scenario: dotted keys set on the shipped
 defaults), measures one number, and states the anchor's value with its measurement error
 (`tolerance`, one standard deviation). `experiments/calibrate.py` infers a posterior over the
-behavioural parameters from these targets (ABC-SMC); `experiments/calibration_report.py` and
-tests/test_calibration.py check every target against the model over posterior draws.
+behavioural parameters from these targets (in two stages: sim.analysis.stage_one, sim.analysis.waves);
+sim.analysis.checks and tests/test_calibration.py check every target against the model over
+posterior draws.
 """
 
 from __future__ import annotations
