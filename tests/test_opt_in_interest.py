@@ -30,13 +30,15 @@ def _series(model, name) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- the rule
-def test_the_default_rate_is_the_dmp_record_read_as_a_constant_yearly_hazard():
-    """ANCHORS 10: about 15% of the insured had the opt-in record after 17 years (2004-2021)."""
+def test_the_dmp_record_read_as_a_constant_yearly_hazard_and_the_fitted_rate_above_it():
+    """ANCHORS 10: about 15% of the insured had the opt-in record after 17 years (2004-2021): a hazard
+    per insured. The shipped rate is fitted (dmp_opt_in_unasked) per aware accepter who must still find
+    the route, so it cannot be below that floor, and stays inside its prior."""
     r = rule.yearly_rate_from_record(0.15, 17)
     assert 1 - (1 - r) ** 17 == pytest.approx(0.15)
     shipped = yaml.safe_load((CONF_DIR / "opt_in_interest" / "default.yaml").read_text())
     assert shipped["enabled"] is True  # every behaviour ships on
-    assert shipped["rate_per_year"] == pytest.approx(r, abs=5e-5)
+    assert r <= shipped["rate_per_year"] <= 0.1
 
 
 @pytest.mark.parametrize("r", [0.0, 0.0095, 0.3, 1.0])

@@ -27,7 +27,7 @@ from sim.analysis.aggregate import AggregateOnMultirunEnd, aggregate
 from sim.model.config import validate_config
 from sim.model.memory import NotEnoughMemory, check_memory, run_bytes
 from sim.model.records import Records
-from sim.run.compose import compose_raw, unique_tag
+from sim.run.compose import DATA_DIR, compose_raw, unique_tag
 from sim.run.folder import series_frame, summary
 
 TINY = ["population.agents=1500", "end=2024-10-31", "progress=false"]
@@ -498,7 +498,8 @@ def test_a_cut_posterior_is_refused_naming_the_file(tmp_path):
     done = run_into(tmp_path, tmp_path / "run", "uncertainty=posterior", "uncertainty.draws=2",
                     f"uncertainty.posterior_dir={post}")  # fmt: skip
     assert done.returncode == 2, done.stderr[-2000:]
-    assert "posterior.csv" in done.stderr and "cut or edited" in done.stderr and "rows where 500" in done.stderr
+    assert "posterior.csv" in done.stderr and "cut or edited" in done.stderr
+    assert f"rows where {SHIPPED_ROWS}" in done.stderr
     assert "uncertainty.posterior_dir" in done.stderr and "Traceback" not in done.stderr
     assert not list(tmp_path.rglob("series.parquet"))
 
@@ -514,9 +515,14 @@ def _rewrite(post: Path, edit) -> None:
     (post / "posterior.json").write_text(json.dumps(meta))
 
 
+# the shipped posterior's rows, read from its provenance (the tests do not depend on the fit's size)
+SHIPPED_ROWS = json.loads((DATA_DIR / "calibration" / "posterior.json").read_text())["csv_rows"]
+
+
 def _misspell(post: Path) -> None:
     meta = json.loads((post / "posterior.json").read_text())
-    meta["parameters"][6]["keys"] = ["friction.try_prb"]
+    (p,) = [p for p in meta["parameters"] if p["name"] == "try_prob"]
+    p["keys"] = ["friction.try_prb"]
     (post / "posterior.json").write_text(json.dumps(meta))
 
 
@@ -526,7 +532,10 @@ POSTERIOR_DAMAGE = {
         lambda post: (post / "posterior.json").write_text((post / "posterior.json").read_text()[:900]),
         ["posterior.json", "not valid JSON"],
     ),
-    "all-zero weights": (lambda post: _rewrite(post, lambda t: t.assign(weight=0.0)), ["all 500 weights are 0"]),
+    "all-zero weights": (
+        lambda post: _rewrite(post, lambda t: t.assign(weight=0.0)),
+        [f"all {SHIPPED_ROWS} weights are 0"],
+    ),
     "misspelt key": (_misspell, ["try_prob", "'friction.try_prb'", "not a key of the config"]),
     "NaN value": (
         lambda post: _rewrite(post, lambda t: t.assign(try_prob=t.try_prob.where(t.index != 3))),
@@ -534,7 +543,7 @@ POSTERIOR_DAMAGE = {
     ),
     "out of range": (
         lambda post: _rewrite(post, lambda t: t.assign(try_prob=1.5)),
-        ["try_prob = 1.5 in row 1", "500 row(s)", "inside its prior"],
+        ["try_prob = 1.5 in row 1", f"{SHIPPED_ROWS} row(s)", "inside its prior"],
     ),
 }
 
