@@ -31,12 +31,16 @@ def test_urgency_is_hyperbolic_in_the_days_left_and_zero_after_the_deadline():
     np.testing.assert_allclose(deadline.urgency(days, 7.0), 1 / (1 + days / 7.0))
 
 
-def test_urgency_scales_a_chance_like_salience_and_keeps_it_a_probability():
-    assert deadline.scaled_probability(0.1, 1.0, 1.0) == pytest.approx(1 - 0.9**2)
-    assert deadline.scaled_probability(0.1, 0.5, 2.0) == pytest.approx(1 - 0.9**2)
-    assert deadline.scaled_probability(0.3, 0.0, 5.0) == pytest.approx(0.3)  # no urgency: unchanged
-    p = deadline.scaled_probability(np.linspace(0, 1, 11), deadline.urgency(3, 14.0), 10.0)
-    assert ((p >= np.linspace(0, 1, 11) - 1e-15) & (p <= 1)).all()
+def test_the_cue_is_its_chance_on_the_day_times_the_urgency_and_sums_to_the_log_rule():
+    assert deadline.cue_probability(0.02, deadline.urgency(0, 14.0)) == pytest.approx(0.02)
+    assert deadline.cue_probability(0.02, deadline.urgency(14, 14.0)) == pytest.approx(0.01)
+    assert deadline.cue_probability(0.02, deadline.urgency(-1, 14.0)) == 0.0  # after it: no cue
+    # the days before a close sum to about a x tau x ln(1 + D / tau) (the integral of the urgency)
+    for window in (77, 200):
+        approx = 0.01 * 14.0 * np.log(1 + window / 14.0)
+        assert deadline.expected_cues(0.01, 14.0, window) == pytest.approx(approx, rel=0.1)
+    # most of it in the last weeks: the last 11 weeks of a 200-day window carry over half its cues
+    assert deadline.expected_cues(0.01, 14.0, 77) > 0.5 * deadline.expected_cues(0.01, 14.0, 200)
 
 
 # ---------------------------------------------------------------- the config
@@ -96,3 +100,42 @@ def test_a_deadline_raises_opt_outs_as_it_nears_and_not_after_it():
     u = on.records[:, LATE, INDEX["deadline_urgency"]]
     assert u.max() == 1.0 and (u[on.dates > np.datetime64("2025-11-03")] == 0).all()
     assert (off.records[:, :, INDEX["deadline_urgency"]] == 0).all()
+
+
+# A notice with a deadline a month ahead on a quiet day: no media, no word of mouth, the one-step
+# toggle; members who give up after a failure are a thousandth (so a member cued stays cued).
+RETRY = (*EVERY_MECHANISM_OFF, "deadline.enabled=true", "policy.initial.route=prominent_toggle",
+         "awareness.media.base_per_day.default=0", "awareness.word_of_mouth.strength=0",
+         "friction.attempts_per_intent=1000", "end=2024-10-20",
+         "policy.events=[{date:'2024-09-11',regions:[all],regime:default_on,notice:[email],deadline:'2024-10-11'}]")  # fmt: skip
+NOTICE, CLOSE = 10, 40  # the notice's day and the deadline's, from the default start (2024-09-01)
+
+
+def _given_up_then_stepped(act_prob: float, days: int):
+    from sim.model.engine import ConsentModel
+    from sim.model.rules.consent import OBJECT, OPTED_OUT
+
+    model = ConsentModel(make_config(*RETRY, f"deadline.act_prob={act_prob}"))
+    while model.day <= NOTICE:
+        model.step()
+    s, pop = model.state, model.pop
+    gave_up = np.flatnonzero(pop.eligible & (pop.preference == OBJECT) & (s.aware_since >= 0) & (s.choice != OPTED_OUT))
+    s.gave_up[gave_up] = True  # every aware objector who has not refused gives up
+    s.intent_until[gave_up] = -1
+    first = model.day
+    for _ in range(days):
+        model.step()
+    came_back = ~s.gave_up[gave_up] | (s.choice[gave_up] == OPTED_OUT)
+    return gave_up, came_back, range(first, model.day)
+
+
+def test_a_deadline_brings_back_members_who_gave_up_at_its_cue_rate():
+    """A last chance ends giving up (docs/ODD.md §7.18): each day a given-up member who still wants to
+    refuse is cued with chance a x u(d), so the share back within the days stepped is 1 - prod(1 - a u)."""
+    gave_up, came_back, days = _given_up_then_stepped(0.3, 10)
+    expected = 1 - np.prod([1 - deadline.cue_probability(0.3, deadline.urgency(CLOSE - t, 14.0)) for t in days])
+    sd = np.sqrt(expected * (1 - expected) / gave_up.size)
+    assert gave_up.size > 200
+    assert came_back.mean() == pytest.approx(expected, abs=4 * sd)
+    _, none_back, _ = _given_up_then_stepped(0.0, 10)
+    assert not none_back.any()  # without the cue, giving up is for good

@@ -309,6 +309,15 @@ class ConsentModel(mesa.Model):
         """Members who met a notice's one-click link today (email readers, in-app viewers; may repeat)."""
         return self._one_click_readers
 
+    def bring_to_site(self, members: np.ndarray, day: int, to_act: bool) -> None:
+        """Members visit on `day` (their next visit brought forward, never pushed back; the visit
+        process restarts from it, memoryless). `to_act`: they come to act on an intent they hold, and
+        on that visit they try (docs/ODD.md §7.6); otherwise an intent decides, as on any visit."""
+        s = self.state
+        s.next_visit[members] = np.minimum(s.next_visit[members], day)
+        if to_act:
+            s.visit_to_act[members] = True
+
     def routes_to_act(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(the choice each member wants, NO_CHOICE where their status fits their preference; the
         bitmask of routes open to it today, 0 if none): for the mechanisms."""
@@ -347,12 +356,26 @@ class ConsentModel(mesa.Model):
         )
         p = self._scale_chance("intent", p, who, t)
         forms = who[self.streams.uniform("intent", who, t) < p]
-        fade = self.param(
-            "intent_fade", forms, lambda c: consent.intent_fade_probability(c.consent.intent_half_life_days)
-        )
-        duration = self.streams.geometric_days("intent_duration", forms, t, fade)
-        s.intent_until[forms] = np.minimum(t + duration - 1, NEVER)
+        s.intent_until[forms] = self._intent_lasts_until(forms, t, "intent_duration")
         self.tally.touch(forms)
+
+    def _intent_lasts_until(self, members: np.ndarray, t: int, stream: str) -> np.ndarray:
+        """The last day of an intent formed on day t: it fades at `consent.intent_half_life_days`."""
+        fade = self.param(
+            "intent_fade", members, lambda c: consent.intent_fade_probability(c.consent.intent_half_life_days)
+        )
+        duration = self.streams.geometric_days(stream, members, t, fade)
+        return np.minimum(t + duration - 1, NEVER)
+
+    def set_out_to_act(self, members: np.ndarray, t: int, stream: str) -> None:
+        """Members (eligible, with a route open to the choice they want) set out to act on day t, before
+        its visits (a `start_of_day` hook): they hold an intent (a fresh one, which ends giving up) and
+        come to the site that day to act on it (`bring_to_site`); docs/ODD.md §7.17, §7.18."""
+        s = self.state
+        s.intent_until[members] = np.maximum(s.intent_until[members], self._intent_lasts_until(members, t, stream))
+        s.gave_up[members] = False
+        self.tally.touch(members)
+        self.bring_to_site(members, t, to_act=True)
 
     # 5a. consent requests are answered on the spot: a blocking one always, a dismissible one
     # through the `prompt` route's steps (or dismissed); the answer follows the member's lean
@@ -385,15 +408,21 @@ class ConsentModel(mesa.Model):
 
     # 5b. members with intent try their region's route on a visit
     def _attempt_routes(self, t: int, visitors: np.ndarray) -> None:
-        s, pop = self.state, self.pop
+        s = self.state
         who = visitors[(s.intent_until[visitors] >= t) & ~s.gave_up[visitors]]
-        if who.size == 0:
-            return
+        if who.size:
+            self._try_routes(t, who)
+        s.visit_to_act[visitors] = False  # a visit made to act is made once
+
+    def _try_routes(self, t: int, who: np.ndarray) -> None:
+        s, pop = self.state, self.pop
         desired = consent.desired_choice(pop.preference[who], self._enrolled(who))
         routes = self._open_routes(who, desired)
         keep = (routes != 0) & (desired != NO_CHOICE)
         who, routes, desired = who[keep], routes[keep], desired[keep]
         p_try = self._scale_chance("try", self.param("friction.try_prob", who), who, t)
+        # a member who came to act has already chosen "now" over "later": no present bias on that visit
+        p_try = np.where(s.visit_to_act[who], 1.0, p_try)
         tries = self.streams.uniform("try", who, t) < p_try
         who, routes, desired = who[tries], routes[tries], desired[tries]
         if who.size == 0:

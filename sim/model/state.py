@@ -32,6 +32,7 @@ class AgentState:
     prompt_pending: np.ndarray  # bool: will be asked a consent prompt at the next visit
     one_click_pending: np.ndarray  # bool: the in-app notice to be seen carries a one-click object link
     awaiting_decision: np.ndarray  # bool: submitted a route with a wait (objection form), not yet in effect
+    visit_to_act: np.ndarray  # bool: the next visit is one the member makes to act (ConsentModel.bring_to_site)
     profile_ingested: np.ndarray  # bool: profile and backlog already in the training set
     # posters only, aligned with Population.poster
     ingested: np.ndarray  # float32 (posters, 4): the poster's data in the set, by ledger.DATA_TYPES
@@ -62,6 +63,7 @@ class AgentState:
             prompt_pending=np.zeros(n, bool),
             one_click_pending=np.zeros(n, bool),
             awaiting_decision=np.zeros(n, bool),
+            visit_to_act=np.zeros(n, bool),
             profile_ingested=np.zeros(n, bool),
             ingested=np.zeros((p, 4), np.float32),
             face_share=np.broadcast_to(np.asarray(initial_face_share, np.float32), (p,)).copy(),

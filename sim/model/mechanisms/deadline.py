@@ -2,10 +2,11 @@
 
 The compiled policy holds, per day and region, the days left to the deadline in force
 (`PolicyTable.deadline_days`: an event's `deadline`, from the event's date to the deadline). The
-urgency u(d) = 1 / (1 + d / `time_constant_days`) (sim.model.rules.deadline: hyperbolic, its
-source and ANCHORS 9's shape there) raises the chance to form intent on an exposure and the chance
-to try on a visit: p -> 1 - (1 - p)^(1 + gain x u) (`intent_gain`, `try_gain`), as salience does.
-No state: the urgency is the same for every member of a region on a day.
+urgency u(d) = 1 / (1 + d / `time_constant_days`) (sim.model.rules.deadline: hyperbolic, its source
+and ANCHORS 9's shape there) is a cue without fresh news: each day, a member who has heard of the
+data use, wants a status other than theirs and has a route open to it sets out to act with the
+chance `act_prob` x u (`ConsentModel.set_out_to_act`: a fresh intent, which ends an earlier giving
+up, and a visit that day made to act). Members awaiting a submitted route's decision have acted.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import numpy as np
 from sim.model.declarations import Metric
 from sim.model.mechanisms.base import Mechanism
 from sim.model.rules import deadline
-from sim.model.schema import PositiveFloat, Strength, Strict, unit
+from sim.model.rules.consent import NO_CHOICE
+from sim.model.schema import PositiveFloat, Probability, Strict, unit
+from sim.model.days import NOT_YET
 
 
 class DeadlineConfig(Strict):
@@ -23,8 +26,7 @@ class DeadlineConfig(Strict):
 
     enabled: bool
     time_constant_days: PositiveFloat = unit("days")
-    intent_gain: Strength = unit("chances per unit of urgency")
-    try_gain: Strength = unit("chances per unit of urgency")
+    act_prob: Probability = unit("probability per day, on the deadline's day (urgency 1)")
 
 
 class Deadline(Mechanism):
@@ -41,17 +43,20 @@ class Deadline(Mechanism):
         ),
     )
 
-    def urgency(self, members: np.ndarray, t: int) -> np.ndarray:
-        m = self.model
-        days_left = m.policy.deadline_days[t].take(m.pop.region[members])
-        return deadline.urgency(days_left, self.param("time_constant_days", members))
-
     # hooks
-    def scale_chance(self, kind: str, p, members: np.ndarray, t: int):
-        u = self.urgency(members, t)
-        if not u.any():  # no deadline ahead: the chance exactly as it was (1 - (1 - p) may round p)
-            return p
-        return np.where(u > 0, deadline.scaled_probability(p, u, self.param(f"{kind}_gain", members)), p)
+    def start_of_day(self, t: int) -> None:
+        m = self.model
+        s, pop = m.state, m.pop
+        ahead = m.policy.deadline_days[t] >= 0  # by region
+        if not ahead.any():
+            return
+        who = np.flatnonzero(ahead.take(pop.region) & pop.eligible & (s.aware_since != NOT_YET) & ~s.awaiting_decision)
+        desired, routes = m.routes_to_act(who)
+        who = who[(desired != NO_CHOICE) & (routes != 0)]
+        days_left = m.policy.deadline_days[t].take(pop.region[who])
+        u = deadline.urgency(days_left, self.param("time_constant_days", who))
+        cued = who[m.streams.uniform("deadline_cue", who, t) < deadline.cue_probability(self.param("act_prob", who), u)]
+        m.set_out_to_act(cued, t, "deadline_intent_duration")
 
     def quantities(self, t: int) -> dict[str, np.ndarray]:
         m = self.model

@@ -6,11 +6,11 @@ friction, like any intent. Switched on, it replaces the fixed chance per exposur
 
 Event-time form: at a member's first exposure the day they set out is drawn (geometric, daily chance
 h); on that day, if they are still an eligible accepter not enrolled, with an opt-in route open and
-not given up, they form an intent; either way the next day is drawn. Under a default that enrols
-them the draw does nothing. Setting out is a plan, not a reaction to news that fades within days:
-the intent lasts as any intent (`consent.intent_half_life_days`) and at least until the member's
-next visit, where they try the route (a member who visits once in years would otherwise never
-carry it to the site).
+not given up, they set out: they form an intent (lasting as any intent, `consent.intent_half_life_days`)
+and come to the site that day to take the route (`ConsentModel.set_out_to_act`: a visit made to
+act, on which they try; setting out is a plan carried out, not a reaction to news that waits for a
+visit the member would make anyway, which for most members comes once in years); either way the next
+day is drawn. Under a default that enrols them the draw does nothing.
 """
 
 from __future__ import annotations
@@ -64,12 +64,7 @@ class OptInInterest(Mechanism):
         enrolled = consent.is_enrolled(regime, s.choice[who], pop.eligible[who], m.designs)
         wants = consent.desired_choice(pop.preference[who], enrolled) == OPTED_IN
         route = consent.has_route_to_act(regime, m.designs) & (m.routes_in_today.take(region) != 0)
-        forms = who[wants & route]
-        fade = m.param("intent_fade", forms, lambda c: consent.intent_fade_probability(c.consent.intent_half_life_days))
-        duration = m.streams.geometric_days("opt_in_intent_duration", forms, t, fade)
-        until = np.maximum(t + duration - 1, s.next_visit[forms].astype(np.int64))  # carried to the next visit
-        s.intent_until[forms] = np.maximum(s.intent_until[forms], np.minimum(until, NEVER))
-        m.tally.touch(forms)
+        m.set_out_to_act(who[wants & route], t, "opt_in_intent_duration")
 
     def scale_chance(self, kind: str, p, members: np.ndarray, t: int):
         """An accepter's intent comes from the yearly rate, not from a chance per exposure."""

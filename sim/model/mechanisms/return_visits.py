@@ -12,7 +12,10 @@ bring them to it the next day, dormant members included (sim.model.rules.return_
   act at once; a notice's one-click link is the route of §7.6.
 
 The visit is the member's next visit brought forward, never pushed back; the visit process restarts
-from it (memoryless). On it the member acts as any visitor (§7.5, §7.6).
+from it (memoryless). A story or a contact brings a member to look (an intent decides what they do
+there, as on any visit: §7.5, §7.6); a notice that moved a member brings them to act, and on that
+visit they try (`ConsentModel.bring_to_site`: present bias is the putting off of a step, and they
+came to take it).
 """
 
 from __future__ import annotations
@@ -43,14 +46,14 @@ class ReturnVisits(Mechanism):
         shocks, _, attention = model.world.event_attention()
         self.event_prob = guidance.share_of_attention(shocks, attention)  # [day, cell]
 
-    def bring_back(self, members: np.ndarray, p: np.ndarray, stream: str, t: int) -> None:
+    def bring_back(self, members: np.ndarray, p: np.ndarray, stream: str, t: int, to_act: bool = False) -> None:
         """Members come to the site on day t + 1 with probabilities p (drawn only where p > 0)."""
         m = self.model
         hit = p > 0
         if not hit.any():  # nothing to draw (e.g. a response probability of 0)
             return
         back = members[hit][m.streams.uniform(stream, members[hit], t) < p[hit]]
-        m.state.next_visit[back] = np.minimum(m.state.next_visit[back], t + 1)
+        m.bring_to_site(back, t + 1, to_act)
 
     # hooks
     def told(self, t: int, told: np.ndarray, telling: np.ndarray, p: np.ndarray) -> None:
@@ -74,4 +77,4 @@ class ReturnVisits(Mechanism):
         desired, routes = m.routes_to_act(readers)
         moved = (desired != NO_CHOICE) & (routes != 0)
         chance = return_visits.notice_chance(self.param("notice_response_prob", readers), moved)
-        self.bring_back(readers, chance, "return_visit_notice", t)
+        self.bring_back(readers, chance, "return_visit_notice", t, to_act=True)
