@@ -13,7 +13,7 @@ tests/test_layers.py):
   checks), sensitivity (the design runner, Morris and Sobol).
 - `sim.reports`: figures, sweep plots and the docs' parameter table.
 - `sim.brief`: policy briefs from sweeps (`python -m sim.brief`).
-- `sim.explorer`: the browser explorer (`solara run sim/explorer/app.py`).
+- `sim.explorer`: the browser explorer (`python -m sim.explorer`).
 - `sim.verification`: the per-object Mesa reference that checks the array engine.
 - `sim/conf` (the project's `conf/`) and `sim/data`: configs and data, found through the package.
 

@@ -1,1 +1,1 @@
-"""The browser explorer on Mesa's SolaraViz: `solara run sim/explorer/app.py`."""
+"""The browser explorer, built from Mesa's SolaraViz pieces: start it with `python -m sim.explorer`."""
