@@ -11,7 +11,7 @@ answers (ANCHORS 1, 12, 13) and a hidden layer's difficulty (ANCHORS 3). Stage t
 (sim.analysis.waves) infers the dynamic behaviour from the simulated targets with stage one's
 sample as the prior of its parameters: history matching in waves (the not-implausible region
 of each wave is the next one's proposal), then every simulated set weighted by prior / proposal x
-a Gaussian kernel of the targets' measurement errors.
+a Gaussian kernel of the targets' measurement errors and the simulator's seed noise.
 
 Why this method (measured here, 2026-12-01): a parameter set costs about 1-4 s through the
 twelve stage-two scenarios (two of them 4 and 17 years long), so a fit affords a few thousand
@@ -85,7 +85,7 @@ def fit(args) -> int:
     write_json(store / "proposals.json", [q.to_json() for q in proposals])
     t = table.table()
     t = {k: v[t["wave"] <= args.waves] for k, v in t.items()}  # a later wave cut off (fewer --waves) is left out
-    w = waves.posterior_weights(table.targets, t["y"], t["u"], t["wave"], proposals, table.bounds)
+    w = waves.posterior_weights(table.targets, t["y"], t["u"], t["wave"], proposals, table.bounds, seed_sd)
     keep = w > 1e-9 * w.max()
     names = table.fitted + one.parameters
     values = np.array([[v[p["name"]] for p in names] for v in table.values_of(t["u"][keep], t["row"][keep])])
@@ -94,7 +94,7 @@ def fit(args) -> int:
     ran = software()
     provenance = {
         "method": "two stages: likelihood (stage one); history matching in waves, then importance-weighted ABC "
-        "with a Gaussian kernel of the measurement errors (stage two)",
+        "with a Gaussian kernel of the measurement errors and the simulator's seed noise (stage two)",
         "agents": args.agents,
         "waves": args.waves,
         "sets_per_wave": args.sets_per_wave,

@@ -76,7 +76,7 @@ def calibration_checks(out_dir, table, t: dict, w: np.ndarray, proposals, seed_s
     identified = sum(r["identified"] for r in rows)
 
     covered = waves.recovery(table.targets, t["y"], t["u"], t["wave"], proposals, table.bounds,
-                             args.recovery_truths, np.random.default_rng([args.seed, 7]))  # fmt: skip
+                             args.recovery_truths, np.random.default_rng([args.seed, 7]), seed_sd=seed_sd)  # fmt: skip
     coverage = float(covered.mean())
     return {
         "joint_fit": {

@@ -290,7 +290,12 @@ def experiment_list(conf_dir: Path = CONF_DIR) -> str:
         params = (((data.get("hydra") or {}).get("sweeper") or {}).get("params")) or {}
         sweeps = "<br>".join(f"`{k}={format_value(v)}`" for k, v in params.items()) or "-"
         besides = {k: v for k, v in data.items() if k not in ("defaults", "hydra", "progress")}
-        sets = ", ".join(f"`{k}={format_value(v)}`" for k, v in leaves(besides).items() if k) or "-"
+        groups = [  # config groups the experiment chooses (its defaults list), Hydra's own aside
+            f"`{k.removeprefix('override /')}={v}`"
+            for entry in data.get("defaults") or [] if isinstance(entry, dict)
+            for k, v in entry.items() if not k.removeprefix("override /").startswith("hydra")
+        ]  # fmt: skip
+        sets = ", ".join([*groups, *(f"`{k}={format_value(v)}`" for k, v in leaves(besides).items() if k)]) or "-"
         lines.append(f"| `{path.stem}` | {_cell(_header_comment(text))} | {_cell(sweeps)} | {_cell(sets)} |")
     return "\n".join(lines)
 
