@@ -27,7 +27,9 @@ from sim.model.config import validate_config
 from sim.run.compose import DATA_DIR, compose_raw
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY = ["population.agents=1500", "population.min_agents_per_region=100", "end=2024-10-31", "progress=false"]
+# seeds only (uncertainty=none): the brief of a seed-only sweep (a posterior one: tests/test_ensembles.py)
+TINY = ["population.agents=1500", "population.min_agents_per_region=100", "end=2024-10-31", "progress=false",
+        "uncertainty=none"]  # fmt: skip
 DATE = "2026-11-23"
 
 
@@ -256,6 +258,30 @@ def test_every_finding_is_given_when_the_sweeps_support_it(brief):
     assert "Figure" in findings
 
 
+def test_the_limitations_say_what_the_runs_had_on(brief):
+    from types import SimpleNamespace
+
+    from sim.brief.context import model_limitations
+
+    limits = _section((brief / "brief.md").read_text(), "Limitations")
+    assert "Preferences move only among the indifferent" in limits and "Preferences are fixed" not in limits
+    assert "Membership changes" in limits and "one opt-out route at a time" not in limits
+    assert "UK's 2024 data rests on an assumption" in limits  # the real policy is among the runs
+    off = {"concern": {"enabled": False}, "membership": {"enabled": False}, "policy": {"name": "prominent_toggle"}}
+    on = {"concern": {"enabled": True}, "membership": {"enabled": False}, "policy": {"name": "prominent_toggle"}}
+    fixed = " ".join(model_limitations([SimpleNamespace(configs={"a": off})]))
+    assert "Preferences are fixed" in fixed and "minors never age into eligibility" in fixed and "UK" not in fixed
+    mixed = " ".join(model_limitations([SimpleNamespace(configs={"a": off, "b": on})]))
+    assert "the concern switch differs" in mixed
+
+
+def test_a_seed_only_brief_says_so_before_its_first_number(brief):
+    text = (brief / "brief.md").read_text()
+    notice = text.index("**Seed-only intervals.**")
+    assert notice < text.index("## The question") < text.index("## Key findings")
+    assert "uncertainty=posterior" in text[notice : text.index("## The question")]
+
+
 def test_html_is_self_contained_with_every_figure_embedded(brief):
     html = (brief / "brief.html").read_text()
     figures = list((brief / "figures").glob("*.png"))
@@ -385,7 +411,7 @@ def test_publicity_finding_compares_a_story_and_printed_steps_paired_by_seed(tmp
     story = "[{date:'2024-11-01',regions:[all],level:high,label:campaign}]"
     cmd = [sys.executable, "-m", "sim.run", "-m", "+experiment=publicity",
            f"awareness.media.extra_events=choice([],{story})", "guidance.coverage_share=0.0,1.0",
-           "policy.route_override=settings_toggle", "seed=range(0,2)",
+           "policy.route_override=settings_toggle", "seed=range(0,2)", "uncertainty=none",
            "population.agents=3000", "population.min_agents_per_region=200", "end=2025-01-31",
            "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={sweep_dir}"]  # fmt: skip
     done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -120,6 +122,7 @@ def test_a_regimes_sweep_with_posterior_draws_gives_wider_intervals_and_the_brie
     text = (sweep / "brief" / "brief.md").read_text()
     assert "are 4 parameter sets drawn from the calibrated\nposterior times 2 seeds" in text
     assert "times as wide as seed-only ones" in text and "seed replicates only" not in text
+    assert "Seed-only intervals" not in text
     assert (sweep / "brief" / "figures").is_dir()
 
 
@@ -186,3 +189,20 @@ def test_the_volume_and_timing_priors_are_drawn_into_every_posterior_draw(tmp_pa
     assert all(isinstance(c.training.first_pull_lag_days, int) for c in configs)
     tokens = np.array([r[-1, -1, INDEX["dataset_text_tokens"]] for r in simulate_many(configs)])
     assert np.unique(tokens).size == len(configs)
+
+
+def test_a_single_posterior_run_prints_the_median_with_its_range_and_says_so(tmp_path, capsys):
+    """A run with posterior draws prints, per region, the median over its draws with the 10%-90%
+    range over them, and says that it is a median; the range holds the median (issue 30)."""
+    result = execute(_config("uncertainty=posterior", "uncertainty.draws=4"), tmp_path / "run")
+    printed = capsys.readouterr().out
+    assert "median over 4 posterior draws, 10%-90% over them in brackets" in printed
+    us = next(line for line in printed.splitlines() if line.startswith("US "))
+    median, low, high = (float(x) for x in re.findall(r"([\d.]+)%", us)[:3])  # enrolled: median (q10 to q90)
+    assert low <= median <= high
+    band = result["interval"]
+    assert band["draws"] == 4
+    for code, m in result["regions"].items():
+        assert band["q10"][code]["enrolled_share"] <= m["enrolled_share"] <= band["q90"][code]["enrolled_share"]
+    seeds_only = execute(_config(), tmp_path / "seeds")
+    assert "interval" not in seeds_only and "posterior draws" not in capsys.readouterr().out

@@ -15,8 +15,10 @@ from hydra import compose, initialize_config_dir
 from sim.run.compose import CONF_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY = ["population.agents=1500", "population.min_agents_per_region=100", "end=2024-10-31", "progress=false"]
-EXPERIMENTS = ("regimes", "friction", "attention", "retroactive", "publicity")
+# seeds only (uncertainty=none): these tests are of sweeping and aggregating, not of posterior draws
+TINY = ["population.agents=1500", "population.min_agents_per_region=100", "end=2024-10-31", "progress=false",
+        "uncertainty=none"]  # fmt: skip
+EXPERIMENTS = ("regimes", "designs", "friction", "attention", "retroactive", "publicity")
 
 
 def _sweep(tmp_path: Path, *overrides: str, name: str = "sweep") -> tuple[subprocess.CompletedProcess, Path]:
@@ -36,6 +38,7 @@ def test_each_named_experiment_sweeps_replicate_seeds_through_joblib(name):
     assert cfg.hydra.launcher._target_.endswith("JoblibLauncher")
     assert cfg.hydra.launcher.n_jobs == -1
     assert cfg.progress is False
+    assert cfg.uncertainty.mode == "posterior" and cfg.uncertainty.draws >= 10  # intervals beyond seeds (issue 30)
 
 
 def test_regimes_sweep_aggregates_replicates_and_draws_every_figure(tmp_path):

@@ -69,10 +69,17 @@ TARGETS_FILE = CONF_DIR / "calibration" / "targets.yaml"
 RATIO_MEASURES = {"layer_ratio", "flow_ratio", "share_ratio", "prompt_log_odds_ratio"}  # targets that are not shares
 
 
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the checkout (or site-packages) that holds sim/
+
+
 def _shown(path: Path) -> str:
-    """A path as the reader should see it: relative to the working folder when under it."""
+    """A path as the reader should see it: relative to the working folder when under it, else to the
+    project (the packaged calibration and sensitivity results: sim/data/...), never this machine's."""
     path = Path(path).resolve()
-    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+    for root in (Path.cwd(), PROJECT_ROOT):
+        if path.is_relative_to(root):
+            return str(path.relative_to(root))
+    return str(path)
 
 
 def lookup(config, dotted: str):
@@ -485,9 +492,47 @@ def assumptions(sweeps: list[Sweep]) -> dict:
     return {"rows": rows, "n_parameters": len(sources)}
 
 
+def _all_on(sweeps: list[Sweep], switch: str) -> bool | None:
+    """True if every run config of the sweeps has `switch` on, False if none has, None if mixed."""
+    values = {bool(lookup(c, switch)) for s in sweeps for c in s.configs.values()}
+    return values.pop() if len(values) == 1 else None
+
+
+def model_limitations(sweeps: list[Sweep]) -> list[str]:
+    """What the model leaves out, said for the behaviours these runs had on (docs/ODD.md §11)."""
+    concern, membership = _all_on(sweeps, "concern.enabled"), _all_on(sweeps, "membership.enabled")
+    out = [
+        {
+            True: "Preferences move only among the indifferent, who object while coverage lasts (docs/ODD.md "
+            "§7.13); objectors and accepters keep theirs over the horizon.",
+            False: "Preferences are fixed over the horizon (the concern mechanism is off in these runs).",
+            None: "Preferences move with coverage in some runs and are fixed in others (the concern switch "
+            "differs between them).",
+        }[concern],
+        {
+            True: "Membership changes: members join, members aged 16-17 turn 18 and enter, dormant accounts "
+            "close (docs/ODD.md §7.15); nobody returns after closing.",
+            False: "Membership is fixed: nobody joins or leaves, and minors never age into eligibility (the "
+            "membership mechanism is off in these runs).",
+            None: "Membership changes in some runs and is fixed in others (the membership switch differs).",
+        }[membership],
+        "A region may offer several opt-out routes at once (the settings toggle and the objection form), "
+        "and members try them in an order of their own (docs/ODD.md §7.6).",
+        "What a model provider does with the data after ingestion is not modelled.",
+    ]
+    if any(c.get("policy", {}).get("name") == "linkedin_actual" for s in sweeps for c in s.configs.values()):
+        out.append(
+            "Under the real policy the UK's 2024 data rests on an assumption: its training phase ended with the "
+            "suspension after two days, and the model's first pull of a region comes `training.first_pull_lag_days` "
+            "after the phase starts (an assumption; posterior runs draw it from its prior; docs/ODD.md §7.8), so "
+            "whether the UK's backlog was pulled before the suspension is the assumption's, not the evidence's."
+        )
+    return out
+
+
 def limitations(sweeps: list[Sweep], findings: dict, context_drivers: dict) -> list[str]:
-    """Limitations that depend on what was run (the model's own are in the template)."""
-    out = []
+    """The limitations: the model's, for the behaviours these runs had on, then those of what was run."""
+    out = model_limitations(sweeps)
     replicates = min(s.replicates() for s in sweeps)
     if replicates < 10:
         out.append(

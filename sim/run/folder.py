@@ -176,6 +176,7 @@ def execute(config: SimConfig, out_dir: Path, run_info: dict | None = None, toke
         result = summary(config, records)
         record = provenance(config, records, wall, started)
         if ensemble:
+            result["interval"] = ensemble.pop("interval")
             result["posterior_ensemble"] = record["posterior_ensemble"] = ensemble
         write_json(stage / PROVENANCE, record)
         if config.figures:
@@ -200,19 +201,30 @@ def execute(config: SimConfig, out_dir: Path, run_info: dict | None = None, toke
 
 def _run_ensemble(config: SimConfig, stage: Path) -> tuple[Records, pd.DataFrame, dict]:
     """Every posterior draw of the run (sim.run.ensemble): the series of all draws with a `draw`
-    column, the draws' values in draws.csv, and the median over draws for the run's summary (every
-    draw has the run's seed, so the same sample and calendar)."""
+    column, the draws' values in draws.csv, the median over draws for the run's summary and its
+    10%-90% range at the horizon for the printed table (every draw has the run's seed, so the same
+    sample and calendar)."""
     from sim.run.ensemble import DRAW, simulate_draws
 
     draws, table, ensemble = simulate_draws(config)
     atomic_write(stage / DRAWS, lambda p: table.to_csv(p, index=False, float_format="%.8g"))
     frames = [series_frame(r).assign(**{DRAW: k}) for k, r in enumerate(draws)]
     first = draws[0]
-    median = Records(
-        np.median(np.stack([r.values for r in draws]), axis=0), first.dates, first.agents_per_region, first.joiners
-    )
+    values = np.stack([r.values for r in draws])
+    median = Records(np.median(values, axis=0), *_axes_of(first))
     ensemble["summary"] = "median over the posterior draws"
+    ensemble["interval"] = {"draws": len(draws)}
+    for name, q in (("q10", 10), ("q90", 90)):
+        band = Records(np.percentile(values, q, axis=0), *_axes_of(first))
+        ensemble["interval"][name] = {
+            code: {metric: m[metric] for metric, _ in TABLE_COLUMNS} for code, m in band.on_day(-1).items()
+        }
     return median, pd.concat(frames, ignore_index=True), ensemble
+
+
+def _axes_of(records: Records) -> tuple:
+    """What a summary over draws keeps of one draw's records: dates, agents per region, joiners."""
+    return records.dates, records.agents_per_region, records.joiners
 
 
 def _readable(x: float) -> str:
@@ -222,13 +234,41 @@ def _readable(x: float) -> str:
     return f"{x:.0f}"
 
 
+TABLE_COLUMNS = (  # (metric, heading): the printed table's columns after the region
+    (HEADLINE[0], "enrolled"),
+    (HEADLINE[1], "opted out"),
+    ("objector_share", "objectors"),
+    (HEADLINE[2], "consent gap"),
+    (HEADLINE[3], "text tokens"),
+    (HEADLINE[4], "face images"),
+)
+
+
+def _cell(metric: str, value: float, interval: tuple[float, float] | None) -> str:
+    show = _readable if metric.startswith("dataset_") else (lambda x: f"{x:.1%}")
+    if interval is None:
+        return show(value)
+    return f"{show(value)} ({show(interval[0])} to {show(interval[1])})"
+
+
 def summary_table(result: dict) -> str:
-    """A short table per region at the horizon."""
-    head = f"{'region':<8}{'enrolled':>10}{'opted out':>11}{'consent gap':>13}{'text tokens':>18}{'face images':>17}"
-    lines = [f"{result['policy']} at {result['horizon_date']} (shares of eligible members)", head, "-" * len(head)]
+    """A short table per region at the horizon; for a posterior ensemble, the median over its draws
+    with the 10%-90% range over them in brackets (`result["interval"]`)."""
+    interval = result.get("interval")
+    rows, excluded = [], []
     for code, m in result["regions"].items():
-        lines.append(
-            f"{code:<8}{m[HEADLINE[0]]:>10.1%}{m[HEADLINE[1]]:>11.1%}{m[HEADLINE[2]]:>13.1%}"
-            f"{_readable(m[HEADLINE[3]]):>18}{_readable(m[HEADLINE[4]]):>17}"
-        )
+        bands = [(interval["q10"][code][k], interval["q90"][code][k]) if interval else None for k, _ in TABLE_COLUMNS]
+        rows.append([code, *(_cell(k, m[k], b) for (k, _), b in zip(TABLE_COLUMNS, bands, strict=True))])
+        if code != "ALL" and m[HEADLINE[0]] == 0 and m[HEADLINE[1]] == 0:
+            excluded.append(code)
+    head = ["region", *(h for _, h in TABLE_COLUMNS)]
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    line = lambda r: f"{r[0]:<{widths[0]}}" + "".join(f"  {c:>{w}}" for c, w in zip(r[1:], widths[1:], strict=True))  # noqa: E731
+    what = "shares of eligible members"
+    if interval:
+        what += f"; median over {interval['draws']} posterior draws, 10%-90% over them in brackets"
+    lines = [f"{result['policy']} at {result['horizon_date']} ({what})", line(head), "-" * len(line(head))]
+    lines += [line(r) for r in rows]
+    if excluded:
+        lines.append(f"({', '.join(excluded)}: nobody enrolled at the horizon; ALL's shares count their members too)")
     return "\n".join(lines)
