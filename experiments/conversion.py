@@ -13,6 +13,10 @@ waiting for a form's effect) at the end of the case's day; the share of them who
 with a one-step route in it (`policy=prominent_toggle`). The anchors it is read against:
 ANCHORS 9 (My Health Record: 3% of all members in 8 weeks under sustained coverage, through a form)
 and ANCHORS 10 (a personal notice with a short route: one to a few percent of all within weeks).
+A second table: opting in unasked (docs/ODD.md §7.17), `policy=opt_in_unasked` (an unticked box
+nobody is asked about, the settings path to opt in) for five years from the default start: the share
+of all eligible members, and of accepters, opted in after one, three and five years, against ANCHORS
+10 (France's DMP: 15% of the insured after 17 years; "a few percent over years").
 Every number is measured here; nothing is typed in.
 """
 
@@ -31,7 +35,7 @@ from sim.core.provenance import software
 from sim.model.config import validate_config
 from sim.model.engine import ConsentModel
 from sim.model.regions import REGION_CODES
-from sim.model.rules.consent import OBJECT, OPTED_OUT
+from sim.model.rules.consent import ACCEPT, OBJECT, OPTED_IN, OPTED_OUT
 from sim.model.state import NOT_YET
 
 CASES = {
@@ -40,6 +44,7 @@ CASES = {
     "email of 2024-11-20 with a one-step route (prominent_toggle)": (["policy=prominent_toggle"], "2024-11-20", ["US"]),
 }
 WINDOW_DAYS = 30
+OPT_IN_YEARS = (1, 3, 5)
 
 
 def conversion(overrides: list[str], day: str, regions: list[str], agents: int, seed: int) -> dict:
@@ -64,10 +69,31 @@ def conversion(overrides: list[str], day: str, regions: list[str], agents: int, 
     }
 
 
+def opt_in_unasked(agents: int, seed: int) -> dict[int, dict]:
+    """Shares opted in (of eligible members, of eligible accepters) after each of OPT_IN_YEARS under
+    `policy=opt_in_unasked`, member-weighted."""
+    raw = compose_raw(["progress=false", f"population.agents={agents}", f"seed={seed}", "policy=opt_in_unasked"])
+    start = dt.date.fromisoformat(str(raw["start"]))
+    raw["end"] = start.replace(year=start.year + max(OPT_IN_YEARS)).isoformat()
+    model = ConsentModel(validate_config(raw))
+    out = {}
+    for years in OPT_IN_YEARS:
+        stop = (start.replace(year=start.year + years) - start).days
+        while model.day < stop and model.running:
+            model.step()
+        s, pop = model.state, model.pop
+        weight = np.where(pop.eligible, pop.weight, 0.0)
+        opted_in = s.choice == OPTED_IN
+        accepters = weight * (pop.preference == ACCEPT)
+        out[years] = {"all": float(np.sum(weight * opted_in) / np.sum(weight)),
+                      "accepters": float(np.sum(accepters * opted_in) / np.sum(accepters))}  # fmt: skip
+    return out
+
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def markdown(out: dict, agents: int, seed: int) -> str:
+def markdown(out: dict, opt_in: dict, agents: int, seed: int) -> str:
     commit = software()["git"]["commit"] or "unknown"
     lines = [
         "# Conversion: how many aware objectors act within 30 days",
@@ -86,6 +112,19 @@ def markdown(out: dict, agents: int, seed: int) -> str:
     ]
     for name, r in out.items():
         lines.append(f"| {name} | {r['cohort_agents']:,} | {r['converted_share']:.1%} |")
+    lines += [
+        "",
+        "## Opting in unasked",
+        "",
+        "`policy=opt_in_unasked` (an unticked box nobody is asked about; opting in through the settings path)",
+        "from the default start: the share of eligible members, and of accepters, opted in. Anchor: ANCHORS 10",
+        "(France's DMP, an opt-in record nobody was asked about: about 15% of the insured after 17 years).",
+        "",
+        "| after | opted in, of all members | of accepters |",
+        "|---|---|---|",
+    ]
+    for years, r in opt_in.items():
+        lines.append(f"| {years} year{'s' if years > 1 else ''} | {r['all']:.1%} | {r['accepters']:.1%} |")
     return "\n".join(lines) + "\n"
 
 
@@ -96,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "CONVERSION.md")
     args = parser.parse_args(argv)
     out = {name: conversion(o, day, regions, args.agents, args.seed) for name, (o, day, regions) in CASES.items()}
-    text = markdown(out, args.agents, args.seed)
+    text = markdown(out, opt_in_unasked(args.agents, args.seed), args.agents, args.seed)
     write_text(args.out, text)
     print(text, end="")
     print(f"wrote {args.out}")
