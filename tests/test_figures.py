@@ -255,8 +255,8 @@ def test_the_consent_gap_draws_median_lines_not_stacked_medians(sweep_meta):
 
 
 def test_a_posterior_sweep_says_its_bands_cover_draws():
-    line = figures.caption([0, 1], [20000], "2024-09-01", "2026-12-31", {"mode": "posterior", "draws": 50}, 2)
-    assert "50 posterior draws" in line and "2 seeds" in line
+    line = figures.caption([0, 1], [20000], "2024-09-01", "2026-12-31", {"mode": "posterior", "draws": 50}, 100)
+    assert "over 100 replicates (2 seeds x 50 posterior draws)" in line
     assert "seed noise only" in figures.caption([0, 1], [20000], "2024-09-01", "2026-12-31", None, 2)
 
 
@@ -266,3 +266,16 @@ def test_nice_top_keeps_small_shares_off_a_zero_to_one_axis():
     assert figures.nice_top(0.95) == 1.0
     for v in (0.003, 0.04, 0.13, 0.3, 0.7):
         assert v < figures.nice_top(v) <= 1.0
+
+
+def test_a_title_names_each_kind_of_choice_once(monkeypatch):
+    """Designs whose words overlap ("opted out or declined the request" beside "declined the request")
+    give each kind once in the title, and a design where nobody can refuse adds nothing."""
+    from sim.reports import plot
+
+    words = {"a": {"opted_out_share": "declined the request"},
+             "b": {"opted_out_share": "opted out or declined the request"},
+             "c": {"opted_out_share": "none can opt out"}, "d": {"opted_out_share": "opted out"}}  # fmt: skip
+    monkeypatch.setitem(plot._META, "words", words)
+    groups = [(None, None, p, None) for p in words]
+    assert plot._choice_title(groups, "opted_out_share", "opted out") == "declined the request or opted out"

@@ -10,6 +10,8 @@ prints that message in the finding's place. The wording of the sentences is in t
 from __future__ import annotations
 
 from sim.brief.sources import MissingData, Sweep, norm
+from sim.model.regions import REGION_CODES
+from sim.reports.names import EXCLUDED_REGIONS, policy_name, region_name
 from sim.reports.plot import GUIDANCE, story_of, strongest_story
 from sim.reports.plot import STORY as EXTRA_MEDIA
 
@@ -92,6 +94,35 @@ def objectors(sweeps: list[Sweep], baseline: str) -> dict:
     low_policy, low = min(by_policy, key=lambda p: p[1].median)
     out["lowest"] = {"policy": low_policy, "still_enrolled": low}
     return out
+
+
+def at_a_glance(sweeps: list[Sweep], baseline: str) -> dict:
+    """The brief's first answer: how many opted out under the baseline, where most and fewest did
+    (regions excluded from training left out), and under which other policy most objectors are out."""
+    sweep = sweep_varying(sweeps, POLICY, "regimes")
+    _baseline_in(sweep, baseline)
+    by_region = [
+        (code, sweep.get("opted_out_share", region=code, policy=baseline))
+        for code in REGION_CODES
+        if code not in EXCLUDED_REGIONS
+    ]
+    most, fewest = max(by_region, key=lambda r: r[1].median), min(by_region, key=lambda r: r[1].median)
+    others = [(p, sweep.get("objectors_enrolled_share", policy=p)) for p in sweep.values(POLICY) if p != baseline]
+    best_policy, best = min(others, key=lambda p: p[1].median) if others else (None, None)
+    return {
+        "sweep": sweep.name,
+        "date": _date(sweep),
+        "policy": baseline,
+        "policy_name": policy_name(baseline),
+        "opted_out": sweep.get("opted_out_share", policy=baseline),
+        "objectors_enrolled": sweep.get("objectors_enrolled_share", policy=baseline),
+        "tokens": sweep.get("dataset_text_tokens", kind="count", unit="tokens", policy=baseline),
+        "faces": sweep.get("dataset_face_images", kind="count", policy=baseline),
+        "most": {"region": region_name(most[0]), "opted_out": most[1]},
+        "fewest": {"region": region_name(fewest[0]), "opted_out": fewest[1]},
+        "best": None if best_policy is None else {"policy": best_policy, "policy_name": policy_name(best_policy),
+                                                  "objectors_enrolled": best},  # fmt: skip
+    }
 
 
 def faces(sweeps: list[Sweep], baseline: str) -> dict:
@@ -180,6 +211,7 @@ def publicity(sweeps: list[Sweep], baseline: str) -> dict:
 
 
 FINDINGS = {
+    "at_a_glance": at_a_glance,
     "training_set": training_set,
     "objectors": objectors,
     "faces": faces,

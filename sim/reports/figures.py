@@ -206,12 +206,13 @@ def add_footer(fig, lines: list[str]) -> None:
     fig.supxlabel(text, x=0.01, ha="left", fontsize=6, color="0.15", linespacing=1.3)
 
 
-def interval_note(uncertainty: dict | None, replicates: int | None) -> str:
-    """What a band covers: seeds only, or posterior draws (and seeds)."""
+def interval_note(uncertainty: dict | None, replicates: int | None, seeds: int = 1) -> str:
+    """What a band covers: seeds only, or posterior draws (and seeds). `replicates`: per setting (a
+    posterior sweep's are its seeds x its draws)."""
     mode = (uncertainty or {}).get("mode", "none")
     draws = (uncertainty or {}).get("draws", 0)
-    if mode == "posterior" and replicates and replicates > 1:
-        return f"bands: 10-90% over {replicates} seeds x {draws} posterior draws per run"
+    if mode == "posterior" and replicates and replicates > 1 and seeds > 1:
+        return f"bands: 10-90% over {replicates} replicates ({seeds} seeds x {draws} posterior draws)"
     if mode == "posterior":
         return f"bands: 10-90% over {draws} posterior draws (parameter uncertainty, one seed)"
     if replicates and replicates > 1:
@@ -224,7 +225,7 @@ def caption(seeds, agents, start, end, uncertainty: dict | None, replicates: int
     seed_text = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {', '.join(map(str, seeds))}" if seeds else ""
     agents_text = ", ".join(f"{int(a):,}" for a in sorted({int(a) for a in agents})) if agents else "?"
     span = f"{pd.Timestamp(start):%-d %b %Y} to {pd.Timestamp(end):%-d %b %Y}"
-    return f"{seed_text}; {agents_text} agents; {span}; {interval_note(uncertainty, replicates)}."
+    return f"{seed_text}; {agents_text} agents; {span}; {interval_note(uncertainty, replicates, max(len(seeds), 1))}."
 
 
 def human(value: float, unit: str, scale: float | None = None) -> str:

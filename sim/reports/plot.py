@@ -274,7 +274,7 @@ def _caption_lines(reduced: pd.DataFrame, bands: bool = True) -> list[str]:
     )
     line = caption(seeds, agents, start, end, meta.get("uncertainty"), replicates)
     if not bands:
-        over = f"over {replicates} replicate seeds" if replicates and replicates > 1 else "of one run"
+        over = f"over {replicates} replicates" if replicates and replicates > 1 else "of one run"
         line = line.rsplit(";", 1)[0] + f"; lines: medians {over}, no bands."
     return [line, *(f"Warning: {w}" for w in _CAPTION)]
 
@@ -308,7 +308,8 @@ def _region_grid():
 def _choice_title(groups, metric: str, default: str) -> str:
     """The words for a choice across the series' designs: "opted out" alone, or "declined the
     request or opted out" where opt-in and opt-out designs are compared (no-option ones left out)."""
-    words = list(dict.fromkeys(_words(g[2]).get(metric, default) for g in groups))
+    phrases = (_words(g[2]).get(metric, default) for g in groups)
+    words = list(dict.fromkeys(part for phrase in phrases for part in phrase.split(" or ")))  # each kind once
     shown = [w for w in words if not w.startswith("none can")] or words
     return " or ".join(shown)
 
@@ -424,8 +425,10 @@ def dataset_figure(reduced, varying):
         for series_label_, style, _policy, frame in groups:
             _draw(ax, frame, metric, ALL, scale, series_label_, style)
         ref_label, _, _, ref = groups[-1]
-        last = ref[(ref.metric == metric) & (ref.region == ALL) & (ref.date == end)]["median"]
-        total = human(float(last.iloc[0]), label.split(" (")[0], scale) if len(last) else "n/a"
+        last = ref[(ref.metric == metric) & (ref.region == ALL) & (ref.date == end)]
+        total = human(float(last["median"].iloc[0]), label.split(" (")[0], scale) if len(last) else "n/a"
+        if len(last) and last.q90.iloc[0] > last.q10.iloc[0]:  # the interval beside the number
+            total += f" ({last.q10.iloc[0] / scale:,.0f}-{last.q90.iloc[0] / scale:,.0f})"
         who = "baseline" if "(baseline)" in ref_label else ref_label.split(",")[0]
         ax.set_title(f"{label.capitalize()}, cumulative\n{who}: {total} by {end:%-d %b %Y}")
         ax.set_ylabel(unit)
