@@ -210,7 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--agents", type=int, default=3_000, help="agents per scenario run (see docs/CALIBRATION.md)")
     parser.add_argument("--waves", type=int, default=4, help="history-matching waves (the shipped fit: 4)")
-    parser.add_argument("--sets-per-wave", type=int, default=600, help="parameter sets simulated per wave (the shipped fit: 600)")
+    parser.add_argument(
+        "--sets-per-wave", type=int, default=600, help="parameter sets simulated per wave (the shipped fit: 600)"
+    )
     parser.add_argument("--chunk", type=int, default=24, help="sets simulated together (one batch, one file)")
     parser.add_argument("--workers", type=int, default=2, help="local processes")
     parser.add_argument("--stage-one-draws", type=int, default=2_000, help="stage one's importance sample")

@@ -107,7 +107,8 @@ def test_a_deadline_raises_opt_outs_as_it_nears_and_not_after_it():
 RETRY = (*EVERY_MECHANISM_OFF, "deadline.enabled=true", "policy.initial.route=prominent_toggle",
          "awareness.media.base_per_day.default=0", "awareness.word_of_mouth.strength=0",
          "friction.attempts_per_intent=1000", "end=2024-10-20",
-         "policy.events=[{date:'2024-09-11',regions:[all],regime:default_on,notice:[email],deadline:'2024-10-11'}]")  # fmt: skip
+         "policy.events=[{date:'2024-09-11',regions:[all],regime:default_on,notice:[email],"
+         "deadline:'2024-10-11'}]")  # fmt: skip
 NOTICE, CLOSE = 10, 40  # the notice's day and the deadline's, from the default start (2024-09-01)
 
 

@@ -122,7 +122,6 @@ def test_one_hidden_layer_divides_completion_several_fold_as_calibrated():
     )
 
 
-
 # ---------------------------------------------------------------- motivated completion: the search offset
 TOGGLE = "settings_toggle"  # the real four-step path (ANCHORS 8): what an offset's meaning is told on
 

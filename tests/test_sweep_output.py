@@ -17,7 +17,8 @@ ENV = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
 def test_a_sweep_prints_progress_and_a_summary_only(tmp_path):
     sweep = tmp_path / "sweep"
     cmd = [sys.executable, "-m", "sim.run", "-m", "+experiment=regimes", "policy=linkedin_actual,eu_affirmative",
-           "seed=0,1", "uncertainty=none", "population.agents=1000", "population.min_agents_per_region=50", "end=2024-09-20",
+           "seed=0,1", "uncertainty=none", "population.agents=1000", "population.min_agents_per_region=50",
+           "end=2024-09-20",
            f"hydra.sweep.dir={sweep}"]  # fmt: skip
     done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=ENV)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -120,8 +120,9 @@ def at_a_glance(sweeps: list[Sweep], baseline: str) -> dict:
         "faces": sweep.get("dataset_face_images", kind="count", policy=baseline),
         "most": {"region": region_name(most[0]), "opted_out": most[1]},
         "fewest": {"region": region_name(fewest[0]), "opted_out": fewest[1]},
-        "best": None if best_policy is None else {"policy": best_policy, "policy_name": policy_name(best_policy),
-                                                  "objectors_enrolled": best},  # fmt: skip
+        "best": None
+        if best_policy is None
+        else {"policy": best_policy, "policy_name": policy_name(best_policy), "objectors_enrolled": best},  # fmt: skip
     }
 
 

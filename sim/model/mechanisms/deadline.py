@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.model.days import NOT_YET
 from sim.model.declarations import Metric
 from sim.model.mechanisms.base import Mechanism
 from sim.model.rules import deadline
 from sim.model.rules.consent import NO_CHOICE
 from sim.model.schema import PositiveFloat, Probability, Strict, unit
-from sim.model.days import NOT_YET
 
 
 class DeadlineConfig(Strict):
