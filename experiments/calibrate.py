@@ -125,7 +125,7 @@ def fit(args) -> int:
         "distance_targets": [x.id for x in table.targets],
         "seed_sd": dict(zip([x.id for x in table.targets], map(float, seed_sd), strict=True)),
         "nuisance": [p["name"] for p in nuisance],
-        "most_probable": dict(zip([p["name"] for p in names], map(float, values[np.argmax(w[keep])]), strict=True)),
+        "most_probable": _most_probable(names, values[np.argmax(w[keep])], one, x1),
         "software": ran,
     }
     write_posterior(args.out, names, values, w[keep], provenance)
@@ -230,6 +230,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.conf_only:
         return _write_most_probable(args.out)
     return fit(args)
+
+
+def _most_probable(names: list[dict], best_set: np.ndarray, one, x1: np.ndarray) -> dict[str, float]:
+    """The shipped defaults: the stage-two parameters of the highest-weight set, and the stage-one
+    parameters at the stage-one draw of highest likelihood. Stage one's likelihood pins those (an
+    effective sample in the hundreds); the stage-two weights, with a far smaller one, cannot choose
+    among them, so the highest-weight set carries whichever stage-one draw it was simulated with."""
+    best = dict(zip([p["name"] for p in names], map(float, best_set), strict=True))
+    stage_one = [p["name"] for p in one.parameters]
+    log_likelihood = [one.log_likelihood(dict(zip(stage_one, row, strict=True))) for row in x1]
+    best.update(zip(stage_one, map(float, x1[int(np.argmax(log_likelihood))]), strict=True))
+    return best
 
 
 def _write_most_probable(directory: Path) -> int:

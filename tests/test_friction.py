@@ -214,7 +214,7 @@ def _last(model, metric: str) -> float:
 def test_with_one_attempt_per_intent_every_failure_gives_up():
     model = run_cached(*SMALL_HEAVY, "friction.attempts_per_intent=1")
     failures = int(model.failed_attempts.sum())
-    assert failures > 100
+    assert failures > 50  # enough failures for the equality below to mean something
     assert int(model.state.gave_up.sum()) == failures
 
 
@@ -222,7 +222,7 @@ def test_a_failure_gives_up_with_one_over_the_attempts_per_intent():
     a = 3.0
     model = run_cached(*SMALL_HEAVY, f"friction.attempts_per_intent={a}")
     failures, gave_up = model.failed_attempts.sum(), model.state.gave_up.sum()
-    assert failures > 100
+    assert failures > 50  # enough failures for the binomial check below to have power
     assert abs(gave_up - failures / a) < 4 * np.sqrt(failures * (1 / a) * (1 - 1 / a))
 
 
