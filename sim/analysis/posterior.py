@@ -7,7 +7,8 @@ Files (written by `experiments/calibrate.py`, shipped in the package):
 * `sim/data/calibration/posterior.json`: the fit's provenance, `parameters`: a list of
   `{name, keys, prior, reason}` saying which config keys each value is written to (as in
   conf/calibration/targets.yaml), `nuisance`: the names of scenario-only parameters,
-  `most_probable`: the set of highest weight (the shipped defaults), and
+  `most_probable`: the shipped defaults (the stage-two parameters of the set of highest weight, the
+  stage-one ones at stage one's draw of highest likelihood: experiments/calibrate.py), and
   `csv_sha256` and `csv_rows`: posterior.csv's hash and rows as written, so that a cut or edited
   sample is refused, never used (`load_posterior` checks every part; docs/RELIABILITY.md).
 
