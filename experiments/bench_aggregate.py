@@ -8,8 +8,9 @@ horizon). The series' size does not depend on the agent count (days x 11 regions
 run), so a larger sweep is built by copying its run folders with distinct seeds (series hard-linked:
 the aggregation reads them as it would distinct files). Each aggregation runs in a child process
 whose peak resident memory is its /proc VmHWM. The old implementation is sim/analysis/aggregate.py
-at commit OLD (the in-memory pandas code), run on sizes up to --old-max only: it holds every row in
-memory (13.7 GB at 30 runs of 20,000 agents), so 300 runs would need over 100 GB.
+at commit OLD (the in-memory pandas code), run from that commit's own `sim` package (extracted into
+WORK by `git archive`: modules it imports have moved since), on sizes up to --old-max only: it holds
+every row in memory (13.7 GB at 30 runs of 20,000 agents), so 300 runs would need over 100 GB.
 
 Writes docs/performance/aggregate.json, read by experiments/performance_report.py.
 """
@@ -17,12 +18,14 @@ Writes docs/performance/aggregate.json, read by experiments/performance_report.p
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 
@@ -64,15 +67,28 @@ def build_sweep(source: Path, runs: int, target: Path) -> None:
         os.link(src / "series.parquet", dst / "series.parquet")
 
 
-def measure(script: str, sweep: Path) -> dict:
-    """Wall time and peak resident memory of one aggregation in a child process."""
-    run = f"runpy.run_path({script!r}, run_name='__main__')" if script.endswith(".py") else (
-        f"runpy.run_module({script!r}, run_name='__main__')")  # fmt: skip
-    code = CHILD.replace("{run}", run)
+def old_tree(work: Path) -> Path:
+    """Commit OLD's `sim` package, extracted once into `work` (its aggregate imports its own modules)."""
+    tree = work / f"sim-{OLD}"
+    if not (tree / "sim" / "analysis" / "aggregate.py").exists():
+        shutil.rmtree(tree, ignore_errors=True)
+        tree.mkdir(parents=True)
+        archive = subprocess.run(["git", "archive", OLD, "sim"], cwd=ROOT, check=True, capture_output=True).stdout
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(tree, filter="data")
+    return tree
+
+
+def measure(module: str, sweep: Path, root: Path = ROOT) -> dict:
+    """Wall time and peak resident memory of one aggregation (`python -m module` with `root` first on
+    the path) in a child process."""
+    code = CHILD.replace("{run}", f"runpy.run_module({module!r}, run_name='__main__')")
     shutil.rmtree(sweep / "aggregate", ignore_errors=True)  # each starts from the run folders alone
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(root)}
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", code, "-", str(sweep)], capture_output=True, text=True, env=env)
+    # from `root`: `python -c` puts the folder it runs in first on the path, before PYTHONPATH
+    done = subprocess.run([sys.executable, "-c", code, "-", str(sweep.resolve())], capture_output=True, text=True,
+                          env=env, cwd=root)  # fmt: skip
     seconds = time.perf_counter() - started
     peak = re.search(r"VmHWM_kB (\d+)", done.stdout)
     if done.returncode != 0 or not peak:
@@ -89,9 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "performance" / "aggregate.json")
     args = p.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
-    old = args.work / "old_aggregate.py"
-    old.write_text(subprocess.run(["git", "show", f"{OLD}:sim/analysis/aggregate.py"], cwd=ROOT, check=True,
-                                  capture_output=True, text=True).stdout)  # fmt: skip
+    old = old_tree(args.work) if min(args.sizes) <= args.old_max else None
     import pyarrow.parquet as pq
 
     rows = pq.ParquetFile(next(args.source.glob("*/series.parquet"))).metadata.num_rows
@@ -99,11 +113,12 @@ def main(argv: list[str] | None = None) -> int:
     for runs in args.sizes:
         sweep = args.work / f"sweep-{runs}"
         build_sweep(args.source, runs, sweep)
-        for name, script in (("new", "sim.analysis.aggregate"), ("old", str(old))):
+        for name, root in (("new", ROOT), ("old", old)):
             if name == "old" and runs > args.old_max:
                 results.append({"runs": runs, "implementation": name, "skipped": f"over --old-max {args.old_max}"})
                 continue
-            result = {"runs": runs, "rows": runs * rows, "implementation": name, **measure(script, sweep)}
+            measured = measure("sim.analysis.aggregate", sweep, root)
+            result = {"runs": runs, "rows": runs * rows, "implementation": name, **measured}
             print(json.dumps(result), flush=True)
             results.append(result)
         shutil.rmtree(sweep, ignore_errors=True)

@@ -10,6 +10,7 @@ difference a brief could print).
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import shutil
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
@@ -149,6 +151,61 @@ def test_a_block_over_the_budget_is_reduced_in_pieces_with_the_same_numbers(swee
     monkeypatch.setattr(columnar, "CHUNK_VALUES", 300)  # under one block of a combination's 4 replicates
     assert columnar.plan_blocks([columnar.PartInfo(32 * 15, [0])] * 4, [0, 1, 2, 3]) == [([0], 7)]
     assert_same_as_old(sweep)
+
+
+def test_a_block_reduced_in_pieces_equals_it_reduced_whole_reading_each_footer_and_cells_once(tmp_path, monkeypatch):
+    """The pieces path gives the reduced table of whole blocks to the last bit (posterior draws, NaN
+    values, uneven pieces, a run whose cells differ), each run's footer is parsed once for the
+    reduction (not once per chunk and piece), and only the first run's cells are read in a chunk:
+    the others' digests say their cells are the same, so only their values are read."""
+    root = tmp_path / "sweep"
+    for seed in range(5):
+        write_run(root / f"p{seed}", seed, "p", draws=2, nan_every=11 if seed == 3 else 0)
+        write_run(root / f"q{seed}", seed, "q", days=60 if seed == 4 else 70)  # q4: a shorter run
+    monkeypatch.setattr(columnar, "CHUNK_VALUES", 10**9)  # every combination one chunk of whole blocks
+    aggregate(root)
+    whole = pq.read_table(root / AGGREGATE_DIR / "reduced.parquet")
+
+    pieces, parses, reads = [], collections.Counter(), collections.Counter()
+    reduce_block, parquet_file, read = columnar._reduce_block, pq.ParquetFile, columnar._read
+
+    def spy_block(runs, keys, tables, n, replicates=1):
+        pieces.append(n)
+        return reduce_block(runs, keys, tables, n, replicates)
+
+    def spy_file(source, *args, metadata=None, **kwargs):
+        parses[str(source)] += metadata is None
+        return parquet_file(source, *args, metadata=metadata, **kwargs)
+
+    def spy_read(path, part, blocks, columns, footers=None):
+        reads["horizon" if columns is None else "cells" if "metric" in columns else "values"] += 1
+        return read(path, part, blocks, columns, footers)
+
+    monkeypatch.setattr(columnar, "_reduce_block", spy_block)
+    monkeypatch.setattr(columnar.pq, "ParquetFile", spy_file)
+    monkeypatch.setattr(columnar, "_read", spy_read)
+    monkeypatch.setattr(columnar, "CHUNK_VALUES", 1_000)  # a 32-day block: 480 cells x 5 or 10 replicates
+    aggregate(root)
+    in_pieces = pq.read_table(root / AGGREGATE_DIR / "reduced.parquet")
+    assert min(pieces) > 1 and len(pieces) == 8, pieces  # each combination's 4 blocks (1, 32, 32, 5 days), in pieces
+    assert in_pieces.equals(whole)
+    files = {k: v for k, v in parses.items() if "runs.parquet" in k}
+    assert len(files) == 10 and max(files.values()) <= 2  # the reduction's and the horizon's: not once a piece
+    # cells read: each chunk's first run (8), q4's in its last two blocks (its digests differ: 27 days
+    # of 32, and none), and q's third block again whole, by pandas, once q4 differs (5); values alone:
+    # the other runs in the first piece of each chunk (4 each, 3 in q's last two) and every run in
+    # each further piece (5 each; none in q's third block, reduced whole). Before: over 100 of cells.
+    assert reads["cells"] == 8 + 2 + 5
+    assert reads["values"] == 4 * (4 + 2 * 5) + 2 * (4 + 5) + 3 + (3 + 5)
+    assert_same_as_old(root)
+
+
+def test_a_chunk_stack_grows_past_the_replicates_expected():
+    rows = np.arange(12.0).reshape(4, 3)
+    stack = columnar._Stack(1)
+    for row in rows:
+        stack.add(row)
+    np.testing.assert_array_equal(stack.values(), rows)
 
 
 def test_a_setting_some_runs_lack_runs_missing_days_and_posterior_draws_equal_the_old_tables(tmp_path):
