@@ -13,9 +13,10 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from sim.analysis import columnar
-from sim.analysis.uncertainty import decompose, has_draws
+from sim.analysis.uncertainty import DRAW, decompose, has_draws
 from sim.core.files import write_json
 from sim.core.run_folder import SERIES, SUMMARY
+from sim.model.metrics import HEADLINE
 
 SERIES_FILE, SUMMARY_FILE = SERIES, SUMMARY  # a run folder's series and summary (the aggregate's has that name too)
 RUNS_DATASET = "runs.parquet"  # a folder: one Parquet file per run (sim.analysis.columnar)
@@ -92,7 +93,10 @@ def write_tables(index: pd.DataFrame, setting_columns: list[str], sweep_dir: Pat
     last = [f.assign(**dict(raw_combos.iloc[c])) if names else f for c, f in enumerate(last) if f is not None]
     write_json(stage / SUMMARY_FILE, horizon_summary(_last_frame(last, names)), default=str)
     columnar.horizon_rows(files, parts, max(p.last_day for p in parts), stage / HORIZON_FILE)
-    horizon = pd.read_parquet(stage / HORIZON_FILE)
+    # the split needs only a posterior sweep's headline rows: a seed-only sweep's horizon is not read at all
+    if DRAW not in pq.read_schema(stage / HORIZON_FILE).names:
+        return hashes
+    horizon = pd.read_parquet(stage / HORIZON_FILE, filters=[("metric", "in", list(HEADLINE))])
     if has_draws(horizon):
         horizon = horizon.astype({name: str for name in columnar.DICTIONARY})
         split = decompose(horizon, setting_columns)
