@@ -461,6 +461,10 @@ class AggregateOnMultirunEnd(Callback):
     """Hydra callback: aggregate the sweep when it ends; fail the command if any job failed, is
     missing or duplicates another, or if the aggregation itself fails."""
 
+    def on_multirun_start(self, config, **kwargs) -> None:
+        # a sweep run again into its folder says its notes again (sim.run.__main__.print_once)
+        shutil.rmtree(Path(config.hydra.sweep.dir) / ".notes", ignore_errors=True)
+
     def on_multirun_end(self, config, **kwargs) -> None:
         # Hydra turns a callback's exception into a warning; SystemExit is how the sweep's command
         # exits non-zero (everything else of the sweep is done by now).

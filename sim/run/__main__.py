@@ -13,6 +13,7 @@ any job that never finished, and exits non-zero.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import signal
@@ -98,7 +99,7 @@ def _run(cfg: DictConfig, out_dir: Path, info: dict, multirun: bool, token: str)
                 f"{out_dir} already holds a run's results: add +replace=true to replace them, "
                 "or choose another folder (hydra.run.dir=DIR)"
             )
-        preflight(config)
+        preflight(config, Path(HydraConfig.get().sweep.dir) if multirun else None)
         if multirun:  # a job killed from outside (the out-of-memory killer) fails alone, with its record
             run_isolated(lambda: execute(config, out_dir, info, token), out_dir, info)
         else:
@@ -113,9 +114,9 @@ def _run(cfg: DictConfig, out_dir: Path, info: dict, multirun: bool, token: str)
         raise
 
 
-def preflight(config) -> None:
+def preflight(config, sweep_dir: Path | None = None) -> None:
     """What can be known before any work: a posterior ensemble's posterior, whole; the memory the
-    run needs; the precision of a small sample."""
+    run needs; the precision of a small sample (said once per sweep, not once per job)."""
     if config.uncertainty.mode == "posterior":
         from sim.run.ensemble import posterior_of
 
@@ -123,7 +124,23 @@ def preflight(config) -> None:
     check_memory(config)
     note = floor_note(config)
     if note:
-        print(note, file=sys.stderr)
+        print_once(note, sweep_dir)
+
+
+NOTES_DIR = ".notes"  # in a sweep's folder: the notes its jobs have printed (cleared when a sweep starts)
+
+
+def print_once(note: str, sweep_dir: Path | None) -> None:
+    """Print `note` to stderr; in a sweep, only from the first job that has it (jobs are separate
+    processes: a marker file created exclusively decides which)."""
+    if sweep_dir is not None:
+        marker = sweep_dir / NOTES_DIR / hashlib.sha256(note.encode()).hexdigest()[:16]
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            marker.open("x").close()
+        except FileExistsError:
+            return
+    print(note, file=sys.stderr)
 
 
 def run_isolated(work, out_dir: Path, info: dict) -> None:
