@@ -33,7 +33,8 @@ def decompose(runs: pd.DataFrame, setting_columns: list[str], seed: str = "seed"
         seeds = x.shape[1]
         within = float(np.nanmean(x.var(axis=1, ddof=0))) if seeds > 1 else np.nan
         between = float(x.mean(axis=1).var(ddof=0))
-        total = float(np.nanvar(x.to_numpy()))
+        known = x.to_numpy()[np.isfinite(x.to_numpy())]  # a share of nobody is NaN in every replicate
+        total = float(known.var()) if known.size else np.nan
         behavioural = max(between - within / seeds, 0.0) if seeds > 1 else np.nan
         seed_width = (x.quantile(0.9, axis=1) - x.quantile(0.1, axis=1)).median() if seeds > 1 else np.nan
         values = part["value"]
