@@ -1,6 +1,7 @@
 """What a sweep prints: one line per finished job and a summary across the swept settings, nothing
-else (a note said once, not once per job; no 'leaked semaphore' warnings, no per-run tables, no list of unswept settings, no Hydra job
-list): sim/run/folder.py, sim/run/__main__.py (run_isolated), sim/run/logs.py, sim.analysis.aggregate."""
+else (a note said once, not once per job; no 'leaked semaphore' warnings, no per-run tables, no
+list of unswept settings, no Hydra job list): sim/run/folder.py, sim/run/__main__.py
+(run_isolated, print_once), sim/run/logs.py, sim.analysis.aggregate."""
 
 from __future__ import annotations
 
