@@ -34,7 +34,9 @@ from sim.analysis.checks import (
     IDENTIFIED_SHARE,
     JOINT_FIT_SHARE,
     MIN_ESS,
+    identified_names,
     joint_fit_share,
+    row_sample_size,
 )
 from sim.analysis.posterior import CHECKS_FILE, POSTERIOR_DIR, Posterior, load_posterior, weighted_quantile
 from sim.reports.parameter_table import parameters
@@ -89,22 +91,20 @@ def parameter_rows(post: Posterior, checks: dict) -> list[dict]:
     the sampling scale, the verdict), then the `unfitted` ones, prior only."""
     nuisance = set(post.provenance.get("nuisance", []))
     best = post.provenance.get("most_probable", {})
-    index = {n: j for j, n in enumerate(post.names)}
     reasons = {p["name"]: p.get("reason", "") for p in post.parameters}
-    rows = []
-    ess = checks["identification"]["effective_sample_size"]
-    unassessable = f"not assessable: effective sample size {ess:.1f} (under {MIN_ESS})"
-    for r in checks["identification"]["rows"]:
+    rows, ident = [], checks["identification"]
+    for r in ident["rows"]:
         name = r["name"]
-        j = index.get(name)
-        median = weighted_quantile(post.values[:, j], post.weights, 0.5) if j is not None else float("nan")
+        median = weighted_quantile(*post.marginal(name), 0.5) if name in post.names else float("nan")
+        ess = row_sample_size(r, ident)
+        unassessable = f"not assessable: effective sample size {ess:.1f} (under {MIN_ESS})"
         rows.append({
             "name": name, "stage": str(r.get("stage", 2)), "prior": r["prior"],
             "prior_90": (prior_quantile(r["prior"], 0.05), prior_quantile(r["prior"], 0.95)),
             "posterior_90": tuple(r["posterior_90"]), "median": median, "best": best.get(name, float("nan")),
             "ratio": r["ratio"], "identified": r["identified"],
             "verdict": "identified" if r["identified"] else
-            ("not identified: prior only" if checks["identification"]["assessable"] else unassessable),
+            ("not identified: prior only" if ess >= MIN_ESS else unassessable),
             "role": "scenario only" if name in nuisance else "shipped", "reason": reasons.get(name, ""),
         })  # fmt: skip
     for p in load_prior_only():
@@ -138,11 +138,12 @@ def joint_fit(checks: dict) -> dict:
 
 def identification(checks: dict) -> dict:
     """Recomputed from the rows: identified when the width ratio is under IDENTIFIED_RATIO, and only
-    where the weighted sample has at least MIN_ESS effective sets (else nothing is assessable)."""
+    where its weighted sample has at least MIN_ESS effective sets (else it cannot be assessed); the
+    check passes only when the stage-two sample can be assessed at all."""
     ident = checks["identification"]
     rows, ess = ident["rows"], ident["effective_sample_size"]
     assessable = ess >= MIN_ESS
-    identified = sum(assessable and r["ratio"] < IDENTIFIED_RATIO for r in rows)
+    identified = len(identified_names(ident))
     return {"identified": identified, "inferred": len(rows), "ess": ess, "assessable": assessable,
             "passes": assessable and identified >= IDENTIFIED_SHARE * len(rows)}  # fmt: skip
 
@@ -176,8 +177,12 @@ def verdict_sentences(
     if not ident["assessable"]:
         out.append(f"**Identification cannot be assessed**: the posterior's effective sample size is "
                    f"{ident['ess']:.1f} (under {MIN_ESS}): a few sets carry the weight, so its intervals are "
-                   "narrow because of that, not because the targets pin anything. No parameter counts as "
-                   "identified.")  # fmt: skip
+                   "narrow because of that, not because the targets pin anything. No stage-two parameter counts "
+                   "as identified (a stage-one parameter is judged on stage one's own sample). Each set's weight "
+                   "rests on one run at the fit's agent count, whose seed noise is close to the targets' "
+                   "measurement errors (the seed sd column below), so the weights are as noisy as the runs and "
+                   "more sets do not mend it: the remedy is a less noisy estimate of each set's model values "
+                   "(replicate runs, more agents, or an emulator), not more waves.")  # fmt: skip
     elif not ident["passes"]:
         loose = [r["name"] for r in rows if r["posterior_90"] is not None and not r["identified"]]
         out.append(f"**Identification fails**: {ident['identified']} of {ident['inferred']} inferred parameters are "
@@ -210,18 +215,17 @@ def _bounds(prior: dict) -> np.ndarray:
     return np.array([float(low), float(high)])
 
 
-def corner(post: Posterior, path: Path) -> None:
-    """Weighted marginals (diagonal) and pairs (dots sized by weight), each axis the prior's range
-    (a log-uniform prior on its log scale): what the posterior leaves of the prior shows at a glance."""
+def corner(post: Posterior, path: Path, draws: int = 2_000) -> None:
+    """Marginals (diagonal) and pairs of `draws` draws as ensembles make them (Posterior.draws: stage
+    one's parameters from its own sample), each axis the prior's range (a log-uniform prior on its
+    log scale): what the posterior leaves of the prior shows at a glance."""
     plt = _plt()
     logs = {p["name"] for p in post.parameters if "loguniform" in (p.get("prior") or {})}
-    x = np.column_stack(
-        [np.log(post.values[:, j]) if n in logs else post.values[:, j] for j, n in enumerate(post.names)]
-    )
+    sample = post.draws(draws, seed=0)
+    x = np.column_stack([np.log([d[n] for d in sample]) if n in logs else [d[n] for d in sample] for n in post.names])
     labels = [f"log {n}" if n in logs else n for n in post.names]
     box = [np.log(_bounds(p["prior"])) if p["name"] in logs else _bounds(p["prior"]) for p in post.parameters]
     n = len(labels)
-    size = 2 + 60 * post.weights / post.weights.max()
     fig, axes = plt.subplots(n, n, figsize=(1.0 * n, 1.0 * n), layout="constrained", squeeze=False)
     for i in range(n):
         for j in range(n):
@@ -230,17 +234,18 @@ def corner(post: Posterior, path: Path) -> None:
             if j > i:
                 ax.axis("off")
             elif i == j:
-                ax.hist(x[:, i], bins=np.linspace(*box[i], 21), weights=post.weights, color="#332288")
+                ax.hist(x[:, i], bins=np.linspace(*box[i], 21), color="#332288")
                 ax.set_xlim(*box[i])
             else:
-                ax.scatter(x[:, j], x[:, i], s=size, alpha=0.4, c="#332288", lw=0)
+                ax.scatter(x[:, j], x[:, i], s=2, alpha=0.15, c="#332288", lw=0)
                 ax.set_xlim(*box[j]), ax.set_ylim(*box[i])
             if i == n - 1:
                 ax.set_xlabel(labels[j], fontsize=5, rotation=30)
             if j == 0:
                 ax.set_ylabel(labels[i], fontsize=5, rotation=30, ha="right")
     fig.suptitle(
-        "Posterior: weighted marginals (diagonal) and pairs (dots sized by weight); axes span the priors", fontsize=9
+        f"Posterior: {draws:,} draws as ensembles make them, marginals (diagonal) and pairs; axes span the priors",
+        fontsize=9,
     )
     fig.savefig(path, dpi=110)
     plt.close(fig)

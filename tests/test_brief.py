@@ -23,8 +23,7 @@ from sim.brief.numbers import (
     table_factor,
 )
 from sim.brief.sources import norm
-from sim.model.config import validate_config
-from sim.run.compose import DATA_DIR, compose_raw
+from sim.run.compose import DATA_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 # seeds only (uncertainty=none): the brief of a seed-only sweep (a posterior one: tests/test_ensembles.py)
@@ -412,6 +411,9 @@ def test_publicity_finding_compares_a_story_and_printed_steps_paired_by_seed(tmp
     cmd = [sys.executable, "-m", "sim.run", "-m", "+experiment=publicity",
            f"awareness.media.extra_events=choice([],{story})", "guidance.coverage_share=0.0,1.0",
            "policy.route_override=settings_toggle", "seed=range(0,2)", "uncertainty=none",
+           # printed steps that help clearly more than a search of one's own: the direction is testable
+           # at 3,000 agents whatever the fit puts the two offsets at
+           "guidance.search_offset=6.0", "friction.motivated_search_offset=1.0",
            "population.agents=3000", "population.min_agents_per_region=200", "end=2025-01-31",
            "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={sweep_dir}"]  # fmt: skip
     done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
@@ -438,13 +440,9 @@ def test_publicity_finding_compares_a_story_and_printed_steps_paired_by_seed(tmp
         [round(story_adds.quantile(0.5), 12), round(guidance_adds.quantile(0.5), 12)]
     )
     assert printed.text.str.endswith("percentage points").all()
-    # the printed path converts more at the same reach only where a guided search beats an unguided
-    # one (ODD §7.11: a guided member uses the larger offset); otherwise it changes nothing, exactly
-    shipped = validate_config(compose_raw([]))
-    if shipped.guidance.search_offset > shipped.friction.motivated_search_offset:
-        assert (guidance_adds > 0).all()
-    else:
-        assert (guidance_adds == 0).all()
+    # the printed path converts more at the same reach where a guided search beats an unguided one
+    # (ODD §7.11: a guided member uses the larger offset)
+    assert (guidance_adds > 0).all()
 
 
 def _with_seed_noise(folder: Path, rough: str) -> pd.DataFrame:
@@ -526,7 +524,8 @@ def _calibration_folder(folder: Path, *, distances: list[float], coverage: float
                       "distances": distances},  # the recorded share and flag are wrong on purpose
         "z_scores": {t.id: {"median": 3.0 if t.id == distance[0] else 0.5, "q10": -1.0, "q90": 3.5} for t in targets},
         "predictive": predictive,
-        "identification": {"inferred": len(rows), "identified": 99, "passes": True, "rows": rows},
+        "identification": {"inferred": len(rows), "identified": 99, "passes": True, "rows": rows,
+                           "effective_sample_size": 100.0},
         "recovery": {"truths": 10, "coverage": coverage, "passes": True, "per_parameter": {}},
     })  # fmt: skip
     return folder

@@ -177,10 +177,11 @@ def test_the_joint_fit_fails_when_the_model_misses_the_targets():
     assert one_sided.z_score(0.9) == 0.0 and one_sided.z_score(0.29) == pytest.approx(-2.0)
 
 
-def _synthetic_case(informed: int, tolerance: float, noise: float, seed: int = 0):
+def _synthetic_case(informed: int, tolerance: float, noise: float, seed: int = 0, seed_sd=None):
     """A linear model on a unit box: target j reads parameter j (plus `noise`), measured with
     `tolerance`; `informed` of the three stage-two parameters have a target, the stage-one
-    parameter none. Returns what sim.analysis.checks.calibration_checks takes."""
+    parameter none; `seed_sd`: the noise the kernel counts as the simulator's. Returns what
+    sim.analysis.checks.calibration_checks takes."""
     rng = np.random.default_rng(seed)
     fitted = [{"name": f"p{j}", "prior": {"uniform": [0.0, 1.0]}} for j in range(3)]
     stage_one = [{"name": "s", "stage": 1, "prior": {"uniform": [0.0, 1.0]}}]
@@ -189,17 +190,19 @@ def _synthetic_case(informed: int, tolerance: float, noise: float, seed: int = 0
     u = rng.random((n, 3))
     y = u[:, :informed] + noise * rng.standard_normal((n, informed))
     table = SimpleNamespace(targets=targets, fitted=fitted, stage_one_parameters=stage_one,
-                            stage_one_values=rng.random((n, 1)), bounds=waves.box(fitted))  # fmt: skip
+                            stage_one_values=rng.random((n, 1)), stage_one_weights=np.full(n, 1 / n),
+                            bounds=waves.box(fitted))  # fmt: skip
     t = {"u": u, "y": y, "row": np.arange(n), "wave": np.ones(n, int)}
     proposals = [waves.Proposal(table.bounds)]
-    w = waves.posterior_weights(targets, y, u, t["wave"], proposals, table.bounds)
+    w = waves.posterior_weights(targets, y, u, t["wave"], proposals, table.bounds, seed_sd)
     return table, t, w, proposals
 
 
-def _run_checks(monkeypatch, table, t, w, proposals, predictive: dict) -> dict:
+def _run_checks(monkeypatch, table, t, w, proposals, predictive: dict, seed_sd=None) -> dict:
     monkeypatch.setattr(checks, "predictive", lambda *a, **k: (table.targets, predictive))
     args = SimpleNamespace(predictive_draws=len(next(iter(predictive.values()))), seed=0, workers=1, recovery_truths=40)
-    return checks.calibration_checks(None, table, t, w, proposals, np.zeros(len(table.targets)), args)
+    sd = np.zeros(len(table.targets)) if seed_sd is None else seed_sd
+    return checks.calibration_checks(None, table, t, w, proposals, sd, args)
 
 
 def test_identification_and_recovery_pass_on_a_well_posed_case_and_fail_on_a_bad_one(monkeypatch):
@@ -231,6 +234,47 @@ def test_identification_and_recovery_pass_on_a_well_posed_case_and_fail_on_a_bad
     # and so few effective sets that its narrow intervals cannot count as identification
     assert not out["identification"]["assessable"] and out["identification"]["identified"] == 0
     assert not out["identification"]["passes"]
+
+
+def test_recovery_with_the_fits_kernel_is_conservative_where_the_simulators_noise_dominates():
+    """Targets measured to 0.01 from a simulator whose one run is 0.05 off: the kernel of
+    sqrt(tolerance^2 + seed_sd^2) counts that noise on top of the run's own, so the 90% intervals
+    cover more than 90% (conservative, as sim.analysis.waves says), never far less; a kernel of
+    the measurement error alone leaves so few effective sets that they cover far less."""
+    noise = np.full(3, 0.05)
+    table, t, w, proposals = _synthetic_case(informed=3, tolerance=0.01, noise=0.05, seed_sd=noise)
+
+    def coverage(seed_sd):
+        rng = np.random.default_rng(3)
+        return waves.recovery(table.targets, t["y"], t["u"], t["wave"], proposals, table.bounds, 60, rng,
+                              seed_sd=seed_sd).mean()  # fmt: skip
+
+    assert 0.9 <= coverage(noise) <= 0.98
+    assert coverage(0 * noise) < 0.6
+
+
+def test_posterior_draws_take_stage_one_parameters_from_stage_ones_own_sample(tmp_path):
+    """The cut (sim.analysis.posterior): a stage-two row is drawn whole, while a stage-one parameter
+    comes from stage one's own sample, not from the value the row was simulated with."""
+    from sim.analysis.posterior import PosteriorError, write_posterior
+
+    params = [{"name": "a", "keys": ["x.a"], "prior": {"uniform": [0.0, 1.0]}},
+              {"name": "b", "keys": ["x.b"], "prior": {"uniform": [0.0, 1.0]}},
+              {"name": "s", "keys": ["x.s"], "prior": {"uniform": [0.0, 1.0]}}]  # fmt: skip
+    rows = np.array([[0.1, 0.6, 0.9], [0.2, 0.7, 0.9]])  # both simulated with s = 0.9
+    s_values = np.linspace(0.0, 0.6, 61)[:, None]
+    s_weights = stats.norm.pdf(s_values[:, 0], 0.3, 0.05)
+    write_posterior(tmp_path, params, rows, np.array([0.5, 0.5]), {}, (["s"], s_values, s_weights))
+    post = load_posterior(tmp_path)
+    draws = post.draws(4_000, seed=1)
+    assert {(d["a"], d["b"]) for d in draws} == {(0.1, 0.6), (0.2, 0.7)}  # stage-two rows kept whole
+    s = np.array([d["s"] for d in draws])
+    assert 0.9 not in s and abs(s.mean() - 0.3) < 0.005 and abs(s.std() - 0.05) < 0.005
+    assert post.median()["s"] == pytest.approx(0.3, abs=0.01) and post.median()["a"] in (0.1, 0.2)
+    assert post.draws(50, seed=1) == post.draws(50, seed=1)
+    (tmp_path / "stage_one.csv").write_text((tmp_path / "stage_one.csv").read_text().replace("0.3", "0.35"))
+    with pytest.raises(PosteriorError, match="stage_one.csv.*cut or edited"):
+        load_posterior(tmp_path)
 
 
 def test_the_effective_sample_size_counts_equal_weights_fully_and_one_dominant_weight_once():

@@ -7,6 +7,7 @@ fooled; and no combination of valid inputs gives a NaN in any output.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -485,8 +486,9 @@ def _posterior_copy(tmp_path: Path) -> Path:
 
     out = tmp_path / "posterior"
     out.mkdir()
-    for name in ("posterior.csv", "posterior.json"):
-        shutil.copy(POSTERIOR_DIR / name, out / name)
+    for name in ("posterior.csv", "posterior.json", "stage_one.csv"):
+        if (POSTERIOR_DIR / name).exists():
+            shutil.copy(POSTERIOR_DIR / name, out / name)
     return out
 
 
@@ -506,12 +508,12 @@ def test_a_cut_posterior_is_refused_naming_the_file(tmp_path):
 
 def _rewrite(post: Path, edit) -> None:
     """Edit posterior.csv as a table and record its hash again (a consistent, hand-made posterior)."""
-    from sim.analysis.posterior import CSV_HASH_KEY, posterior_sha256
+    from sim.analysis.posterior import CSV_HASH_KEY
 
     table = edit(pd.read_csv(post / "posterior.csv"))
     table.to_csv(post / "posterior.csv", index=False)
     meta = json.loads((post / "posterior.json").read_text())
-    meta[CSV_HASH_KEY] = posterior_sha256(post)
+    meta[CSV_HASH_KEY] = hashlib.sha256((post / "posterior.csv").read_bytes()).hexdigest()
     (post / "posterior.json").write_text(json.dumps(meta))
 
 
@@ -537,6 +539,11 @@ POSTERIOR_DAMAGE = {
         [f"all {SHIPPED_ROWS} weights are 0"],
     ),
     "misspelt key": (_misspell, ["try_prob", "'friction.try_prb'", "not a key of the config"]),
+    "edited stage_one.csv": (
+        lambda post: (post / "stage_one.csv").write_text((post / "stage_one.csv").read_text().replace("0.", "0.9", 1)),
+        ["stage_one.csv", "cut or edited"],
+    ),
+    "missing stage_one.csv": (lambda post: (post / "stage_one.csv").unlink(), ["stage_one.csv missing"]),
     "NaN value": (
         lambda post: _rewrite(post, lambda t: t.assign(try_prob=t.try_prob.where(t.index != 3))),
         ["try_prob = nan in row 4", "inside its prior [0.05, 1]"],

@@ -29,6 +29,9 @@ from sim.model.rules.friction import route_completion_probability
 
 TARGETS_FILE = CONF_DIR / "calibration" / "targets.yaml"
 SIMULATED = {"series", "flow_ratio", "share_ratio"}  # measures read off a scenario's run
+# A calibrated default's comment in conf/ (experiments/calibrate.py --write-conf): the fit, then this,
+# then what the value meant before calibration.
+CALIBRATED_SEP = "; before calibration:"
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@
   D = sum_t ((model_t - value_t) / sqrt(tolerance_t^2 + seed_sd_t^2))^2 over the distance targets;
   passes when at least half have D below the 95% point of chi-square with one degree per target;
 - identification: a parameter is identified when its posterior's 90% interval is under half the
-  prior's (on the sampling scale); passes when at least two thirds of the inferred ones are. A
+  prior's (on the sampling scale; a stage-one parameter's from stage one's own sample, the cut of
+  sim.analysis.posterior); passes when at least two thirds of the inferred ones are. A stage-two
   weighted sample of fewer than MIN_ESS effective sets cannot tell (its intervals shrink because
   a few sets carry the weight, not because the targets pin anything): then no parameter counts as
   identified and the check fails, saying why;
@@ -29,6 +30,20 @@ COVERAGE_BAND = (0.80, 0.95)
 MIN_ESS = 30  # effective sets below which a posterior's intervals say nothing about identification
 
 
+def row_sample_size(row: dict, ident: dict) -> float:
+    """The effective sample a parameter's interval in checks.json's identification comes from: stage
+    one's own for a stage-one parameter (the cut, sim.analysis.posterior), the stage-two weights' else."""
+    if str(row.get("stage")) == "1" and "stage_one_effective_sample_size" in ident:
+        return ident["stage_one_effective_sample_size"]
+    return ident["effective_sample_size"]
+
+
+def identified_names(ident: dict) -> set[str]:
+    """The parameters identified, recomputed from checks.json's identification rows (the recorded flag
+    is not trusted): width ratio under IDENTIFIED_RATIO from a sample of at least MIN_ESS effective sets."""
+    return {r["name"] for r in ident["rows"] if row_sample_size(r, ident) >= MIN_ESS and r["ratio"] < IDENTIFIED_RATIO}
+
+
 def joint_fit_share(distances: np.ndarray, n_targets: int) -> float:
     return float(np.mean(distances < stats.chi2.ppf(0.95, n_targets)))
 
@@ -38,7 +53,9 @@ def predictive(table, t: dict, w: np.ndarray, draws: int, seed: int, workers: in
     all_targets, _, _ = load_targets()
     rng = np.random.default_rng([seed, 99])
     pick = rng.choice(len(w), size=draws, p=w)
-    values = table.values_of(t["u"][pick], t["row"][pick])
+    # the cut (sim.analysis.posterior): stage one's parameters from stage one's own sample, as ensembles draw them
+    rows = rng.choice(len(table.stage_one_weights), size=draws, p=table.stage_one_weights)
+    values = table.values_of(t["u"][pick], rows)
     seeds = [int(s) for s in rng.integers(2**31, 2**32 - 1, size=draws)]
     params = table.fitted + table.stage_one_parameters
     half = (draws + 1) // 2
@@ -61,17 +78,22 @@ def calibration_checks(out_dir, table, t: dict, w: np.ndarray, proposals, seed_s
     rows = []
     ess = float(1.0 / np.sum((w / w.sum()) ** 2))
     assessable = ess >= MIN_ESS
-    names = table.fitted + table.stage_one_parameters
-    u_all = np.column_stack([t["u"], table.stage_one_values[t["row"]]])
-    bounds = np.vstack([table.bounds, waves.box(table.stage_one_parameters)])
-    for j, p in enumerate(names):
-        lo, hi = waves.weighted_interval(u_all[:, j], w)
+    one_ess = float(1.0 / np.sum(table.stage_one_weights**2))
+    # stage two's parameters from the weighted table; stage one's from its own sample (the cut)
+    one = table.stage_one_parameters
+    samples = [(t["u"][:, j], w) for j in range(len(table.fitted))]
+    w1 = table.stage_one_weights
+    samples += [(waves.to_sampling(p, table.stage_one_values[:, j]), w1) for j, p in enumerate(one)]
+    bounds = np.vstack([table.bounds, waves.box(one)])
+    for j, p in enumerate(table.fitted + one):
+        lo, hi = waves.weighted_interval(*samples[j])
         prior_width = 0.9 * (bounds[j, 1] - bounds[j, 0])
         ratio = (hi - lo) / prior_width
+        tells = assessable if j < len(table.fitted) else one_ess >= MIN_ESS
         rows.append({
             "name": p["name"], "stage": p.get("stage", 2), "ratio": float(ratio),
             "posterior_90": [float(waves.to_natural(p, lo)), float(waves.to_natural(p, hi))],
-            "prior": p["prior"], "identified": bool(assessable and ratio < IDENTIFIED_RATIO),
+            "prior": p["prior"], "identified": bool(tells and ratio < IDENTIFIED_RATIO),
         })  # fmt: skip
     identified = sum(r["identified"] for r in rows)
 
@@ -89,6 +111,7 @@ def calibration_checks(out_dir, table, t: dict, w: np.ndarray, proposals, seed_s
         "predictive": {i: v.tolist() for i, v in values.items()},
         "identification": {
             "inferred": len(rows), "identified": int(identified), "effective_sample_size": ess,
+            "stage_one_effective_sample_size": one_ess,
             "assessable": assessable, "passes": assessable and identified >= IDENTIFIED_SHARE * len(rows),
             "rows": rows,
         },

@@ -11,14 +11,24 @@ Files (written by `experiments/calibrate.py`, shipped in the package):
   stage-one ones at stage one's draw of highest likelihood: experiments/calibrate.py), and
   `csv_sha256` and `csv_rows`: posterior.csv's hash and rows as written, so that a cut or edited
   sample is refused, never used (`load_posterior` checks every part; docs/RELIABILITY.md).
+* `sim/data/calibration/stage_one.csv` (when posterior.json has `stage_one`): stage one's own
+  weighted sample of its parameters (`weight` and one column per name in `stage_one.parameters`),
+  its hash and rows recorded in `stage_one` as for posterior.csv.
 
 Beside them, `checks.json` holds the calibration's checks (sim.analysis.checks: the joint fit's
 distances, every target's model values over posterior predictive draws and their z-scores,
 identification, recovery), written by experiments/calibrate.py with the posterior; the report
 (experiments/calibration_report.py) and the brief read it.
 
-A draw is a full parameter set (a row), never a mix of marginals: the posterior's correlations
-(e.g. "rarely aware, easy to act" against "widely aware, hard to act") are kept.
+A draw of the stage-two parameters is a full row of posterior.csv, never a mix of marginals: the
+posterior's correlations (e.g. "rarely aware, easy to act" against "widely aware, hard to act") are
+kept. The stage-one parameters (the prompt answers, a hidden layer's difficulty) are drawn from
+stage one's own sample, independently: a *cut* (modular) posterior (Plummer 2015, "Cuts in
+Bayesian graphical models"; Jacob et al. 2017). Stage one's likelihood pins them with an effective
+sample in the hundreds; each stage-two row carries the one stage-one draw it was simulated with,
+and with the stage-two weights' far smaller effective sample those few rows are not the evidence
+about stage one's parameters but whichever draws the few best-fitting sets happened to carry
+(they put Johnson & Goldstein's opt-in arm 2 errors off on 2026-12-02).
 """
 
 from __future__ import annotations
@@ -37,6 +47,7 @@ POSTERIOR_DIR = DATA_DIR / "calibration"
 CHECKS_FILE = "checks.json"  # the calibration's checks (sim.analysis.checks, experiments/calibrate.py)
 # Recorded in posterior.json when posterior.csv is written: a cut or edited sample is refused.
 CSV_HASH_KEY, CSV_ROWS_KEY = "csv_sha256", "csv_rows"
+STAGE_ONE_FILE, STAGE_ONE_KEY = "stage_one.csv", "stage_one"  # stage one's own sample (the cut), and its record
 
 
 @dataclass(frozen=True)
@@ -45,28 +56,39 @@ class Posterior:
     values: np.ndarray  # (sets, parameters)
     weights: np.ndarray  # (sets,), sums to 1
     provenance: dict
+    stage_one_names: tuple[str, ...] = ()  # parameters drawn from stage one's own sample (the cut)
+    stage_one_values: np.ndarray | None = None  # (stage-one sets, stage_one_names)
+    stage_one_weights: np.ndarray | None = None  # (stage-one sets,), sums to 1
 
     @property
     def names(self) -> list[str]:
         return [p["name"] for p in self.parameters]
 
+    def marginal(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """One parameter's weighted sample (values, weights): stage one's own for a stage-one parameter."""
+        if name in self.stage_one_names:
+            return self.stage_one_values[:, self.stage_one_names.index(name)], self.stage_one_weights
+        return self.values[:, self.names.index(name)], self.weights
+
     def median(self) -> dict[str, float]:
         """Weighted median of each parameter's marginal."""
-        return {name: weighted_quantile(self.values[:, j], self.weights, 0.5) for j, name in enumerate(self.names)}
+        return {name: weighted_quantile(*self.marginal(name), 0.5) for name in self.names}
 
     def effective_sample_size(self) -> float:
         return effective_sample_size(self.weights)
 
     def draws(self, n: int, seed: int = 0) -> list[dict[str, float]]:
-        """`n` parameter sets resampled by weight (systematic resampling: fixed by `n` and `seed`,
-        and the first draws of a longer ensemble are not those of a shorter one only by chance)."""
+        """`n` parameter sets: rows of posterior.csv resampled by weight, their stage-one parameters
+        replaced by stage one's own sample resampled the same way on a stream of its own (the cut of
+        the module docstring). Fixed by `n` and `seed`."""
         if n <= 0:
             return []
-        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0x505354,)))
-        positions = (rng.random() + np.arange(n)) / n
-        rows = np.searchsorted(np.cumsum(self.weights), positions, side="right").clip(0, len(self.weights) - 1)
-        rows = rows[rng.permutation(n)]  # systematic resampling orders rows: shuffle so draw k is not sorted
-        return [dict(zip(self.names, map(float, self.values[i]), strict=True)) for i in rows]
+        rows = _systematic(self.weights, n, seed, stream=0)
+        out = [dict(zip(self.names, map(float, self.values[i]), strict=True)) for i in rows]
+        if self.stage_one_names:
+            for values, i in zip(out, _systematic(self.stage_one_weights, n, seed, stream=1), strict=True):
+                values.update(zip(self.stage_one_names, map(float, self.stage_one_values[i]), strict=True))
+        return out
 
     @property
     def shipped_parameters(self) -> list[dict]:
@@ -79,9 +101,20 @@ class Posterior:
         return {key: values[p["name"]] for p in self.shipped_parameters for key in p["keys"]}
 
 
+def _systematic(weights: np.ndarray, n: int, seed: int, stream: int) -> np.ndarray:
+    """`n` row indices resampled by weight (systematic resampling, then shuffled so that draw k is
+    not sorted by row); `stream` keeps stage one's draws independent of stage two's."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0x505354, stream)))
+    positions = (rng.random() + np.arange(n)) / n
+    rows = np.searchsorted(np.cumsum(weights), positions, side="right").clip(0, len(weights) - 1)
+    return rows[rng.permutation(n)]
+
+
 def posterior_sha256(directory: Path = POSTERIOR_DIR) -> str:
-    """The identity of a posterior: the hash of its weighted sample (posterior.csv)."""
-    return _sha256(Path(directory) / "posterior.csv")
+    """The identity of a posterior: the hash of its weighted samples (posterior.csv, then stage_one.csv
+    where there is one)."""
+    parts = [Path(directory) / name for name in ("posterior.csv", STAGE_ONE_FILE)]
+    return hashlib.sha256(b"".join(p.read_bytes() for p in parts if p.exists())).hexdigest()
 
 
 def _sha256(path: Path) -> str:
@@ -125,7 +158,24 @@ def load_posterior(directory: Path = POSTERIOR_DIR) -> Posterior:
                           "(posterior.csv and posterior.json): run experiments/calibrate.py")  # fmt: skip
     provenance = _read_provenance(meta)
     parameters = provenance["parameters"]
-    _check_whole(csv, meta, provenance)
+    values, weights = _read_sample(csv, meta, provenance, parameters)
+    cut = provenance.get(STAGE_ONE_KEY)
+    if cut is None:
+        return Posterior(parameters, values, weights, provenance)
+    by_name = {p["name"]: p for p in parameters}
+    if not isinstance(cut, dict) or not cut.get("parameters") or set(cut["parameters"]) - set(by_name):
+        raise PosteriorError(f"{meta}: `{STAGE_ONE_KEY}` must name some of the parameters ({', '.join(by_name)})")
+    names = tuple(cut["parameters"])
+    one_values, one_weights = _read_sample(directory / STAGE_ONE_FILE, meta, cut, [by_name[n] for n in names])
+    return Posterior(parameters, values, weights, provenance, names, one_values, one_weights)
+
+
+def _read_sample(csv: Path, meta: Path, record: dict, parameters: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """A weighted sample's values and normalised weights, checked whole against its `record` (hash
+    and rows, as written) and every value against its parameter's prior."""
+    if not csv.exists():
+        raise NoPosterior(f"{csv} missing: {meta.name} describes it; restore it or rerun experiments/calibrate.py")
+    _check_whole(csv, meta, record)
     try:
         table = pd.read_csv(csv)
     except (ValueError, UnicodeDecodeError) as why:  # pandas' ParserError and EmptyDataError are ValueErrors
@@ -133,11 +183,11 @@ def load_posterior(directory: Path = POSTERIOR_DIR) -> Posterior:
     names = [p["name"] for p in parameters]
     missing = [n for n in ["weight", *names] if n not in table.columns]
     if missing:
-        raise PosteriorError(f"{csv}: columns {missing} missing (posterior.json's parameters need "
+        raise PosteriorError(f"{csv}: columns {missing} missing ({meta.name}'s parameters need "
                              f"weight, {', '.join(names)})")  # fmt: skip
     _check_values(csv, table, parameters)
     weights = table["weight"].to_numpy(float)
-    return Posterior(parameters, table[names].to_numpy(float), weights / weights.sum(), provenance)
+    return table[names].to_numpy(float), weights / weights.sum()
 
 
 def _read_provenance(meta: Path) -> dict:
@@ -157,11 +207,11 @@ def _read_provenance(meta: Path) -> dict:
     return provenance
 
 
-def _check_whole(csv: Path, meta: Path, provenance: dict) -> None:
-    """posterior.csv as it was written: its hash (and row count) as posterior.json records them."""
-    recorded = provenance.get(CSV_HASH_KEY)
+def _check_whole(csv: Path, meta: Path, record: dict) -> None:
+    """A sample file as it was written: its hash (and row count) as its record in posterior.json says."""
+    recorded = record.get(CSV_HASH_KEY)
     if recorded is not None and _sha256(csv) != recorded:
-        rows = provenance.get(CSV_ROWS_KEY)
+        rows = record.get(CSV_ROWS_KEY)
         lines = max(csv.read_bytes().count(b"\n") - 1, 0)
         size = f" ({lines} rows where {rows} were written)" if rows is not None and rows != lines else ""
         raise PosteriorError(f"{csv} is not the file {meta.name} describes: its SHA-256 differs from "
@@ -215,15 +265,31 @@ def check_keys(post: Posterior, raw: dict, directory: Path) -> None:
                                      f"{key!r}, which is not a key of the config (see conf/)")  # fmt: skip
 
 
-def write_posterior(directory: Path, parameters: list[dict], values: np.ndarray, weights: np.ndarray, provenance: dict):
-    """Write the two files atomically (see the module docstring for their format)."""
-    from sim.core.files import write_json, write_text
+def write_posterior(directory: Path, parameters: list[dict], values: np.ndarray, weights: np.ndarray, provenance: dict,
+                    stage_one: tuple[list[str], np.ndarray, np.ndarray] | None = None):  # fmt: skip
+    """Write the files atomically (see the module docstring for their format); `stage_one`: the
+    names, values and weights of stage one's own sample, drawn from for those parameters (the cut)."""
+    from sim.core.files import write_json
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    table = pd.DataFrame(values, columns=[p["name"] for p in parameters])
+    record = _write_sample(directory / "posterior.csv", [p["name"] for p in parameters], values, weights)
+    extra = {}
+    if stage_one is not None:
+        names, one_values, one_weights = stage_one
+        record_one = _write_sample(directory / STAGE_ONE_FILE, names, one_values, one_weights)
+        extra[STAGE_ONE_KEY] = {"parameters": list(names), **record_one}
+    else:
+        (directory / STAGE_ONE_FILE).unlink(missing_ok=True)  # a stale sample of another fit must not be read
+    write_json(directory / "posterior.json", {**provenance, **record, **extra, "parameters": parameters})
+
+
+def _write_sample(path: Path, names: list[str], values: np.ndarray, weights: np.ndarray) -> dict:
+    """A weighted sample as CSV; returns its record (hash and rows)."""
+    from sim.core.files import write_text
+
+    table = pd.DataFrame(np.asarray(values, float), columns=list(names))
     table.insert(0, "weight", np.asarray(weights, float) / np.sum(weights))
     text = table.to_csv(index=False, float_format="%.8g")
-    write_text(directory / "posterior.csv", text)
-    whole = {CSV_HASH_KEY: hashlib.sha256(text.encode("utf-8")).hexdigest(), CSV_ROWS_KEY: len(table)}
-    write_json(directory / "posterior.json", {**provenance, **whole, "parameters": parameters})
+    write_text(path, text)
+    return {CSV_HASH_KEY: hashlib.sha256(text.encode("utf-8")).hexdigest(), CSV_ROWS_KEY: len(table)}

@@ -98,8 +98,8 @@ def posterior_ranges(parameters: list[dict], posterior, low: float = 0.01, high:
     names, done = posterior.names, []
     for p in parameters:
         if p["name"] in names:
-            x = posterior.values[:, names.index(p["name"])]
-            p["bounds"] = [weighted_quantile(x, posterior.weights, low), weighted_quantile(x, posterior.weights, high)]
+            x, w = posterior.marginal(p["name"])
+            p["bounds"] = [weighted_quantile(x, w, low), weighted_quantile(x, w, high)]
             p["range_from"] = "posterior"
             done.append(p["name"])
         else:

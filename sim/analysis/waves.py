@@ -23,6 +23,10 @@ noise that a population of millions would not have; that noise is the variance o
 the model, as an emulator's is in history matching, and the kernel carries it as the implausibility
 and the joint-fit distance do. Without it, a few sets whose one noisy run happened to land on the
 targets carry nearly all the weight (an effective sample of 3.5 from 2,400 sets on 2026-12-02).
+The price is a conservative posterior: the run's noise enters once through the run and once
+through the kernel, so the fit treats each target as known to sqrt(tolerance^2 + 2 seed_sd^2),
+wider than its measurement error (on the synthetic case of tests/test_calibration.py the 90%
+intervals then cover 94-96%, not 90%).
 A one-sided target counts only on its wrong side.
 """
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import yaml
 
+from sim.analysis.calibration import CALIBRATED_SEP
 from sim.analysis.posterior import CHECKS_FILE, PosteriorError, load_posterior
 from sim.analysis.sensitivity import NOISE_WARN, SPEC_FILE, load_spec
 from sim.brief.findings import POLICY, build_findings
@@ -322,9 +324,9 @@ def calibration(calibration_dir: Path | None, sweeps: list[Sweep], register: Reg
     from sim.analysis.calibration import load_prior_only
     from sim.analysis.checks import (
         COVERAGE_BAND,
-        IDENTIFIED_RATIO,
         IDENTIFIED_SHARE,
         JOINT_FIT_SHARE,
+        identified_names,
         joint_fit_share,
     )
 
@@ -380,9 +382,9 @@ def calibration(calibration_dir: Path | None, sweeps: list[Sweep], register: Reg
     share = joint_fit_share(np.asarray(fit["distances"], float), k)
     joint = recorded(share, "share", f"share of posterior predictive distances below chi2.ppf(0.95, {k})",
                      checks_source, {"check": "joint_fit", "statistic": "share below chi2.ppf(0.95, k)"})  # fmt: skip
-    rows = checks["identification"]["rows"]  # identified: 90% width under IDENTIFIED_RATIO of the prior's
-    assessable = checks["identification"].get("assessable", True)  # too few effective sets: nothing identified
-    pinned = {r["name"] for r in rows if assessable and r["ratio"] < IDENTIFIED_RATIO}
+    rows = checks["identification"]["rows"]
+    pinned = identified_names(checks["identification"])  # 90% width under half the prior's, from enough sets
+    assessable = checks["identification"].get("assessable", True)  # too few effective stage-two sets: cannot tell
     identified = recorded(len(pinned), "count", "parameters identified", checks_source,
                           {"check": "identification", "key": "identified"})  # fmt: skip
     inferred = recorded(len(rows), "count", "parameters inferred", checks_source,
@@ -413,6 +415,7 @@ def calibration(calibration_dir: Path | None, sweeps: list[Sweep], register: Reg
         ),
         "method": prov["method"],
         "sets": len(post.weights),
+        "stage_one": list(post.stage_one_names),  # drawn from stage one's own sample (the cut)
         "effective": recorded(
             prov["effective_sample_size"],
             "count",
@@ -476,20 +479,30 @@ def assumptions(sweeps: list[Sweep]) -> dict:
     the runs used and their sources from conf/."""
     spec = load_spec() if SPEC_FILE.exists() else {"parameters": []}
     sources = {p.key: p for p in parameters()}
+    meanings = parameter_meanings()
     config = next(iter(sweeps[0].configs.values()), {})
     rows = []
     for entry in spec["parameters"]:
         key = entry["keys"][0]
         shipped = sources.get(key) or sources.get(key.rsplit(".", 1)[0])
-        used = lookup(config, key)
-        rows.append(
-            {
-                "key": key,
-                "value": format_value(used),
-                "source": shipped.source if shipped else "not in conf/ (see docs/ODD.md)",
-            }
-        )
+        source = shipped.source if shipped else "not in conf/ (see docs/ODD.md)"
+        rows.append({
+            "key": key,
+            # what it is, in words: targets.yaml's reason, else what conf/ says it meant before calibration
+            "meaning": meanings.get(entry["name"]) or source.split(CALIBRATED_SEP)[-1].strip(),
+            "value": format_value(lookup(config, key)),
+            "source": source,
+        })  # fmt: skip
     return {"rows": rows, "n_parameters": len(sources)}
+
+
+def parameter_meanings() -> dict[str, str]:
+    """Each parameter of conf/calibration/targets.yaml (inferred, scenario-only or prior only) in
+    words: its reason up to the first colon or full stop ("chance a visiting member with intent
+    tries today (present bias)")."""
+    spec = yaml.safe_load(TARGETS_FILE.read_text())
+    entries = [*spec.get("parameters", []), *spec.get("nuisance", []), *spec.get("unfitted", [])]
+    return {p["name"]: re.split(r": |\. ", p.get("reason", ""), maxsplit=1)[0] for p in entries}
 
 
 def _all_on(sweeps: list[Sweep], switch: str) -> bool | None:
