@@ -489,11 +489,16 @@ def assumptions(sweeps: list[Sweep]) -> dict:
         rows.append({
             "key": key,
             # what it is, in words: targets.yaml's reason, else what conf/ says it meant before calibration
-            "meaning": meanings.get(entry["name"]) or source.split(CALIBRATED_SEP)[-1].strip(),
+            "meaning": meanings.get(entry["name"]) or _meaning(source.split(CALIBRATED_SEP)[-1]),
             "value": format_value(lookup(config, key)),
             "source": source,
         })  # fmt: skip
     return {"rows": rows, "n_parameters": len(sources)}
+
+
+def _meaning(comment: str) -> str:
+    """What a conf/ comment says a value is, without its "assumption:" label (the Source column has it)."""
+    return re.sub(r"^assumption[^:]*:\s*", "", comment.strip())
 
 
 def parameter_meanings() -> dict[str, str]:
