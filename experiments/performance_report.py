@@ -3,6 +3,7 @@
     python experiments/bench.py --out docs/performance/bench.json
     python experiments/convergence.py --out docs/performance
     python experiments/bench_aggregate.py --source SWEEP_DIR   # the sweep aggregation's section
+    python experiments/bench_posterior_sweep.py                # the posterior example end to end
     python experiments/performance_report.py
 
 Every number in the report is read from those files (none is typed by hand); the measured data
@@ -97,8 +98,29 @@ def aggregate_lines(record: dict) -> list[str]:
     return [*lines, *(f"- {c}" for c in checks)]
 
 
+POSTERIOR_SWEEP_TARGET_BYTES = 16e9  # issue 29: the README's posterior example on a 16 GB machine
+
+
+def posterior_sweep_lines(record: dict) -> list[str]:
+    """The posterior example end to end, from experiments/bench_posterior_sweep.py's JSON."""
+    peak = record["peak_tree_bytes"]
+    verdict = "met" if peak <= POSTERIOR_SWEEP_TARGET_BYTES else "NOT met"
+    return [
+        "### The posterior example end to end",
+        "",
+        f"`experiments/bench_posterior_sweep.py` at {record['date_utc']} UTC ({record['cpus']} CPUs, "
+        f"{record['memory_bytes'] / 1e9:.1f} GB): `{record['command']}` ({record['runs']} runs of "
+        f"{record['draws']} posterior draws, {record['simulations']} simulations at {record['agents']:,} agents), "
+        "the jobs on every core and the aggregation after them.",
+        "",
+        f"- wall time {record['seconds'] / 60:.1f} minutes; peak resident memory of the whole process tree "
+        f"(launcher, workers, their children; sampled every second) {peak / 1e9:.2f} GB "
+        f"(target: fits a {POSTERIOR_SWEEP_TARGET_BYTES / 1e9:.0f} GB machine): {verdict}",
+    ]
+
+
 def report(bench: dict, spread: pd.DataFrame, conv: dict, default_agents: int, figure: Path,
-           aggregation: dict | None = None) -> str:  # fmt: skip
+           aggregation: dict | None = None, posterior_sweep: dict | None = None) -> str:  # fmt: skip
     arrays = _by_size(bench["records"], "array")
     ref = next(r for r in bench["records"] if r["engine"] == "reference")
     lines = [
@@ -190,6 +212,8 @@ def report(bench: dict, spread: pd.DataFrame, conv: dict, default_agents: int, f
         )
     if aggregation:
         lines += ["", *aggregate_lines(aggregation)]
+    if posterior_sweep:
+        lines += ["", *posterior_sweep_lines(posterior_sweep)]
     return "\n".join(lines) + "\n"
 
 
@@ -391,7 +415,10 @@ def main(argv: list[str] | None = None) -> int:
     figure = Path(os.path.relpath(args.convergence / "convergence.png", args.out.parent))
     agg_file = args.convergence / "aggregate.json"  # experiments/bench_aggregate.py, if it was run
     aggregation = json.loads(agg_file.read_text()) if agg_file.exists() else None
-    args.out.write_text(report(bench, spread, conv, default_agents, figure, aggregation), encoding="utf-8")
+    sweep_file = args.convergence / "posterior_sweep.json"  # experiments/bench_posterior_sweep.py, if it was run
+    posterior_sweep = json.loads(sweep_file.read_text()) if sweep_file.exists() else None
+    args.out.write_text(report(bench, spread, conv, default_agents, figure, aggregation, posterior_sweep),
+                        encoding="utf-8")  # fmt: skip
     print(f"wrote {args.out}")
     return 0
 

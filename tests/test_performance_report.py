@@ -106,3 +106,35 @@ def test_the_aggregation_section_reads_the_benchmark_and_checks_the_targets():
     assert "3,000 runs: 2.50 GB (target <= 2 GB): NOT met" in text
     # 10/30 = 0.333 s a run, 1000/3000 = 0.333: no faster than linear; 100x the time for 100x the runs
     assert "seconds per run: 0.333, 0.300, 0.333" in text and "grows no faster than linearly (100x" in text
+
+
+def test_the_posterior_sweeps_verdict_follows_from_its_peak():
+    record = {"date_utc": "2026-12-02 08:00", "cpus": 2, "memory_bytes": 25e9, "command": "python -m sim.run -m x",
+              "runs": 12, "draws": 20, "simulations": 240, "agents": 20_000, "seconds": 435.0}  # fmt: skip
+    fits = "\n".join(performance_report.posterior_sweep_lines({**record, "peak_tree_bytes": 4.9e9}))
+    assert "4.90 GB" in fits and "7.2 minutes" in fits and fits.endswith(": met")
+    too_big = "\n".join(performance_report.posterior_sweep_lines({**record, "peak_tree_bytes": 17e9}))
+    assert too_big.endswith("NOT met")
+
+
+def test_the_process_trees_memory_counts_a_childs():
+    """bench_posterior_sweep sums the whole tree: a child holding 300 MB puts the tree above that,
+    where the parent alone holds a few MB."""
+    import subprocess
+    import time
+
+    from bench_posterior_sweep import tree_rss_bytes
+
+    hold = "b = bytearray(300 * 2**20); b[::4096] = b'x' * len(b[::4096]); import time; time.sleep(60)"
+    parent = subprocess.Popen(
+        [sys.executable, "-c", f"import subprocess, sys; subprocess.run([sys.executable, '-c', {hold!r}])"]
+    )
+    try:
+        deadline = time.time() + 20
+        while tree_rss_bytes(parent.pid) < 300 * 2**20 and time.time() < deadline:
+            time.sleep(0.2)
+        assert tree_rss_bytes(parent.pid) >= 300 * 2**20
+    finally:
+        subprocess.run(["pkill", "-P", str(parent.pid)], check=False)
+        parent.kill()
+        parent.wait()
