@@ -27,8 +27,7 @@ stage one's own sample, independently: a *cut* (modular) posterior (Plummer 2015
 Bayesian graphical models"; Jacob et al. 2017). Stage one's likelihood pins them with an effective
 sample in the hundreds; each stage-two row carries the one stage-one draw it was simulated with,
 and with the stage-two weights' far smaller effective sample those few rows are not the evidence
-about stage one's parameters but whichever draws the few best-fitting sets happened to carry
-(they put Johnson & Goldstein's opt-in arm 2 errors off on 2026-12-02).
+about stage one's parameters but whichever draws the few best-fitting sets happened to carry.
 """
 
 from __future__ import annotations
