@@ -430,7 +430,8 @@ def dataset_figure(reduced, varying):
         if len(last) and last.q90.iloc[0] > last.q10.iloc[0]:  # the interval beside the number
             total += f" ({last.q10.iloc[0] / scale:,.0f}-{last.q90.iloc[0] / scale:,.0f})"
         who = "baseline" if "(baseline)" in ref_label else ref_label.split(",")[0]
-        ax.set_title(f"{label.capitalize()}, cumulative\n{who}: {total} by {end:%-d %b %Y}")
+        # three short lines: two panels side by side leave no room for the total and its interval on one
+        ax.set_title(f"{label.capitalize()}, cumulative\n{who} by {end:%-d %b %Y}:\n{total}", fontsize=9)
         ax.set_ylabel(unit)
         ax.set_ylim(bottom=0)
         _dates_axis(ax)
