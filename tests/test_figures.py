@@ -232,7 +232,7 @@ def test_the_baseline_is_drawn_last_on_top_in_its_own_style(sweep_meta):
     assert last.get_zorder() > max(line.get_zorder() for line in ax.lines[:-1])
     assert matplotlib.colors.to_hex(last.get_color()) == "#000000" and last.get_linestyle() != "-"
     assert "drawn last, black dashed" in " ".join(texts(fig))
-    assert "baseline:" in ax.get_title()
+    assert "baseline by " in ax.get_title()
     matplotlib.pyplot.close(fig)
 
 
