@@ -184,8 +184,6 @@ def _seed_sd(table, store: Path, args) -> np.ndarray:
     return sd
 
 
-
-
 def write_conf(
     medians: dict[str, float], note_targets: dict[str, list[str]], conf_dir: Path = ROOT / "conf"
 ) -> list[str]:
