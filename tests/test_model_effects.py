@@ -80,13 +80,22 @@ def test_affirmative_consent_shrinks_the_dataset_and_the_consent_gap():
     assert _at_horizon(affirmative, "consent_gap_share") < _at_horizon(actual, "consent_gap_share")
 
 
+@pytest.mark.xfail(strict=True, reason="known defect (2026-12-02): the shipped defaults join the best stage-two set "
+                   "(simulated with hidden_step_difficulty 2.56) to stage one's most likely draw (1.61); at that mix "
+                   "a buried setting is changed by 5.8% in a year, not a few percent (the set as simulated: 1.9%)")
 def test_a_low_salience_default_is_changed_by_a_few_percent_a_year():
-    """MODEL.md pattern (ANCHORS 2): opt-outs in the US a year after default-on are a few percent."""
-    model = run_cached()
-    us = REGION_CODES.index("US")
-    day = int(np.flatnonzero(model.dates == np.datetime64("2025-09-17"))[0])
-    out = model.records[day, us, INDEX["opted_out_share"]]
-    assert 0.001 < out < 0.1
+    """MODEL.md pattern (ANCHORS 2): one buried setting, on by default, never announced, a year: a
+    few percent at most change it. The scenario is the calibration's `low_salience_year`
+    (conf/calibration/targets.yaml), run with the shipped model. The shipped US timeline is not
+    low-salience (heavy coverage with printed steps in September 2024, then an email), so its opt-outs
+    are no measure of this pattern."""
+    from sim.analysis.calibration import evaluate_many, load_targets, shipped_raw
+
+    targets, _, nuisance = load_targets()
+    (target,) = [t for t in targets if t.id == "low_salience_year"]
+    values = {p["name"]: 0.0 for p in nuisance}  # the health-record scenarios' parameter: unused here
+    (out,) = evaluate_many([(shipped_raw(), 0, values)], [target], 20_000, nuisance)
+    assert 0.001 < out[target.id] < 0.05
 
 
 # ----------------------------------------------------------------------- reproducibility
