@@ -69,7 +69,7 @@ from sim.analysis.tables import (  # noqa: F401 (the aggregate's names, imported
 )
 from sim.core.compose import get_key
 from sim.core.files import write_json
-from sim.core.run_folder import CONFIG, FAILURE, RUN_INFO, policy_identity
+from sim.core.run_folder import CONFIG, FAILURE, NOTES_DIR, RUN_INFO, policy_identity
 
 try:  # the callback needs Hydra; aggregation itself does not
     from hydra.experimental.callback import Callback
@@ -463,7 +463,7 @@ class AggregateOnMultirunEnd(Callback):
 
     def on_multirun_start(self, config, **kwargs) -> None:
         # a sweep run again into its folder says its notes again (sim.run.__main__.print_once)
-        shutil.rmtree(Path(config.hydra.sweep.dir) / ".notes", ignore_errors=True)
+        shutil.rmtree(Path(config.hydra.sweep.dir) / NOTES_DIR, ignore_errors=True)
 
     def on_multirun_end(self, config, **kwargs) -> None:
         # Hydra turns a callback's exception into a warning; SystemExit is how the sweep's command

@@ -89,12 +89,15 @@ def calibration_checks(out_dir, table, t: dict, w: np.ndarray, proposals, seed_s
         lo, hi = waves.weighted_interval(*samples[j])
         prior_width = 0.9 * (bounds[j, 1] - bounds[j, 0])
         ratio = (hi - lo) / prior_width
-        tells = assessable if j < len(table.fitted) else one_ess >= MIN_ESS
         rows.append({
             "name": p["name"], "stage": p.get("stage", 2), "ratio": float(ratio),
             "posterior_90": [float(waves.to_natural(p, lo)), float(waves.to_natural(p, hi))],
-            "prior": p["prior"], "identified": bool(tells and ratio < IDENTIFIED_RATIO),
+            "prior": p["prior"],
         })  # fmt: skip
+    sizes = {"effective_sample_size": ess, "stage_one_effective_sample_size": one_ess}
+    pinned = identified_names({**sizes, "rows": rows})  # the one rule, as the report and the brief apply it
+    for r in rows:
+        r["identified"] = r["name"] in pinned
     identified = sum(r["identified"] for r in rows)
 
     covered = waves.recovery(table.targets, t["y"], t["u"], t["wave"], proposals, table.bounds,

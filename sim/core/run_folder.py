@@ -46,3 +46,6 @@ def policy_identity(policy_section: dict, choice: str | None) -> str:
     for a run without one (Python API), its name with the hash of its content, so two different
     policies that carry the same free `name` are never taken for one."""
     return choice if choice else f"{policy_section.get('name')}~{policy_hash(policy_section)}"
+
+
+NOTES_DIR = ".notes"  # in a sweep's folder: the notes its jobs have printed (sim.run.__main__.print_once)

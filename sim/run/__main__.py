@@ -32,7 +32,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from sim.analysis.aggregate import record_failure
 from sim.analysis.posterior import PosteriorError
-from sim.core.run_folder import FAILURE, holds_results
+from sim.core.run_folder import FAILURE, NOTES_DIR, holds_results
 from sim.model.config import ConfigError, validate_config
 from sim.model.memory import NotEnoughMemory, check_memory, floor_note
 from sim.run.claim import FolderBusy, acquire, release
@@ -125,9 +125,6 @@ def preflight(config, sweep_dir: Path | None = None) -> None:
     note = floor_note(config)
     if note:
         print_once(note, sweep_dir)
-
-
-NOTES_DIR = ".notes"  # in a sweep's folder: the notes its jobs have printed (cleared when a sweep starts)
 
 
 def print_once(note: str, sweep_dir: Path | None) -> None:
