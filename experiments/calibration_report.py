@@ -164,6 +164,31 @@ def conflicting(checks: dict, distance_targets: list[str]) -> list[tuple[str, fl
     return (above or worst[:3])[:MOST_NAMED]
 
 
+def defaults_lines(prov: dict, distance: list[str]) -> list[str]:
+    """How the shipped defaults were chosen, and how they fit on fresh runs (experiments/calibrate.py
+    `_most_probable`)."""
+    check = prov.get("most_probable_check")
+    if not check:
+        return []
+    k, chosen = len(distance), check["chosen"]
+    runs = np.asarray(check["distance_runs"], float)
+    threshold = stats.chi2.ppf(0.95, k)
+    worst = sorted(check["z_mean"].items(), key=lambda kv: -abs(kv[1]))[:MOST_NAMED]
+    return [
+        "### The shipped defaults",
+        "",
+        f"The {check['candidates']} heaviest sets of the posterior, each whole (with the stage-one draw it was "
+        f"simulated with), were re-simulated at {check['replicates']} fresh seeds each; the defaults are the one "
+        f"of least chi-square (mean joint-fit distance over its runs plus stage one's -2 log-likelihood): "
+        f"candidate {chosen + 1} (heaviest first), chi-square {check['chi_square'][chosen]:.1f}, of which stage "
+        f"one {check['stage_one_chi_square']:.1f}. Its runs' distances D: "
+        + ", ".join(f"{d:.1f}" for d in runs)
+        + f" (chi-square(95%, {k}) = {threshold:.1f}: {int(np.sum(runs < threshold))} of {len(runs)} below). "
+        "Its targets furthest off, mean z over the runs: " + ", ".join(f"{t} ({z:+.1f})" for t, z in worst) + ".",
+        "",
+    ]
+
+
 def verdict_sentences(
     fit: dict, ident: dict, rec: dict, rows: list[dict], checks: dict, distance: list[str]
 ) -> list[str]:
@@ -384,6 +409,7 @@ def report(post: Posterior, checks: dict, rows: list[dict], targets: list[Target
         "",
         "![corner](calibration/corner.png)",
         "",
+        *defaults_lines(prov, distance),
         f"## Targets: z-scores over {fit['draws']} posterior predictive draws",
         "",
         "z = (model - target) / sqrt(error^2 + seed sd^2): median and 10-90% over the draws. *stage 1*: fitted "

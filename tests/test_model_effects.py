@@ -80,9 +80,12 @@ def test_affirmative_consent_shrinks_the_dataset_and_the_consent_gap():
     assert _at_horizon(affirmative, "consent_gap_share") < _at_horizon(actual, "consent_gap_share")
 
 
-@pytest.mark.xfail(strict=True, reason="known defect (2026-12-02): the shipped defaults join the best stage-two set "
-                   "(simulated with hidden_step_difficulty 2.56) to stage one's most likely draw (1.61); at that mix "
-                   "a buried setting is changed by 5.8% in a year, not a few percent (the set as simulated: 1.9%)")
+@pytest.mark.xfail(
+    strict=True,
+    reason="known defect (2026-12-02): the shipped defaults join the best stage-two set "
+    "(simulated with hidden_step_difficulty 2.56) to stage one's most likely draw (1.61); at that mix "
+    "a buried setting is changed by 5.8% in a year, not a few percent (the set as simulated: 1.9%)",
+)
 def test_a_low_salience_default_is_changed_by_a_few_percent_a_year():
     """MODEL.md pattern (ANCHORS 2): one buried setting, on by default, never announced, a year: a
     few percent at most change it. The scenario is the calibration's `low_salience_year`

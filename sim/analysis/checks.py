@@ -57,13 +57,19 @@ def predictive(table, t: dict, w: np.ndarray, draws: int, seed: int, workers: in
     rows = rng.choice(len(table.stage_one_weights), size=draws, p=table.stage_one_weights)
     values = table.values_of(t["u"][pick], rows)
     seeds = [int(s) for s in rng.integers(2**31, 2**32 - 1, size=draws)]
+    return all_targets, simulate_sets(table, values, seeds, all_targets, workers)
+
+
+def simulate_sets(table, values: list[dict], seeds: list[int], targets, workers: int) -> dict[str, np.ndarray]:
+    """{target id: model value per set}: parameter sets (natural scale, stage-one parameters included)
+    through `targets`' scenarios at the table's agents and base config, split over `workers`."""
     params = table.fitted + table.stage_one_parameters
-    half = (draws + 1) // 2
-    jobs = [(values[i : i + half], seeds[i : i + half], all_targets, table.nuisance, params, table.agents, table.base)
-            for i in range(0, draws, half)]  # fmt: skip
+    size = -(-len(values) // workers)
+    jobs = [(values[i : i + size], seeds[i : i + size], targets, table.nuisance, params, table.agents, table.base)
+            for i in range(0, len(values), size)]  # fmt: skip
     with ProcessPoolExecutor(max_workers=workers) as pool:
         outputs = [o for r in pool.map(waves._simulate_chunk, jobs) for o in r["outputs"]]
-    return all_targets, {x.id: np.array([o[x.id] for o in outputs]) for x in all_targets}
+    return {x.id: np.array([o[x.id] for o in outputs]) for x in targets}
 
 
 def calibration_checks(out_dir, table, t: dict, w: np.ndarray, proposals, seed_sd: np.ndarray, args) -> dict:
