@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.analysis.sensitivity import NOISE_WARN, load_spec, posterior_ranges
+from sim.analysis.sensitivity import NOISE_WARN, load_spec, posterior_ranges, posterior_record
 from sim.core.compose import DATA_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,6 +131,11 @@ def _noise(meta: dict) -> list[str]:
     ]  # fmt: skip
 
 
+def _posterior_named(meta: dict) -> str:
+    post = meta.get("posterior")
+    return f", the fit of {post['date']}, sha256 {post['csv_sha256'][:12]}" if post else ""
+
+
 def report(morris: pd.DataFrame, sobol: pd.DataFrame, meta: dict) -> str:
     lines = [
         "# Sensitivity: what drives each headline number",
@@ -145,8 +150,8 @@ def report(morris: pd.DataFrame, sobol: pd.DataFrame, meta: dict) -> str:
         f"run (common random numbers), each parameter set run under every policy listed.",
         "",
         f"Ranges: {', '.join(meta['ranges_from_posterior']) or 'none'} over the calibrated posterior's weighted "
-        "1-99% range (sim/data/calibration/posterior.csv); the others over the hand-set ranges of the spec "
-        "(not calibrated).",
+        f"1-99% range (sim/data/calibration/posterior.csv{_posterior_named(meta)}); the others over the hand-set "
+        "ranges of the spec (not calibrated).",
         "",
         _precision(meta),
         "",
@@ -219,11 +224,13 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     spec = load_spec()
-    from_posterior = []
+    from_posterior, over_posterior = [], None
     if args.ranges == "posterior":  # the calibrated parameters vary over what the evidence leaves open
         from sim.analysis.posterior import load_posterior
 
-        from_posterior = posterior_ranges(spec["parameters"], load_posterior())
+        posterior = load_posterior()
+        from_posterior = posterior_ranges(spec["parameters"], posterior)
+        over_posterior = posterior_record(posterior)
     bases = {policy: shipped_raw([f"policy={policy}"]) for policy in spec["policies"]}
     morris, sobol, design = analyse(spec, bases, agents, trajectories, sobol_n, args.top, args.seed,
                                     args.jobs, args.backend, store)  # fmt: skip
@@ -237,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join(["experiments/sensitivity.py", *(argv if argv is not None else sys.argv[1:])]),
         **design,
         "ranges_from_posterior": from_posterior,
+        "posterior": over_posterior,  # which fit the ranges came from: a brief says if it is not the shipped one
         "seconds": round(time.perf_counter() - started, 1),  # this invocation's wall time
         "software": {k: v for k, v in software().items() if k != "command"},  # the code's commit, packages
     }

@@ -576,3 +576,20 @@ def test_a_posterior_without_its_checks_is_said_to_be_missing(tmp_path):
     (folder / "checks.json").unlink()
     with pytest.raises(MissingData, match="run experiments/calibrate.py"):
         calibration(folder, [], Register())
+
+
+def test_a_sensitivity_analysis_over_another_posterior_is_said_to_be(tmp_path):
+    """The brief's limitations name a sensitivity analysis whose ranges came from another fit than the
+    calibration it reports (posterior.csv's hash), or that does not record which; none when they match."""
+    from sim.brief.context import _sensitivity_over_another_posterior
+
+    (tmp_path / "posterior.json").write_text(json.dumps({"csv_sha256": "a" * 64}))
+    drivers = {"ranges_from_posterior": ["try_prob"], "posterior": {"csv_sha256": "a" * 64, "date": "2026-12-02"}}
+    assert _sensitivity_over_another_posterior(drivers, tmp_path) is None
+    drivers["posterior"] = {"csv_sha256": "b" * 64, "date": "2026-11-30"}
+    said = _sensitivity_over_another_posterior(drivers, tmp_path)
+    assert "another posterior (the fit of 2026-11-30 whose posterior.csv has sha256 bbbbbbbbbbbb)" in said
+    drivers["posterior"] = None
+    assert "does not record which posterior" in _sensitivity_over_another_posterior(drivers, tmp_path)
+    drivers["ranges_from_posterior"] = []  # hand-set ranges only: no posterior to match
+    assert _sensitivity_over_another_posterior(drivers, tmp_path) is None

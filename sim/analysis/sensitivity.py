@@ -90,6 +90,12 @@ def run_chunk(index: int, bases: dict, parameters: list[dict], sets: list[dict],
     return index, run_outputs(bases, parameters, sets, spec, agents, seed)
 
 
+def posterior_record(posterior) -> dict:
+    """Which posterior a sensitivity analysis's ranges came from (its posterior.csv's hash and fit date),
+    recorded in sensitivity.json so that a brief can tell an analysis over an earlier fit."""
+    return {"csv_sha256": posterior.provenance["csv_sha256"], "date": posterior.provenance.get("date")}
+
+
 def posterior_ranges(parameters: list[dict], posterior, low: float = 0.01, high: float = 0.99) -> list[str]:
     """Replace each parameter's hand-set range by its posterior's weighted 1-99% range where the
     calibration infers it (matched by name); return the names whose range now comes from the posterior."""

@@ -254,6 +254,8 @@ def drivers(sensitivity_dir: Path | None, findings: dict, baseline: str, registe
         "sobol_runs": design.get("sobol_runs"),
         "n_parameters": design.get("n_parameters"),
         "command": design.get("command", ""),
+        "posterior": design.get("posterior"),  # which fit its ranges came from (None: not recorded)
+        "ranges_from_posterior": design.get("ranges_from_posterior", []),
         "dir": _shown(sensitivity_dir),
         "findings": per_finding,
     }
@@ -548,9 +550,12 @@ def model_limitations(sweeps: list[Sweep]) -> list[str]:
     return out
 
 
-def limitations(sweeps: list[Sweep], findings: dict, context_drivers: dict) -> list[str]:
+def limitations(sweeps: list[Sweep], findings: dict, context_drivers: dict, calibration_dir: Path | None) -> list[str]:
     """The limitations: the model's, for the behaviours these runs had on, then those of what was run."""
     out = model_limitations(sweeps)
+    stale = _sensitivity_over_another_posterior(context_drivers, calibration_dir)
+    if stale:
+        out.append(stale)
     replicates = min(s.replicates() for s in sweeps)
     if replicates < 10:
         out.append(
@@ -620,6 +625,27 @@ def _command(recorded: str) -> str:
     return recorded
 
 
+def _sensitivity_over_another_posterior(context_drivers: dict, calibration_dir: Path | None) -> str | None:
+    """A sentence when the sensitivity analysis's ranges came from another posterior than the
+    calibration this brief reports (its posterior.csv's hash), or when it does not say which."""
+    if "missing" in context_drivers or not context_drivers.get("ranges_from_posterior") or calibration_dir is None:
+        return None
+    meta = Path(calibration_dir) / "posterior.json"
+    if not meta.exists():
+        return None
+    current = json.loads(meta.read_text(encoding="utf-8")).get("csv_sha256")
+    used = context_drivers.get("posterior")
+    if used is None:
+        return ("The sensitivity analysis does not record which posterior its parameter ranges came from: "
+                "its rankings may describe an earlier fit.")  # fmt: skip
+    if used.get("csv_sha256") != current:
+        return (f"The sensitivity analysis's parameter ranges come from another posterior (the fit of "
+                f"{used.get('date', 'an unknown date')} whose posterior.csv has sha256 {used['csv_sha256'][:12]}), "
+                "not the one reported here: its rankings describe that fit; `python experiments/sensitivity.py` "
+                "reruns it over this one.")  # fmt: skip
+    return None
+
+
 # ---------------------------------------------------------------- the whole context
 def build_context(
     sweeps: list[Sweep],
@@ -645,6 +671,6 @@ def build_context(
         "drivers": context_drivers,
         "methods": methods(sweeps, calibration_dir, register),
         "assumptions": assumptions(sweeps),
-        "limitations": limitations(sweeps, found, context_drivers),
+        "limitations": limitations(sweeps, found, context_drivers, calibration_dir),
         "reproducibility": reproducibility(sweeps, brief_command),
     }
