@@ -36,7 +36,7 @@ agents halve the seed noise for about 1.7 times the cost per set, where replicat
 four times) and tempers its proposals toward the posterior; the reference table the waves leave is
 what the recovery check refits, so that check costs no simulations.
 
-Everything is resumable: the table is kept chunk by chunk in --store (outputs/calibration/waves/);
+Everything is resumable: the table is kept chunk by chunk in --store (sim/data/calibration/table/, shipped);
 run the same command again to go on. Then the checks (joint fit, identification, recovery)
 are computed and written with the posterior (sim/data/calibration/checks.json).
 """
@@ -59,7 +59,7 @@ from sim.core.files import write_json
 from sim.core.provenance import software
 
 ROOT = Path(__file__).resolve().parent.parent
-STORE = ROOT / "outputs" / "calibration" / "waves"
+STORE = POSTERIOR_DIR / "table"  # the reference table, shipped: the posterior can be checked and the fit resumed
 
 
 def fit(args) -> int:
@@ -91,9 +91,7 @@ def fit(args) -> int:
         if wave > 1:
             t = table.table()
             t = {k: v[t["wave"] < wave] for k, v in t.items()}
-            proposal, temperature = waves.next_proposal(
-                table.bounds, t["u"], t["wave"], proposals, table.targets, t["y"], seed_sd
-            )
+            proposal, temperature = _proposal(store, wave, table, t, proposals, seed_sd)
             w = waves.posterior_weights(table.targets, t["y"], t["u"], t["wave"], proposals, table.bounds, seed_sd)
             keep = waves.not_implausible(table.targets, t["y"], seed_sd)
             print(f"after wave {wave - 1}: {keep.sum()} of {len(keep)} sets not implausible, posterior's effective "
@@ -169,6 +167,22 @@ def fit(args) -> int:
     return _write_most_probable(args.out) if args.write_conf else 0
 
 
+def _proposal(store: Path, wave: int, table, t: dict, proposals: list, seed_sd: np.ndarray):
+    """Wave `wave`'s proposal and temperature: as kept in the store when the wave was first drawn, so
+    that a resumed fit weighs every set by the density it was drawn from whatever the code says now;
+    else fitted to the table so far (sim.analysis.waves.next_proposal) and kept."""
+    from sim.analysis import waves
+
+    path = store / f"proposal_wave{wave}.json"
+    if path.exists():
+        kept = json.loads(path.read_text(encoding="utf-8"))
+        return waves.Proposal(table.bounds, np.array(kept["mean"]), np.array(kept["cov"])), kept["temperature"]
+    proposal, temperature = waves.next_proposal(table.bounds, t["u"], t["wave"], proposals, table.targets, t["y"],
+                                                seed_sd)  # fmt: skip
+    write_json(path, {**proposal.to_json(), "temperature": temperature})
+    return proposal, temperature
+
+
 def _table_wall_seconds(store: Path) -> float:
     chunks = [p.stat().st_mtime for p in store.glob("wave*_chunk*.npz")]
     return max(chunks) - (store / "stage_one.npz").stat().st_mtime if chunks else 0.0
@@ -238,7 +252,7 @@ def write_conf(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--agents", type=int, default=12_000, help="agents per scenario run (see docs/CALIBRATION.md)")
-    parser.add_argument("--waves", type=int, default=7, help="waves (the shipped fit: 7)")
+    parser.add_argument("--waves", type=int, default=6, help="waves (the shipped fit: 6)")
     parser.add_argument(
         "--sets-per-wave", type=int, default=400, help="parameter sets simulated per wave (the shipped fit: 400)"
     )

@@ -173,6 +173,32 @@ def test_the_shipped_defaults_fit_the_targets_jointly_on_fresh_runs():
     assert np.isclose(post.values, row, rtol=1e-6, atol=0).all(axis=1).any()  # posterior.csv keeps 8 digits
 
 
+def test_the_shipped_posterior_follows_from_the_shipped_reference_table():
+    """The reference table the fit left (sim/data/calibration/table/: every simulated set, each wave's
+    proposal, the seed noise) gives posterior.csv's weights again, with nothing simulated: the shipped
+    posterior can be checked, and the fit resumed with more waves, from a clean checkout."""
+    store = POSTERIOR_DIR / "table"
+    prov = _posterior().provenance
+    with np.load(store / "stage_one.npz") as z:
+        x1, w1 = z["x"], z["w"]
+    base = json.loads((store / "base.json").read_text())
+    stage_one = [p for p in PARAMETERS if p.get("stage") == 1]
+    table = waves.ReferenceTable(store, TARGETS, PARAMETERS, NUISANCE, (stage_one, x1, w1), prov["agents"],
+                                 prov["seed"], base)  # fmt: skip
+    t = table.table()
+    t = {k: v[t["wave"] <= prov["waves"]] for k, v in t.items()}
+    assert len(t["u"]) == prov["total_simulations"]
+    proposals = [waves.Proposal(table.bounds)]
+    for wave in range(2, prov["waves"] + 1):
+        kept = json.loads((store / f"proposal_wave{wave}.json").read_text())
+        proposals.append(waves.Proposal(table.bounds, np.array(kept["mean"]), np.array(kept["cov"])))
+    seed_sd = np.array(json.loads((store / "seed_sd.json").read_text())["sd"])
+    w = waves.posterior_weights(table.targets, t["y"], t["u"], t["wave"], proposals, table.bounds, seed_sd)
+    w = np.sort(w[w > 1e-9 * w.max()])
+    assert len(w) == len(_posterior().weights)
+    np.testing.assert_allclose(w / w.sum(), np.sort(_posterior().weights), rtol=1e-6, atol=1e-12)
+
+
 # ---------------------------------------------------------------- the checks can fail
 def _target(tid: str, value: float, tolerance: float, **extra) -> Target:
     return Target(id=tid, anchor="ANCHORS 0", source="a test", value=value, tolerance=tolerance, scenario={},
@@ -297,6 +323,33 @@ def _linear_waves(tempered: bool, seed: int, waves_n: int = 5, per_wave: int = 3
         wave = np.ones(len(u), int)
     w = waves.posterior_weights(targets, y, u, wave, proposals, bounds, seed_sd)
     return 1.0 / np.sum(w**2), temperatures
+
+
+def test_a_scenario_only_parameter_reaches_its_own_scenarios_only(monkeypatch):
+    """The health records' objector share (a nuisance parameter) is written into the configs of the
+    health-record scenarios alone: the other scenarios keep the shipped AI-training objector share."""
+    seen = {}
+
+    def capture(sets, targets, agents, nuisance):
+        seen["sets"] = sets
+        return [{} for _ in sets]
+
+    monkeypatch.setattr(waves, "evaluate_many", capture)
+    shared = {"name": "x", "keys": ["friction.try_prob"], "prior": {"uniform": [0.0, 1.0]}}
+    base = shipped_raw()
+    waves._simulate_chunk(([{"x": 0.3, NUISANCE[0]["name"]: 0.05}], [1], TARGETS, NUISANCE, [shared, *NUISANCE],
+                           300, base))  # fmt: skip
+    ((raw, _, values),) = seen["sets"]
+    assert get_key(raw, "friction.try_prob") == 0.3
+    assert get_key(raw, "population.object_share") == get_key(base, "population.object_share")
+    health = next(t for t in TARGETS if t.id in NUISANCE[0]["scenarios"])
+    other = next(t for t in TARGETS if t.id == "low_salience_year")
+    from sim.analysis.calibration import scenario_raw
+
+    assert get_key(scenario_raw(raw, health, NUISANCE, values), "population.object_share") == {"default": 0.05}
+    assert get_key(scenario_raw(raw, other, NUISANCE, values), "population.object_share") == get_key(
+        base, "population.object_share"
+    )
 
 
 def test_tempered_waves_close_in_on_the_posterior_and_raise_its_effective_sample():
@@ -435,7 +488,12 @@ TINY = ["--agents", "300", "--waves", "2", "--sets-per-wave", "8", "--chunk", "4
 
 
 def _store_files(store: Path) -> dict[str, tuple[int, bytes]]:
-    keep = [*store.glob("wave*_chunk*.npz"), store / "stage_one.npz", store / "seed_sd.json"]
+    keep = [
+        *store.glob("wave*_chunk*.npz"),
+        *store.glob("proposal_wave*.json"),
+        store / "stage_one.npz",
+        store / "seed_sd.json",
+    ]
     return {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in keep}
 
 
@@ -448,7 +506,11 @@ def tiny_fit(tmp_path_factory) -> dict:
     args = [*TINY, "--store", str(store), "--out", str(out)]
     assert calibrate.main(args) == 0
     first = {"store": _store_files(store), "csv": (out / "posterior.csv").read_bytes()}
-    assert calibrate.main(args) == 0  # resumed: every chunk is there
+    tempering, waves.TEMPER_ESS = waves.TEMPER_ESS, 1  # a changed rule: the kept proposals are used, not refitted
+    try:
+        assert calibrate.main(args) == 0  # resumed: every chunk is there
+    finally:
+        waves.TEMPER_ESS = tempering
     return {"root": root, "store": store, "out": out, "first": first}
 
 
@@ -470,6 +532,9 @@ def test_a_tiny_fit_writes_the_posterior_and_its_checks(tiny_fit):
 
 
 def test_running_the_fit_again_simulates_nothing_new_and_gives_the_same_posterior(tiny_fit):
+    """Run again on the same store (with the proposal rule changed in between): no chunk is rewritten,
+    each wave is weighed by the proposal it was drawn from (kept in the store), the posterior is the same."""
+    assert (tiny_fit["store"] / "proposal_wave2.json").exists()
     assert _store_files(tiny_fit["store"]) == tiny_fit["first"]["store"]  # no chunk rewritten or added
     assert (tiny_fit["out"] / "posterior.csv").read_bytes() == tiny_fit["first"]["csv"]
 

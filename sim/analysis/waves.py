@@ -133,7 +133,11 @@ def _simulate_chunk(args) -> dict:
     """A chunk of parameter sets through every scenario (in a worker process), from the shipped
     config as the fit composed it when it started (conf/ edited meanwhile changes nothing)."""
     values, seeds, targets, nuisance, parameters, agents, base = args
-    sets = [(with_values(base, parameters, v), seed, v) for v, seed in zip(values, seeds, strict=True)]
+    # a scenario-only (nuisance) parameter reaches its own scenarios only, through the values
+    # (sim.analysis.calibration.scenario_raw); before 2026-12-02 it was written into every scenario's config
+    scenario_only = {p["name"] for p in nuisance}
+    shared = [p for p in parameters if p["name"] not in scenario_only]
+    sets = [(with_values(base, shared, v), seed, v) for v, seed in zip(values, seeds, strict=True)]
     start = time.perf_counter()
     out = evaluate_many(sets, targets, agents, nuisance)
     return {"outputs": out, "seconds": time.perf_counter() - start}
@@ -164,13 +168,16 @@ class ReferenceTable:
             "agents": self.agents,
             "seed": self.seed,
             "base": self.base,
+            "nuisance": "own scenarios only",  # a table of the fits before this fix is refused
         }
         return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def check_store(self) -> None:
         mark = self.store / "identity.txt"
         if mark.exists() and mark.read_text().strip() != self.identity():
-            raise ValueError(f"{self.store} holds a fit of other targets, priors or agents: remove it or use --store")
+            raise ValueError(
+                f"{self.store} holds a fit of other targets, priors, agents or simulation: remove it or use --store"
+            )
         mark.write_text(self.identity() + "\n")
 
     def chunks(self) -> list[dict]:
