@@ -164,6 +164,14 @@ def conflicting(checks: dict, distance_targets: list[str]) -> list[tuple[str, fl
     return (above or worst[:3])[:MOST_NAMED]
 
 
+def _temperature_line(prov: dict) -> list[str]:
+    temperatures = prov.get("proposal_temperatures")
+    if not temperatures:
+        return []
+    shown = ", ".join(f"{t:.3g}" for t in temperatures)
+    return [f"- the proposals' temperatures, wave 2 on (1 is the posterior itself; sim/analysis/waves.py): {shown};"]
+
+
 def defaults_lines(prov: dict, distance: list[str]) -> list[str]:
     """How the shipped defaults were chosen, and how they fit on fresh runs (experiments/calibrate.py
     `_most_probable`)."""
@@ -203,11 +211,11 @@ def verdict_sentences(
         out.append(f"**Identification cannot be assessed**: the posterior's effective sample size is "
                    f"{ident['ess']:.1f} (under {MIN_ESS}): a few sets carry the weight, so its intervals are "
                    "narrow because of that, not because the targets pin anything. No stage-two parameter counts "
-                   "as identified (a stage-one parameter is judged on stage one's own sample). Each set's weight "
-                   "rests on one run at the fit's agent count, whose seed noise is close to the targets' "
-                   "measurement errors (the seed sd column below), so the weights are as noisy as the runs and "
-                   "more sets do not mend it: the remedy is a less noisy estimate of each set's model values "
-                   "(replicate runs, more agents, or an emulator), not more waves.")  # fmt: skip
+                   "as identified (a stage-one parameter is judged on stage one's own sample). Two things keep it "
+                   "small: each set's weight rests on one run at the fit's agent count (its seed noise is the seed "
+                   "sd column below), and the waves' proposals are still wider than the posterior (their "
+                   "temperatures, in the budget above, have not fallen to 1). More waves on the same table "
+                   "(`--waves`, resumable) go on closing in.")  # fmt: skip
     elif not ident["passes"]:
         loose = [r["name"] for r in rows if r["posterior_90"] is not None and not r["identified"]]
         out.append(f"**Identification fails**: {ident['identified']} of {ident['inferred']} inferred parameters are "
@@ -359,6 +367,7 @@ def report(post: Posterior, checks: dict, rows: list[dict], targets: list[Target
         f"{post.effective_sample_size():,.1f}); stage one's sample: effective sample size "
         f"{prov['stage_one_effective_sample_size']:,.1f};",
         f"- sets not implausible (every distance target within 3 errors): {prov.get('not_implausible_share', 0):.1%};",
+        *_temperature_line(prov),
         f"- commit `{str(prov.get('git_commit', 'unknown'))[:10]}`, {prov.get('date', '?')}; "
         f"command `{prov['command']}`.",
         "",
