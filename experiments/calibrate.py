@@ -85,7 +85,7 @@ def fit(args) -> int:
     )
     table.check_store()
     seed_sd = _seed_sd(table, store, args)
-    proposals, temperatures = [waves.Proposal(table.bounds)], [1.0]
+    proposals, temperatures = [waves.Proposal(table.bounds)], []  # temperatures: wave 2 on
     deadline = started + 60 * args.max_minutes if args.max_minutes else None
     for wave in range(1, args.waves + 1):
         if wave > 1:
@@ -125,7 +125,7 @@ def fit(args) -> int:
         "waves": args.waves,
         "sets_per_wave": args.sets_per_wave,
         "total_simulations": int(len(t["u"])),
-        "proposal_temperatures": temperatures[1:],  # wave 2 on (wave 1 is the prior)
+        "proposal_temperatures": temperatures,  # wave 2 on (wave 1 is the prior)
         "not_implausible_share": float(np.mean(waves.not_implausible(table.targets, t["y"], seed_sd))),
         "effective_sample_size": ess,
         "stage_one_effective_sample_size": float(1 / np.sum(w1**2)),
@@ -176,7 +176,7 @@ def _proposal(store: Path, wave: int, table, t: dict, proposals: list, seed_sd: 
     path = store / f"proposal_wave{wave}.json"
     if path.exists():
         kept = json.loads(path.read_text(encoding="utf-8"))
-        return waves.Proposal(table.bounds, np.array(kept["mean"]), np.array(kept["cov"])), kept["temperature"]
+        return waves.Proposal.from_json(table.bounds, kept), kept["temperature"]
     proposal, temperature = waves.next_proposal(table.bounds, t["u"], t["wave"], proposals, table.targets, t["y"],
                                                 seed_sd)  # fmt: skip
     write_json(path, {**proposal.to_json(), "temperature": temperature})
@@ -285,8 +285,7 @@ def _most_probable(table, t: dict, w: np.ndarray, one, seed_sd: np.ndarray, args
     -2 log-likelihood of its draw (the priors are flat on the sampling scale, so this is the posterior's
     density up to a constant). Why not simply the heaviest set: its weight rests on one run, so it is
     in part the luckiest; and why not a mix of that set's stage-two values with stage one's most likely
-    draw (the defaults until 2026-12-02): that mix was never simulated, and missed a buried setting's
-    yearly change (low_salience_year) by 4 errors."""
+    draw (the defaults until 2026-12-02): that mix was never simulated, so nothing said how it fits."""
     from sim.analysis.checks import simulate_sets
 
     order = np.argsort(w)[::-1][: args.candidates]
@@ -299,7 +298,8 @@ def _most_probable(table, t: dict, w: np.ndarray, one, seed_sd: np.ndarray, args
     z_runs = z.reshape(len(candidates), args.replicates, len(table.targets))  # [candidate, run, target]
     distance = np.sum(z_runs**2, axis=2)
     stage_one = [p["name"] for p in one.parameters]
-    chi2 = distance.mean(axis=1) - 2 * np.array([one.log_likelihood({k: v[k] for k in stage_one}) for v in candidates])
+    stage_one_chi2 = -2 * np.array([one.log_likelihood({k: v[k] for k in stage_one}) for v in candidates])
+    chi2 = distance.mean(axis=1) + stage_one_chi2
     best = int(np.argmin(chi2))
     check = {
         "candidates": len(candidates),
@@ -309,7 +309,7 @@ def _most_probable(table, t: dict, w: np.ndarray, one, seed_sd: np.ndarray, args
         "chosen": best,
         "distance_runs": distance[best].tolist(),  # the chosen set's joint-fit distance, run by run
         "z_mean": dict(zip([x.id for x in table.targets], map(float, z_runs[best].mean(axis=0)), strict=True)),
-        "stage_one_chi_square": float(-2 * one.log_likelihood({k: candidates[best][k] for k in stage_one})),
+        "stage_one_chi_square": float(stage_one_chi2[best]),
     }
     return candidates[best], check
 

@@ -7,8 +7,8 @@ Files (written by `experiments/calibrate.py`, shipped in the package):
 * `sim/data/calibration/posterior.json`: the fit's provenance, `parameters`: a list of
   `{name, keys, prior, reason}` saying which config keys each value is written to (as in
   conf/calibration/targets.yaml), `nuisance`: the names of scenario-only parameters,
-  `most_probable`: the shipped defaults (the stage-two parameters of the set of highest weight, the
-  stage-one ones at stage one's draw of highest likelihood: experiments/calibrate.py), and
+  `most_probable`: the shipped defaults (one simulated set whole, chosen among the heaviest by fresh
+  runs, with `most_probable_check`: experiments/calibrate.py `_most_probable`), and
   `csv_sha256` and `csv_rows`: posterior.csv's hash and rows as written, so that a cut or edited
   sample is refused, never used (`load_posterior` checks every part; docs/RELIABILITY.md).
 * `sim/data/calibration/stage_one.csv` (when posterior.json has `stage_one`): stage one's own

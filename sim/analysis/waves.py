@@ -122,6 +122,12 @@ class Proposal:
         lo, hi = self.bounds[:, 0], self.bounds[:, 1]
         return max(float(np.mean(np.all((x >= lo) & (x <= hi), axis=1))), 1.0 / n)
 
+    @classmethod
+    def from_json(cls, bounds: np.ndarray, kept: dict) -> Proposal:
+        if kept["mean"] is None:
+            return cls(bounds)
+        return cls(bounds, np.array(kept["mean"]), np.array(kept["cov"]))
+
     def to_json(self) -> dict:
         return {
             "mean": None if self.mean is None else self.mean.tolist(),
