@@ -252,7 +252,7 @@ def write_conf(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--agents", type=int, default=12_000, help="agents per scenario run (see docs/CALIBRATION.md)")
-    parser.add_argument("--waves", type=int, default=6, help="waves (the shipped fit: 6)")
+    parser.add_argument("--waves", type=int, default=10, help="waves (the shipped fit: 10; more go on from the table)")
     parser.add_argument(
         "--sets-per-wave", type=int, default=400, help="parameter sets simulated per wave (the shipped fit: 400)"
     )

@@ -197,6 +197,84 @@ def defaults_lines(prov: dict, distance: list[str]) -> list[str]:
     ]
 
 
+def screening_lines(checks: dict) -> list[str]:
+    """What the targets could pin at best (sim.analysis.screening), from the table's prior draws."""
+    screened = checks.get("screening", {})
+    if not screened.get("rows"):
+        return []
+    rows = sorted(screened["rows"], key=lambda r: r["best_width_ratio"])
+    cannot = [r["name"] for r in rows if r["best_width_ratio"] >= IDENTIFIED_RATIO]
+    out = [
+        "## What the targets can pin at best",
+        "",
+        f"A screening of the reference table's first wave ({screened['prior_draws']} sets drawn from the prior; "
+        "sim/analysis/screening.py): each parameter's main effect on each target, the standard deviation over "
+        f"the prior of the target's mean given the parameter ({screened['bins']} quantile bins, the within-bin "
+        "noise subtracted), in units of the target's sqrt(error^2 + seed sd^2). The *best width ratio* is the "
+        "posterior 90% width over the prior's that these effects would give if the model were linear and "
+        "every other parameter known: a bound, which trade-offs between parameters, the seed noise of one run "
+        f"per set and a small effective sample only widen. A bound not under {IDENTIFIED_RATIO:.0%} means the "
+        "targets cannot identify the parameter however many sets are simulated. A main effect does not see "
+        "an effect that shows only through another parameter (an interaction): the corner figure's ridges do.",
+        "",
+        "| parameter | target that moves it most | its main effect (errors) | best width ratio | can be identified |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows:
+        can = "no" if r["best_width_ratio"] >= IDENTIFIED_RATIO else "at best"
+        out.append(f"| {r['name']} | {r['strongest_target']} | {r['strongest_effect']:.2f} "
+                   f"| {r['best_width_ratio']:.2f} | {can} |")  # fmt: skip
+    out += [
+        "",
+        f"**Cannot be identified by these targets:** {', '.join(cannot) or 'none'} "
+        f"({len(cannot)} of {len(rows)} stage-two parameters): a fit that infers only the others, these at "
+        "their priors (prior only, still carried in ensembles), is the principled 'fewer parameters'.",
+        "",
+    ]
+    return out
+
+
+def conflict_lines(checks: dict) -> list[str]:
+    """Which targets the simulated sets cannot meet together (sim.analysis.conflicts), from the table."""
+    c = checks.get("conflicts")
+    if not c:
+        return []
+    out = [
+        "## Which targets conflict",
+        "",
+        f"Every set the fit simulated ({c['sets']:,}, one run each) asked which distance targets it meets "
+        f"(|z| under {c['met_z']:g}, the seed sd counted; sim/analysis/conflicts.py): {c['sets_meeting_all']} "
+        "meet all of them. Leaving one target out at a time: how many sets meet all the others, how many of "
+        "those also meet it, and its median z among them (a z all on one side there is a conflict: where the "
+        "model reaches the rest, it misses this one). Evidence from the sets simulated, not a proof.",
+        "",
+        "| target left out | sets meeting the rest | of which meet it | its median z there |",
+        "|---|---|---|---|",
+    ]
+    for r in c["leave_one_out"]:
+        z = "-" if r["its_median_z_there"] is None else f"{r['its_median_z_there']:+.1f}"
+        out.append(f"| {r['target']} | {r['sets_meeting_the_rest']} | {r['of_which_meet_it']} | {z} |")
+    out += ["", f"**The fewest targets to reconsider**: {_drops(c)}.", ""]
+    return out
+
+
+def _drops(c: dict) -> str:
+    if not c["fewest_to_drop"]:
+        return "none (enough sets meet every target)"
+    return ", then ".join(
+        f"{d['target']} ({d['sets_meeting_the_rest']} sets meet the rest)" for d in c["fewest_to_drop"]
+    )
+
+
+def _screening_sentence(checks: dict) -> str:
+    rows = checks.get("screening", {}).get("rows", [])
+    if not rows:
+        return ""
+    can = sum(r["best_width_ratio"] < IDENTIFIED_RATIO for r in rows)
+    return (f" The targets could identify at best {can} of the {len(rows)} stage-two parameters (the screening "
+            "below); the others are prior only whatever the sample.")  # fmt: skip
+
+
 def verdict_sentences(
     fit: dict, ident: dict, rec: dict, rows: list[dict], checks: dict, distance: list[str]
 ) -> list[str]:
@@ -206,7 +284,9 @@ def verdict_sentences(
         out.append(f"**The joint fit fails**: only {fit['share']:.0%} of the predictive draws meet the distance "
                    f"targets together (at least {JOINT_FIT_SHARE:.0%} needed). The targets in conflict, those the "
                    f"posterior misses most: {conflict}. The model cannot meet them at once within its priors: a "
-                   "mechanism or a target's setting is wrong, or a measurement error is too small.")  # fmt: skip
+                   "mechanism or a target's setting is wrong, or a measurement error is too small."
+                   + (f" Of the sets simulated, removing {_drops(checks['conflicts'])} lets the model meet the "
+                      "rest (which targets conflict, below)." if checks.get("conflicts") else ""))  # fmt: skip
     if not ident["assessable"]:
         out.append(f"**Identification cannot be assessed**: the posterior's effective sample size is "
                    f"{ident['ess']:.1f} (under {MIN_ESS}): a few sets carry the weight, so its intervals are "
@@ -215,7 +295,7 @@ def verdict_sentences(
                    "small: each set's weight rests on one run at the fit's agent count (its seed noise is the seed "
                    "sd column below), and the waves' proposals are still wider than the posterior (their "
                    "temperatures, in the budget above, have not fallen to 1). More waves on the same table "
-                   "(`--waves`, resumable) go on closing in.")  # fmt: skip
+                   "(`--waves`, resumable) go on closing in." + _screening_sentence(checks))  # fmt: skip
     elif not ident["passes"]:
         loose = [r["name"] for r in rows if r["posterior_90"] is not None and not r["identified"]]
         out.append(f"**Identification fails**: {ident['identified']} of {ident['inferred']} inferred parameters are "
@@ -419,6 +499,8 @@ def report(post: Posterior, checks: dict, rows: list[dict], targets: list[Target
         "![corner](calibration/corner.png)",
         "",
         *defaults_lines(prov, distance),
+        *screening_lines(checks),
+        *conflict_lines(checks),
         f"## Targets: z-scores over {fit['draws']} posterior predictive draws",
         "",
         "z = (model - target) / sqrt(error^2 + seed sd^2): median and 10-90% over the draws. *stage 1*: fitted "

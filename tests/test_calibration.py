@@ -159,7 +159,7 @@ def test_the_shipped_defaults_are_the_posteriors_most_probable_set_and_say_so():
 
 # The defaults until 2026-12-02 could not be checked so: they joined the heaviest set's stage-two
 # values to stage one's most likely draw, a mix never simulated; the choice is now a whole set,
-# checked on fresh runs (as the fit simulated them: see the known defect in docs/INFERENCE.md).
+# checked on fresh runs.
 def test_the_shipped_defaults_fit_the_targets_jointly_on_fresh_runs():
     """The set shipped as the defaults, re-simulated at fresh seeds when it was chosen, has a mean
     joint-fit distance below chi-square's 95% point (the joint-fit check's threshold) and is a set the
@@ -276,6 +276,67 @@ def test_identification_and_recovery_pass_on_a_well_posed_case_and_fail_on_a_bad
     # and so few effective sets that its narrow intervals cannot count as identification
     assert not out["identification"]["assessable"] and out["identification"]["identified"] == 0
     assert not out["identification"]["passes"]
+
+
+def test_the_screening_bounds_what_the_targets_can_pin(monkeypatch):
+    """sim.analysis.screening on a linear case: a target reading y = a x + noise has a main effect of
+    a / sqrt(12) over a unit-uniform prior, a parameter nothing reads has none (the within-bin
+    noise subtracted), and the best width ratio is the analytic linear-Gaussian one,
+    2 z90 sigma / a over 0.9. On the synthetic calibration case the parameters with a target are
+    identifiable at best and the one without cannot be; and the bound is a bound: no parameter's
+    posterior (the identification check's width ratio) is much narrower than it."""
+    from sim.analysis import screening
+
+    rng = np.random.default_rng(0)
+    x, other = rng.random(4000), rng.random(4000)
+    y = 0.3 * x + 0.05 * rng.standard_normal(4000)
+    assert screening.main_effect_sd(x, y) == pytest.approx(0.3 / np.sqrt(12), rel=0.05)
+    assert screening.main_effect_sd(other, y) < 0.003  # under a tenth of the effect read by x
+    sigma = 0.02
+    expected = 2 * stats.norm.ppf(0.95) * sigma / 0.3 / 0.9
+    assert screening.best_width_ratio(x, np.array([0.3 / np.sqrt(12) / sigma])) == pytest.approx(expected, rel=0.02)
+    assert screening.best_width_ratio(x, np.zeros(3)) == 1.0
+
+    table, t, w, proposals = _synthetic_case(informed=2, tolerance=0.05, noise=0.05)
+    near = {x.id: np.full(30, x.value) for x in table.targets}
+    out = _run_checks(monkeypatch, table, t, w, proposals, near)
+    bound = {r["name"]: r["best_width_ratio"] for r in out["screening"]["rows"]}
+    assert out["screening"]["prior_draws"] == len(t["u"])  # every set of this case is a first-wave prior draw
+    assert bound["p0"] < 0.5 and bound["p1"] < 0.5 and bound["p2"] >= 0.5
+    assert {r["name"]: r["strongest_target"] for r in out["screening"]["rows"]}["p1"] == "t1"
+    actual = {r["name"]: r["ratio"] for r in out["identification"]["rows"]}
+    assert all(actual[n] > 0.9 * bound[n] for n in ("p0", "p1")), (actual, bound)
+
+    t["wave"][: len(t["u"]) - 20] = 2  # too few prior draws left: no screening, not a noisy one
+    assert screening.screening(table, t, np.zeros(2))["rows"] == []
+
+
+def test_the_conflict_diagnosis_names_the_target_the_model_cannot_meet_with_the_rest():
+    """Two targets read the same parameter but want it at 0.2 and at 0.8 (errors 0.05), a third reads
+    another parameter: no simulated set meets all three, the sets meeting the rest miss the one left
+    out by about 12 errors, on its side, and removing one of the pair is enough. When both want 0.2,
+    nothing conflicts."""
+    from sim.analysis.conflicts import conflicts
+
+    rng = np.random.default_rng(1)
+    u = rng.random((5000, 2))
+    y = np.column_stack([u[:, 0], u[:, 0], u[:, 1]])
+
+    def diagnose(second: float) -> dict:
+        targets = [_target("low", 0.2, 0.05), _target("high", second, 0.05), _target("other", 0.5, 0.05)]
+        return conflicts(SimpleNamespace(targets=targets), {"y": y}, np.zeros(3))
+
+    out = diagnose(0.8)
+    rows = {r["target"]: r for r in out["leave_one_out"]}
+    assert out["sets_meeting_all"] == 0
+    assert rows["high"]["sets_meeting_the_rest"] > 100 and rows["high"]["of_which_meet_it"] == 0
+    assert rows["high"]["its_median_z_there"] == pytest.approx(-12, abs=1)
+    assert rows["low"]["its_median_z_there"] == pytest.approx(12, abs=1)
+    assert rows["other"]["sets_meeting_the_rest"] == 0
+    assert len(out["fewest_to_drop"]) == 1 and out["fewest_to_drop"][0]["target"] in ("low", "high")
+
+    agree = diagnose(0.2)
+    assert agree["sets_meeting_all"] > 100 and agree["fewest_to_drop"] == []
 
 
 def test_recovery_with_the_fits_kernel_is_conservative_where_the_simulators_noise_dominates():

@@ -11,6 +11,9 @@
   identified and the check fails, saying why;
 - recovery: simulated datasets from known parameters, refitted the same way
   (sim.analysis.waves.recovery); passes when the 90% intervals cover the truth in 80-95% of cases.
+
+With them, not checks: the screening (sim.analysis.screening), what the targets could pin at best, and
+the conflicts (sim.analysis.conflicts), which targets the simulated sets cannot meet together.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from scipy import stats
 
 from sim.analysis import waves
 from sim.analysis.calibration import load_targets
+from sim.analysis.conflicts import conflicts
+from sim.analysis.screening import screening
 
 JOINT_FIT_SHARE = 0.5
 IDENTIFIED_RATIO = 0.5
@@ -124,6 +129,8 @@ def calibration_checks(out_dir, table, t: dict, w: np.ndarray, proposals, seed_s
             "assessable": assessable, "passes": assessable and identified >= IDENTIFIED_SHARE * len(rows),
             "rows": rows,
         },
+        "screening": screening(table, t, seed_sd),
+        "conflicts": conflicts(table, t, seed_sd),
         "recovery": {
             "truths": int(covered.shape[0]), "coverage": coverage,
             "passes": COVERAGE_BAND[0] <= coverage <= COVERAGE_BAND[1],
