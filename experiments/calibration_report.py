@@ -276,8 +276,9 @@ def _screening_sentence(checks: dict) -> str:
 
 
 def verdict_sentences(
-    fit: dict, ident: dict, rec: dict, rows: list[dict], checks: dict, distance: list[str]
+    fit: dict, ident: dict, rec: dict, rows: list[dict], checks: dict, distance: list[str], heaviest: float
 ) -> list[str]:
+    """The verdicts in words; `heaviest`: the weight of the posterior's heaviest set."""
     out = []
     conflict = ", ".join(f"{t} (median z {z:+.1f})" for t, z in conflicting(checks, distance))
     if not fit["passes"]:
@@ -293,9 +294,16 @@ def verdict_sentences(
                    "narrow because of that, not because the targets pin anything. No stage-two parameter counts "
                    "as identified (a stage-one parameter is judged on stage one's own sample). Two things keep it "
                    "small: each set's weight rests on one run at the fit's agent count (its seed noise is the seed "
-                   "sd column below), and the waves' proposals are still wider than the posterior (their "
-                   "temperatures, in the budget above, have not fallen to 1). More waves on the same table "
-                   "(`--waves`, resumable) go on closing in." + _screening_sentence(checks))  # fmt: skip
+                   "sd column below), and at the errors stated the posterior rests on the few sets that fit best, "
+                   "which a misfit target (the conflicts below) sharpens further; more waves find more sets near "
+                   "the best (the sets not implausible, in the budget) without spreading the weight (the fit's log "
+                   "prints the effective sample after each wave)." + _screening_sentence(checks))  # fmt: skip
+    if fit["passes"] and not ident["assessable"]:
+        out.append(f"**The joint fit passes on a posterior of effective sample size {ident['ess']:.1f}**: its "
+                   f"heaviest set carries {heaviest:.0%} of the weight, so the predictive draws are mostly that "
+                   "set at fresh seeds. It shows that the sets carrying the weight fit the targets together, not "
+                   "that the posterior's spread is right: the recovery check says how far its intervals can be "
+                   "trusted.")  # fmt: skip
     elif not ident["passes"]:
         loose = [r["name"] for r in rows if r["posterior_90"] is not None and not r["identified"]]
         out.append(f"**Identification fails**: {ident['identified']} of {ident['inferred']} inferred parameters are "
@@ -468,7 +476,11 @@ def report(post: Posterior, checks: dict, rows: list[dict], targets: list[Target
         "predictive draw a posterior set simulated at a fresh seed (sim/analysis/checks.py). The joint fit is "
         "recomputed here from checks.json's distances.",
         "",
-        *[line for s in verdict_sentences(fit, ident, rec, rows, checks, distance) for line in (s, "")],
+        *[
+            line
+            for s in verdict_sentences(fit, ident, rec, rows, checks, distance, float(post.weights.max()))
+            for line in (s, "")
+        ],
         "## Prior and posterior per parameter",
         "",
         f"90% intervals. *Identified* when the posterior's 90% interval is under {IDENTIFIED_RATIO:.0%} of the "

@@ -80,13 +80,6 @@ def test_affirmative_consent_shrinks_the_dataset_and_the_consent_gap():
     assert _at_horizon(affirmative, "consent_gap_share") < _at_horizon(actual, "consent_gap_share")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect of the shipped fit (2026-12-02): every fit so far wrote the health records' objector share "
-    "(a scenario-only parameter, 0.13 at the shipped set) into every scenario, so low_salience_year was fitted with "
-    "13% objectors where the shipped model has 44%; at the shipped defaults a buried setting is changed by 6.9% a "
-    "year. The simulation is fixed (sim.analysis.waves._simulate_chunk); the refit is to come.",
-)
 def test_a_low_salience_default_is_changed_by_a_few_percent_a_year():
     """MODEL.md pattern (ANCHORS 2): one buried setting, on by default, never announced, a year: a
     few percent at most change it. The scenario is the calibration's `low_salience_year`
