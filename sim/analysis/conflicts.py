@@ -16,13 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.analysis.waves import z_scores
+
 MET_Z = 2.0  # a set meets a target within this many of its errors (sqrt(error^2 + seed sd^2))
 MIN_SETS = 20  # sets meeting the remaining targets at which the greedy removal stops
-
-
-def z_scores(targets, y: np.ndarray, seed_sd: np.ndarray) -> np.ndarray:
-    """(sets, targets) z-scores, each counting its target's seed sd."""
-    return np.column_stack([x.z_score_array(y[:, k], s) for k, (x, s) in enumerate(zip(targets, seed_sd, strict=True))])
 
 
 def leave_one_out(z: np.ndarray, ids: list[str]) -> list[dict]:
@@ -37,10 +34,9 @@ def leave_one_out(z: np.ndarray, ids: list[str]) -> list[dict]:
     return rows
 
 
-def fewest_to_drop(z: np.ndarray, ids: list[str], min_sets: int = MIN_SETS) -> list[dict]:
+def fewest_to_drop(met: np.ndarray, ids: list[str], min_sets: int = MIN_SETS) -> list[dict]:
     """Targets removed one at a time, each the one whose removal lets the most sets meet the rest,
-    until `min_sets` sets meet what is left (or one target is left)."""
-    met = np.abs(z) < MET_Z
+    until `min_sets` sets meet what is left (or one target is left); `met`: [set, target] booleans."""
     left, dropped = list(range(len(ids))), []
     while met[:, left].all(axis=1).sum() < min_sets and len(left) > 1:
         counts = [np.delete(met[:, left], i, axis=1).all(axis=1).sum() for i in range(len(left))]
@@ -53,7 +49,8 @@ def conflicts(table, t: dict, seed_sd: np.ndarray) -> dict:
     """The conflict diagnosis of a reference table (`t`: its arrays)."""
     ids = [x.id for x in table.targets]
     z = z_scores(table.targets, t["y"], seed_sd)
+    met = np.abs(z) < MET_Z
     return {
-        "sets": int(len(z)), "met_z": MET_Z, "sets_meeting_all": int((np.abs(z) < MET_Z).all(axis=1).sum()),
-        "leave_one_out": leave_one_out(z, ids), "fewest_to_drop": fewest_to_drop(z, ids),
+        "sets": int(len(z)), "met_z": MET_Z, "sets_meeting_all": int(met.all(axis=1).sum()),
+        "leave_one_out": leave_one_out(z, ids), "fewest_to_drop": fewest_to_drop(met, ids),
     }  # fmt: skip
