@@ -7,20 +7,23 @@
 
 The targets, the parameters and their priors (with reasons) are data: conf/calibration/targets.yaml.
 Stage one (sim.analysis.stage_one) fits, by likelihood, what needs no simulation: the prompt
-answers (ANCHORS 1, 12, 13) and a hidden layer's difficulty (ANCHORS 3). Stage two
-(sim.analysis.waves) infers the dynamic behaviour from the simulated targets with stage one's
-sample as the prior of its parameters: adaptive importance sampling in waves (each wave's proposal
-is fitted to the sets so far, weighted as the posterior with a tempered kernel: sim.analysis.waves),
-then every simulated set weighted by prior / proposal x a Gaussian kernel of the targets'
-measurement errors and the simulator's seed noise. The shipped defaults are the most probable of
-the posterior's heaviest sets, each re-simulated at fresh seeds (`_most_probable`).
+answers (ANCHORS 1, 12, 13) and a hidden layer's difficulty (ANCHORS 3). Stage two infers the
+dynamic behaviour from the simulated targets with stage one's sample as the prior of its
+parameters. It simulates a reference table in waves of adaptive importance sampling (each wave's
+proposal fitted to the sets so far, weighted by the table's own ABC posterior with a tempered
+kernel: sim.analysis.waves), then emulates each target's mean over seeds from the whole table (a
+quadratic mean and a Gaussian process on its residuals, its error measured on held-out sets:
+sim.analysis.emulator), and weighs a cloud of half a million emulated sets by prior / proposal x a
+Gaussian kernel of the targets' measurement errors and the emulators' errors. The shipped defaults
+are the most probable of the posterior's heaviest sets, each simulated at fresh seeds
+(`_most_probable`); every check simulates the posterior's draws afresh rather than trust the
+emulators.
 
 Stage one's parameters are drawn from stage one's own sample wherever the posterior is used
 (ensembles, the predictive checks, the sensitivity ranges): a cut posterior (Plummer 2015;
 sim.analysis.posterior).
-Each stage-two set carries the one stage-one draw it was simulated with, and the stage-two weights,
-whose effective sample is a few dozen at most, would otherwise pick a handful of arbitrary stage-one
-draws in place of what stage one's likelihood says (an effective sample in the hundreds). The
+Each stage-two set carries the one stage-one draw it was simulated (or emulated) with; the cut keeps
+stage two's targets from re-weighing what stage one's likelihood says of those parameters. The
 defaults are one set as simulated, its stage-one draw included (a draw from stage one's sample, as
 every set's is), chosen with stage one's likelihood counted.
 
@@ -37,8 +40,15 @@ four times) and tempers its proposals toward the posterior; the reference table 
 what the recovery check refits, so that check costs no simulations. The refit of 2026-12-03 (the
 first without the nuisance defect, docs/INFERENCE.md) measured what tempering does not cure: from the
 fifth wave on, the posterior's effective sample stayed between 1 and 8 while the sets not implausible
-grew from 29 of 2,000 to 141 of 4,000; at the errors stated the posterior rests on the few sets that fit
-best, and its joint fit went from 15% of the predictive draws after 5 waves to passing after 10.
+grew from 29 of 2,000 to 141 of 4,000; at the errors stated the table's own posterior rests on the few
+sets whose one run fit best (an effective sample of 1.3), so no interval could be read from it and
+its recovery check covered 57%. The emulators (2026-12-04) learn each target's mean from all 4,000
+runs at once, so the seed noise averages out over neighbouring sets instead of choosing the winner:
+on the same table the emulated posterior has an effective sample in the thousands, with no new
+simulation. History matching's emulators were chosen over ABC-SMC or neural posterior estimation
+because the table was already simulated (both would need new simulations, and sbi needs torch)
+and because an emulator's held-out error is a measured number the kernel can carry. Its cost: about
+two minutes to train the emulators (2 cores) and three to weigh the cloud.
 
 Everything is resumable: the table is kept chunk by chunk in --store (sim/data/calibration/table/, shipped);
 run the same command again to go on. Then the checks (joint fit, identification, recovery)
@@ -67,8 +77,9 @@ STORE = POSTERIOR_DIR / "table"  # the reference table, shipped: the posterior c
 
 
 def fit(args) -> int:
-    from sim.analysis import waves
+    from sim.analysis import emulator, waves
     from sim.analysis.checks import calibration_checks
+    from sim.analysis.posterior import effective_sample_size, systematic
     from sim.analysis.stage_one import StageOne
 
     started = time.perf_counter()
@@ -109,29 +120,42 @@ def fit(args) -> int:
     write_json(store / "proposals.json", [q.to_json() for q in proposals])
     t = table.table()
     t = {k: v[t["wave"] <= args.waves] for k, v in t.items()}  # a later wave cut off (fewer --waves) is left out
-    w = waves.posterior_weights(table.targets, t["y"], t["u"], t["wave"], proposals, table.bounds, seed_sd)
-    keep = w > 1e-9 * w.max()
+    table_w = waves.posterior_weights(table.targets, t["y"], t["u"], t["wave"], proposals, table.bounds, seed_sd)
+    print(f"the table's own importance-weighted posterior: effective sample {1 / np.sum(table_w**2):.1f}")
+    emulators = emulator.Emulators(table, t, seed_sd, args.seed)
+    sample, cloud_proposals = emulator.cloud(emulators, t, proposals, args.cloud, args.emulated_rounds, args.seed)
+    w = sample.weights(table.targets, emulators.error_sd)
+    kept, multiplicity = np.unique(systematic(w, args.resample, args.seed, stream=2), return_counts=True)
     names = table.fitted + one.parameters
-    values = np.array([[v[p["name"]] for p in names] for v in table.values_of(t["u"][keep], t["row"][keep])])
-    ess = float(1.0 / np.sum(w[keep] ** 2 / np.sum(w[keep]) ** 2))
-    print(f"posterior: {keep.sum()} weighted sets, effective sample size {ess:.0f}")
-    best, best_check = _most_probable(table, t, w, one, seed_sd, args)
+    values = np.array([[v[p["name"]] for p in names] for v in table.values_of(sample.u[kept], sample.row[kept])])
+    ess = effective_sample_size(w)
+    print(f"posterior: {len(sample.u)} emulated sets, effective sample size {ess:.0f}; resampled to {args.resample} "
+          f"draws, {len(kept)} distinct sets written")  # fmt: skip
+    best, best_check = _most_probable(table, sample, w, one, seed_sd, args)
     print(
         f"most probable: candidate {best_check['chosen'] + 1} of {best_check['candidates']} (heaviest first), "
         f"chi-square {best_check['chi_square'][best_check['chosen']]:.1f} over {args.replicates} fresh runs"
     )
     ran = software()
     provenance = {
-        "method": "two stages: likelihood (stage one); adaptive importance sampling in tempered waves, then "
-        "importance-weighted ABC "
-        "with a Gaussian kernel of the measurement errors and the simulator's seed noise (stage two)",
+        "method": "two stages: likelihood (stage one); a reference table simulated in tempered waves of adaptive "
+        "importance sampling, emulated per target (a quadratic mean and a Gaussian process on its residuals), and "
+        "the posterior by importance sampling over a cloud of emulated sets with a Gaussian kernel of the "
+        "measurement errors and the emulators' errors (stage two; sim.analysis.emulator)",
         "agents": args.agents,
         "waves": args.waves,
         "sets_per_wave": args.sets_per_wave,
         "total_simulations": int(len(t["u"])),
         "proposal_temperatures": temperatures,  # wave 2 on (wave 1 is the prior)
         "not_implausible_share": float(np.mean(waves.not_implausible(table.targets, t["y"], seed_sd))),
-        "effective_sample_size": ess,
+        "effective_sample_size": ess,  # of the whole emulated cloud, what the posterior is worth
+        "resampled_draws": args.resample,  # posterior.csv: the cloud resampled (its weights: each set's share)
+        "table_effective_sample_size": float(1 / np.sum(table_w**2)),  # the table's own ABC weights
+        "cloud_sets": int(len(sample.u)),
+        "emulated_rounds": args.emulated_rounds,
+        "cloud_proposals": [q.to_json() for q in cloud_proposals[len(proposals) :]],  # the rounds' (after the waves')
+        "cloud_counts": np.bincount(sample.label, minlength=len(cloud_proposals) + 1)[1:].tolist(),  # sets per proposal
+        "emulators": emulators.record(),
         "stage_one_effective_sample_size": float(1 / np.sum(w1**2)),
         "median_seconds_per_parameter_set": float(np.median(t["seconds"])),
         "seed": args.seed,
@@ -162,8 +186,9 @@ def fit(args) -> int:
     }
     kept_one = w1 > 1e-12 * w1.max()
     stage_one = ([p["name"] for p in one.parameters], x1[kept_one], w1[kept_one])
-    write_posterior(args.out, names, values, w[keep], provenance, stage_one)
-    checks = calibration_checks(args.out, table, t, w, proposals, seed_sd, args)
+    log_w = np.log(np.maximum(w[kept], 1e-300))
+    write_posterior(args.out, names, values, multiplicity, provenance, stage_one, {"cloud_log_weight": log_w})
+    checks = calibration_checks(table, t, emulators, sample, seed_sd, args)
     write_json(Path(args.out) / CHECKS_FILE, checks)
     print(f"checks: joint fit {checks['joint_fit']['share']:.0%} of predictive draws, "
           f"identified {checks['identification']['identified']}/{checks['identification']['inferred']}, "
@@ -264,6 +289,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="local processes")
     parser.add_argument("--stage-one-draws", type=int, default=2_000, help="stage one's importance sample")
     parser.add_argument("--noise-seeds", type=int, default=8, help="seeds for the targets' seed noise")
+    parser.add_argument("--cloud", type=int, default=emulator_default("CLOUD"), help="emulated sets per round")
+    parser.add_argument(
+        "--emulated-rounds",
+        type=int,
+        default=emulator_default("ROUNDS"),
+        help="adaptive rounds of the emulated cloud after the first",
+    )
+    parser.add_argument(
+        "--resample",
+        type=int,
+        default=10_000,
+        help="draws of the emulated cloud written to posterior.csv (systematic resampling)",
+    )
     parser.add_argument("--predictive-draws", type=int, default=48, help="posterior draws for the joint-fit check")
     parser.add_argument("--recovery-truths", type=int, default=100, help="synthetic datasets for the recovery check")
     parser.add_argument("--candidates", type=int, default=8, help="heaviest sets re-simulated to choose the defaults")
@@ -281,19 +319,26 @@ def main(argv: list[str] | None = None) -> int:
     return fit(args)
 
 
-def _most_probable(table, t: dict, w: np.ndarray, one, seed_sd: np.ndarray, args) -> tuple[dict, dict]:
+def emulator_default(name: str) -> int:
+    from sim.analysis import emulator
+
+    return getattr(emulator, name)
+
+
+def _most_probable(table, sample, w: np.ndarray, one, seed_sd: np.ndarray, args) -> tuple[dict, dict]:
     """The shipped defaults, and the check that chose them. The `--candidates` heaviest sets of the
-    posterior, each whole (its stage-two values with the stage-one draw it was simulated with), are
-    re-simulated at `--replicates` fresh seeds; the most probable is the one of least chi-square: the
-    mean over its runs of the joint-fit distance over stage two's targets, plus stage one's
-    -2 log-likelihood of its draw (the priors are flat on the sampling scale, so this is the posterior's
-    density up to a constant). Why not simply the heaviest set: its weight rests on one run, so it is
-    in part the luckiest; and why not a mix of that set's stage-two values with stage one's most likely
-    draw (the defaults until 2026-12-02): that mix was never simulated, so nothing said how it fits."""
+    posterior (the emulated cloud `sample`), each whole (its stage-two values with its stage-one
+    draw), are simulated at `--replicates` fresh seeds; the most probable is the one of least
+    chi-square: the mean over its runs of the joint-fit distance over stage two's targets, plus stage
+    one's -2 log-likelihood of its draw (the priors are flat on the sampling scale, so this is the
+    posterior's density up to a constant). Why not simply the heaviest set: its weight rests on the
+    emulators, which only estimate the model; and why not a mix of a set's stage-two values with stage
+    one's most likely draw (the defaults until 2026-12-02): that mix was never simulated, so nothing
+    said how it fits."""
     from sim.analysis.checks import simulate_sets
 
     order = np.argsort(w)[::-1][: args.candidates]
-    candidates = table.values_of(t["u"][order], t["row"][order])
+    candidates = table.values_of(sample.u[order], sample.row[order])
     runs = [v for v in candidates for _ in range(args.replicates)]
     rng = np.random.default_rng([args.seed, 98])
     seeds = [int(s) for s in rng.integers(2**31, 2**32 - 1, size=len(runs))]

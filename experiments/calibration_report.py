@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from sim.analysis import waves
 from sim.analysis.calibration import Target, load_prior_only, load_targets
 from sim.analysis.checks import (
     COVERAGE_BAND,
@@ -44,6 +45,7 @@ from sim.reports.parameter_table import parameters
 ROOT = Path(__file__).resolve().parent.parent
 CONFLICT_Z = 2.0  # a target whose median |z| over the predictive draws exceeds this is named as in conflict
 MOST_NAMED = 4  # at most this many targets named in a sentence on a failed check
+PRIOR_LIKE = 0.9  # a posterior 90% interval at least this share of the prior's: the evidence left it about at its prior
 
 
 # ---------------------------------------------------------------- reading
@@ -103,8 +105,8 @@ def parameter_rows(post: Posterior, checks: dict) -> list[dict]:
             "prior_90": (prior_quantile(r["prior"], 0.05), prior_quantile(r["prior"], 0.95)),
             "posterior_90": tuple(r["posterior_90"]), "median": median, "best": best.get(name, float("nan")),
             "ratio": r["ratio"], "identified": r["identified"],
-            "verdict": "identified" if r["identified"] else
-            ("not identified: prior only" if ess >= MIN_ESS else unassessable),
+            "verdict": "identified" if r["identified"] else unassessable if ess < MIN_ESS else
+            ("not identified: about its prior" if r["ratio"] >= PRIOR_LIKE else "not identified: narrowed, not pinned"),
             "role": "scenario only" if name in nuisance else "shipped", "reason": reasons.get(name, ""),
         })  # fmt: skip
     for p in load_prior_only():
@@ -123,7 +125,13 @@ def _fraction(x: float) -> str:
 
 
 def prior_only(rows: list[dict]) -> list[str]:
-    return [r["name"] for r in rows if not r["identified"]]
+    """The parameters the evidence leaves about where the prior had them: no target informs them, or
+    their posterior's 90% interval is still PRIOR_LIKE of the prior's or more."""
+    return [r["name"] for r in rows if not r["identified"] and not r["ratio"] < PRIOR_LIKE]
+
+
+def narrowed(rows: list[dict]) -> list[str]:
+    return [r["name"] for r in rows if not r["identified"] and r["ratio"] < PRIOR_LIKE]
 
 
 # ---------------------------------------------------------------- the checks
@@ -195,6 +203,89 @@ def defaults_lines(prov: dict, distance: list[str]) -> list[str]:
         "Its targets furthest off, mean z over the runs: " + ", ".join(f"{t} ({z:+.1f})" for t, z in worst) + ".",
         "",
     ]
+
+
+def _resample_note(prov: dict, post: Posterior) -> str:
+    if "resampled_draws" not in prov:
+        return f"; posterior.csv: {len(post.weights):,} weighted sets"
+    return (
+        f"; posterior.csv: {prov['resampled_draws']:,} draws resampled from them by weight, "
+        f"{len(post.weights):,} distinct sets, each weighted by its share of the draws"
+    )
+
+
+def _cloud_lines(prov: dict) -> list[str]:
+    if "cloud_sets" not in prov:
+        return []
+    return [f"- the emulated cloud the posterior weighs: {prov['cloud_sets']:,} sets ({prov['emulated_rounds']} "
+            "adaptive rounds after the waves' own mixture), against the table's own importance-weighted posterior "
+            f"of effective sample size {prov['table_effective_sample_size']:,.1f};"]  # fmt: skip
+
+
+def emulator_lines(prov: dict) -> list[str]:
+    """How well the emulators (sim.analysis.emulator) learned each target, as measured on held-out sets."""
+    e = prov.get("emulators")
+    if not e:
+        return []
+    lines = [
+        "## The emulators",
+        "",
+        f"Each distance target's mean over seeds, emulated from {e['training_sets']:,} simulated sets (those within "
+        f"{e['train_within_errors']:g} errors of every target) by a quadratic mean and a Gaussian process on its "
+        f"residuals (sim/analysis/emulator.py). Held out {e['folds']} ways, over the sets within "
+        f"{e['error_measured_within_errors']:g} errors: the root mean square miss of a held-out run, kept whole "
+        "as the emulator's error (its seed noise not taken off: conservative, sim/analysis/emulator.py says "
+        "why). The posterior's kernel counts each target as known to sqrt(error^2 + emulator error^2).",
+        "",
+        "| target | error | seed sd | emulator error (held-out miss) |",
+        "|---|---|---|---|",
+    ]
+    seed = prov.get("seed_sd", {})
+    for tid, r in e["targets"].items():
+        lines.append(f"| {tid} | {_g(r['tolerance'])} | {_g(seed.get(tid, float('nan')))} | "
+                     f"{_g(r['emulator_error_sd'])} |")  # fmt: skip
+    return [*lines, ""]
+
+
+def pinned_combinations(post: Posterior) -> list[dict]:
+    """The directions the posterior pins jointly, over the stage-two parameters: the eigenvectors of
+    the weighted posterior covariance on the sampling scale with each prior's box scaled to [0, 1]
+    (where the prior's sd is 1/sqrt(12) in every direction), each with its posterior sd over the
+    prior's, narrowest first. A parameter can be unidentified alone yet pinned in a combination
+    (present bias against giving up: what the issue's "fewer, better parameters" asks for)."""
+    stage_one = set(post.stage_one_names)
+    fitted = [p for p in post.parameters if p["name"] not in stage_one]
+    cols = [post.names.index(p["name"]) for p in fitted]
+    box = np.array([waves.to_sampling(p, _bounds(p["prior"])) for p in fitted])
+    x = np.column_stack([waves.to_sampling(p, post.values[:, c]) for p, c in zip(fitted, cols, strict=True)])
+    x = (x - box[:, 0]) / (box[:, 1] - box[:, 0])
+    variance, vectors = np.linalg.eigh(np.cov(x.T, aweights=post.weights))
+    out = []
+    for k in np.argsort(variance):
+        loads = vectors[:, k] * np.sign(vectors[np.argmax(np.abs(vectors[:, k])), k])
+        top = np.argsort(-np.abs(loads))[:3]
+        out.append({"sd_ratio": float(np.sqrt(max(variance[k], 0.0) * 12)),
+                    "loadings": [(fitted[i]["name"], float(loads[i])) for i in top]})  # fmt: skip
+    return out
+
+
+def combination_lines(post: Posterior) -> list[str]:
+    combos = pinned_combinations(post)
+    pinned = [c for c in combos if c["sd_ratio"] < IDENTIFIED_RATIO]
+    lines = [
+        "## What the targets pin jointly",
+        "",
+        f"The posterior's principal directions over the {len(combos)} stage-two parameters (each prior's box scaled "
+        "to [0, 1], the sampling scale): a direction whose posterior sd is under "
+        f"{IDENTIFIED_RATIO:.0%} of the prior's is pinned, as a parameter is identified. {len(pinned)} of "
+        f"{len(combos)} directions are pinned; the narrowest, with their three largest loadings:",
+        "",
+        "| posterior sd / prior sd | largest loadings |",
+        "|---|---|",
+    ]
+    for c in combos[: max(len(pinned), 3)]:
+        lines.append(f"| {c['sd_ratio']:.2f} | " + ", ".join(f"{n} {v:+.2f}" for n, v in c["loadings"]) + " |")
+    return [*lines, ""]
 
 
 def screening_lines(checks: dict) -> list[str]:
@@ -305,10 +396,13 @@ def verdict_sentences(
                    "that the posterior's spread is right: the recovery check says how far its intervals can be "
                    "trusted.")  # fmt: skip
     elif not ident["passes"]:
-        loose = [r["name"] for r in rows if r["posterior_90"] is not None and not r["identified"]]
+        fitted = [r for r in rows if r["posterior_90"] is not None]
         out.append(f"**Identification fails**: {ident['identified']} of {ident['inferred']} inferred parameters are "
-                   f"identified (at least {_fraction(IDENTIFIED_SHARE)} needed); not identified, so prior only: "
-                   f"{', '.join(loose)}.")  # fmt: skip
+                   f"identified (at least {_fraction(IDENTIFIED_SHARE)} needed). Narrowed but not pinned: "
+                   f"{', '.join(narrowed(fitted)) or 'none'}; about their prior: "
+                   f"{', '.join(prior_only(fitted)) or 'none'}. The targets inform combinations of these more "
+                   "than each alone (the ridges of the corner figure): fewer or reparametrised parameters are the "
+                   "remedy, not narrower errors.")  # fmt: skip
     if not rec["passes"]:
         lo, hi = COVERAGE_BAND
         worst = sorted(rec["per_parameter"].items(), key=lambda kv: abs(kv[1] - 0.9), reverse=True)[:MOST_NAMED]
@@ -450,10 +544,10 @@ def report(post: Posterior, checks: dict, rows: list[dict], targets: list[Target
         f"- {prov['total_simulations']:,} simulated parameter sets ({prov.get('waves', '?')} waves of "
         f"{prov.get('sets_per_wave', '?'):,}) at {prov['agents']:,} agents per scenario run, median "
         f"{prov['median_seconds_per_parameter_set']:.2f} s per parameter set (every stage-two scenario);",
-        f"- the posterior: {len(post.weights):,} weighted sets, effective sample size "
-        f"{prov['effective_sample_size']:,.1f} (Kish; recomputed from posterior.csv: "
-        f"{post.effective_sample_size():,.1f}); stage one's sample: effective sample size "
+        f"- the posterior: effective sample size {prov['effective_sample_size']:,.1f} (Kish, of the weighted sets "
+        f"it was drawn from){_resample_note(prov, post)}; stage one's sample: effective sample size "
         f"{prov['stage_one_effective_sample_size']:,.1f};",
+        *_cloud_lines(prov),
         f"- sets not implausible (every distance target within 3 errors): {prov.get('not_implausible_share', 0):.1%};",
         *_temperature_line(prov),
         f"- commit `{str(prov.get('git_commit', 'unknown'))[:10]}`, {prov.get('date', '?')}; "
@@ -505,12 +599,16 @@ def report(post: Posterior, checks: dict, rows: list[dict], targets: list[Target
     lines += [
         "",
         f"**What the evidence pins:** {', '.join(pinned) or 'no parameter'}. "
-        f"**Prior only:** {', '.join(prior_only(rows)) or 'none'}. Pairs that trade off against each other "
+        f"**Narrowed, not pinned:** {', '.join(narrowed(rows)) or 'none'}. "
+        f"**Prior only** (a 90% interval at least {PRIOR_LIKE:.0%} of the prior's, or no target): "
+        f"{', '.join(prior_only(rows)) or 'none'}. Pairs that trade off against each other "
         "show as ridges in the corner figure.",
         "",
         "![corner](calibration/corner.png)",
         "",
         *defaults_lines(prov, distance),
+        *combination_lines(post),
+        *emulator_lines(prov),
         *screening_lines(checks),
         *conflict_lines(checks),
         f"## Targets: z-scores over {fit['draws']} posterior predictive draws",

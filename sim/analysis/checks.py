@@ -9,8 +9,12 @@
   weighted sample of fewer than MIN_ESS effective sets cannot tell (its intervals shrink because
   a few sets carry the weight, not because the targets pin anything): then no parameter counts as
   identified and the check fails, saying why;
-- recovery: simulated datasets from known parameters, refitted the same way
-  (sim.analysis.waves.recovery); passes when the 90% intervals cover the truth in 80-95% of cases.
+- recovery: simulated datasets from known parameters, refitted the same way, with the same
+  emulators over the same cloud (sim.analysis.emulator.recovery); passes when the 90% intervals
+  cover the truth in 80-95% of cases.
+
+The posterior they check is the emulated one (sim.analysis.emulator): a weighted cloud of parameter
+sets, `sample` below (its `u` on the sampling scale and its stage-one `row`s), and its weights.
 
 With them, not checks: the screening (sim.analysis.screening), what the targets could pin at best, and
 the conflicts (sim.analysis.conflicts), which targets the simulated sets cannot meet together.
@@ -23,7 +27,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 from scipy import stats
 
-from sim.analysis import waves
+from sim.analysis import emulator, waves
 from sim.analysis.calibration import load_targets
 from sim.analysis.conflicts import conflicts
 from sim.analysis.screening import screening
@@ -53,14 +57,14 @@ def joint_fit_share(distances: np.ndarray, n_targets: int) -> float:
     return float(np.mean(distances < stats.chi2.ppf(0.95, n_targets)))
 
 
-def predictive(table, t: dict, w: np.ndarray, draws: int, seed: int, workers: int):
+def predictive(table, sample, w: np.ndarray, draws: int, seed: int, workers: int):
     """Model values of every target (checks included) over `draws` posterior draws at fresh seeds."""
     all_targets, _, _ = load_targets()
     rng = np.random.default_rng([seed, 99])
     pick = rng.choice(len(w), size=draws, p=w)
     # the cut (sim.analysis.posterior): stage one's parameters from stage one's own sample, as ensembles draw them
     rows = rng.choice(len(table.stage_one_weights), size=draws, p=table.stage_one_weights)
-    values = table.values_of(t["u"][pick], rows)
+    values = table.values_of(sample.u[pick], rows)
     seeds = [int(s) for s in rng.integers(2**31, 2**32 - 1, size=draws)]
     return all_targets, simulate_sets(table, values, seeds, all_targets, workers)
 
@@ -77,8 +81,11 @@ def simulate_sets(table, values: list[dict], seeds: list[int], targets, workers:
     return {x.id: np.array([o[x.id] for o in outputs]) for x in targets}
 
 
-def calibration_checks(out_dir, table, t: dict, w: np.ndarray, proposals, seed_sd: np.ndarray, args) -> dict:
-    all_targets, values = predictive(table, t, w, args.predictive_draws, args.seed, args.workers)
+def calibration_checks(table, t: dict, emulators, sample, seed_sd: np.ndarray, args) -> dict:
+    """Every check of the posterior `sample` (an emulated cloud, sim.analysis.emulator.Cloud) fitted
+    with `emulators` to the reference table `t`."""
+    w = sample.weights(table.targets, emulators.error_sd)
+    all_targets, values = predictive(table, sample, w, args.predictive_draws, args.seed, args.workers)
     sd = dict(zip([x.id for x in table.targets], seed_sd, strict=True))
     distance_ids = [x.id for x in table.targets]
     z = {x.id: x.z_score_array(values[x.id], sd.get(x.id, 0.0)) for x in all_targets}
@@ -92,7 +99,7 @@ def calibration_checks(out_dir, table, t: dict, w: np.ndarray, proposals, seed_s
     one_ess = float(1.0 / np.sum(table.stage_one_weights**2))
     # stage two's parameters from the weighted table; stage one's from its own sample (the cut)
     one = table.stage_one_parameters
-    samples = [(t["u"][:, j], w) for j in range(len(table.fitted))]
+    samples = [(sample.u[:, j], w) for j in range(len(table.fitted))]
     w1 = table.stage_one_weights
     samples += [(waves.to_sampling(p, table.stage_one_values[:, j]), w1) for j, p in enumerate(one)]
     bounds = np.vstack([table.bounds, waves.box(one)])
@@ -111,8 +118,8 @@ def calibration_checks(out_dir, table, t: dict, w: np.ndarray, proposals, seed_s
         r["identified"] = r["name"] in pinned
     identified = sum(r["identified"] for r in rows)
 
-    covered = waves.recovery(table.targets, t["y"], t["u"], t["wave"], proposals, table.bounds,
-                             args.recovery_truths, np.random.default_rng([args.seed, 7]), seed_sd=seed_sd)  # fmt: skip
+    covered = emulator.recovery(emulators, sample, t, seed_sd, args.recovery_truths,
+                                np.random.default_rng([args.seed, 7]))  # fmt: skip
     coverage = float(covered.mean())
     return {
         "joint_fit": {

@@ -3,7 +3,9 @@
 Files (written by `experiments/calibrate.py`, shipped in the package):
 
 * `sim/data/calibration/posterior.csv`: one row per weighted parameter set; a `weight` column
-  (non-negative, summing to 1) and one column per parameter name.
+  (non-negative, summing to 1) and one column per parameter name (then, from experiments/calibrate.py,
+  `cloud_log_weight`: the set's log weight in the emulated cloud it was resampled from, which no
+  draw reads and tests/test_calibration.py recomputes).
 * `sim/data/calibration/posterior.json`: the fit's provenance, `parameters`: a list of
   `{name, keys, prior, reason}` saying which config keys each value is written to (as in
   conf/calibration/targets.yaml), `nuisance`: the names of scenario-only parameters,
@@ -82,10 +84,10 @@ class Posterior:
         the module docstring). Fixed by `n` and `seed`."""
         if n <= 0:
             return []
-        rows = _systematic(self.weights, n, seed, stream=0)
+        rows = systematic(self.weights, n, seed, stream=0)
         out = [dict(zip(self.names, map(float, self.values[i]), strict=True)) for i in rows]
         if self.stage_one_names:
-            for values, i in zip(out, _systematic(self.stage_one_weights, n, seed, stream=1), strict=True):
+            for values, i in zip(out, systematic(self.stage_one_weights, n, seed, stream=1), strict=True):
                 values.update(zip(self.stage_one_names, map(float, self.stage_one_values[i]), strict=True))
         return out
 
@@ -100,9 +102,10 @@ class Posterior:
         return {key: values[p["name"]] for p in self.shipped_parameters for key in p["keys"]}
 
 
-def _systematic(weights: np.ndarray, n: int, seed: int, stream: int) -> np.ndarray:
+def systematic(weights: np.ndarray, n: int, seed: int, stream: int) -> np.ndarray:
     """`n` row indices resampled by weight (systematic resampling, then shuffled so that draw k is
-    not sorted by row); `stream` keeps stage one's draws independent of stage two's."""
+    not sorted by row); `stream` keeps stage one's draws independent of stage two's (0 and 1 here;
+    experiments/calibrate.py resamples the emulated cloud on 2)."""
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0x505354, stream)))
     positions = (rng.random() + np.arange(n)) / n
     rows = np.searchsorted(np.cumsum(weights), positions, side="right").clip(0, len(weights) - 1)
@@ -265,14 +268,16 @@ def check_keys(post: Posterior, raw: dict, directory: Path) -> None:
 
 
 def write_posterior(directory: Path, parameters: list[dict], values: np.ndarray, weights: np.ndarray, provenance: dict,
-                    stage_one: tuple[list[str], np.ndarray, np.ndarray] | None = None):  # fmt: skip
+                    stage_one: tuple[list[str], np.ndarray, np.ndarray] | None = None,
+                    extra: dict[str, np.ndarray] | None = None):  # fmt: skip
     """Write the files atomically (see the module docstring for their format); `stage_one`: the
-    names, values and weights of stage one's own sample, drawn from for those parameters (the cut)."""
+    names, values and weights of stage one's own sample, drawn from for those parameters (the cut);
+    `extra`: further columns of posterior.csv, after the parameters (read by no draw)."""
     from sim.core.files import write_json
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    record = _write_sample(directory / "posterior.csv", [p["name"] for p in parameters], values, weights)
+    record = _write_sample(directory / "posterior.csv", [p["name"] for p in parameters], values, weights, extra)
     extra = {}
     if stage_one is not None:
         names, one_values, one_weights = stage_one
@@ -283,12 +288,14 @@ def write_posterior(directory: Path, parameters: list[dict], values: np.ndarray,
     write_json(directory / "posterior.json", {**provenance, **record, **extra, "parameters": parameters})
 
 
-def _write_sample(path: Path, names: list[str], values: np.ndarray, weights: np.ndarray) -> dict:
+def _write_sample(path: Path, names: list[str], values: np.ndarray, weights: np.ndarray, extra=None) -> dict:
     """A weighted sample as CSV; returns its record (hash and rows)."""
     from sim.core.files import write_text
 
     table = pd.DataFrame(np.asarray(values, float), columns=list(names))
     table.insert(0, "weight", np.asarray(weights, float) / np.sum(weights))
+    for name, column in (extra or {}).items():
+        table[name] = np.asarray(column, float)
     text = table.to_csv(index=False, float_format="%.8g")
     write_text(path, text)
     return {CSV_HASH_KEY: hashlib.sha256(text.encode("utf-8")).hexdigest(), CSV_ROWS_KEY: len(table)}

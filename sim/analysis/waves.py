@@ -1,4 +1,6 @@
-"""Stage two of the calibration: adaptive importance sampling in waves, then importance-weighted ABC.
+"""Stage two of the calibration's reference table: adaptive importance sampling in waves, and the
+table's own importance-weighted ABC posterior, which fits each wave's proposal (the shipped
+posterior is the emulated one built on this table: sim.analysis.emulator).
 
 Every parameter set is simulated once, at a seed of its own, through every stage-two scenario
 (`sim.analysis.calibration.evaluate_many`: one batch per chunk). The sets and their model values
@@ -23,7 +25,7 @@ mixture it keeps, with the adaptive tempering of Del Moral, Doucet & Jasra 2012)
   I_t = |model_t - value_t| / sqrt(tolerance_t^2 + seed_sd_t^2) > 3 (Pukelsheim's three-sigma
   rule; seed_sd_t is the model's own noise at the fit's agent count, measured once).
 
-The posterior is then every set of the table, weighted by
+The table's own posterior is every set of the table, weighted by
     w = prior(theta) / q(theta) x exp(-1/2 sum_t (model_t - value_t)^2 / (tolerance_t^2 + seed_sd_t^2)),
 q the deterministic mixture of the waves' proposals (Owen & Zhou 2000): ABC with a Gaussian kernel
 of each target's measurement error (Wilkinson 2013) and of the simulator's own noise. A set is
@@ -31,11 +33,9 @@ simulated once at the fit's agent count, so its output is the model's value plus
 noise that a population of millions would not have; that noise is the variance of an estimate of
 the model, as an emulator's is in history matching, and the kernel carries it as the implausibility
 and the joint-fit distance do. Without it, a few sets whose one noisy run happened to land on the
-targets carry nearly all the weight (an effective sample of 3.5 from 2,400 sets on 2026-12-02).
-The price is a conservative posterior: the run's noise enters once through the run and once
-through the kernel, so the fit treats each target as known to sqrt(tolerance^2 + 2 seed_sd^2),
-wider than its measurement error (on the synthetic case of tests/test_calibration.py the 90%
-intervals then cover 94-96%, not 90%).
+targets carry nearly all the weight (an effective sample of 3.5 from 2,400 sets on 2026-12-02);
+with it they still did (1.3 from 4,000 on 2026-12-03), which is why the shipped posterior is
+emulated: an emulator averages the seed noise over neighbouring sets instead.
 A one-sided target counts only on its wrong side.
 """
 
@@ -266,9 +266,9 @@ def next_proposal(
     """The next wave's proposal and its temperature: a Gaussian fitted to the table's importance-weighted
     sets under a tempered kernel, kernel^(1/T) (the module docstring), T >= 1 the least that leaves
     TEMPER_ESS effective sets (half the table's, if fewer), covariance inflated by INFLATE."""
-    log_importance, log_kernel = _log_importance(u, waves, proposals, bounds), _log_kernel(targets, y, seed_sd)
-    beta = _temper(log_importance, log_kernel, min(TEMPER_ESS, len(u) / 2))
-    w = _normalised(log_importance + beta * log_kernel)
+    log_ratio, log_kernel = log_importance(u, waves, proposals, bounds), _log_kernel(targets, y, seed_sd)
+    beta = _temper(log_ratio, log_kernel, min(TEMPER_ESS, len(u) / 2))
+    w = normalised(log_ratio + beta * log_kernel)
     mean = w @ u
     cov = INFLATE * np.cov(u.T, aweights=w) + 1e-9 * np.eye(u.shape[1])
     return Proposal(bounds, mean, cov), 1.0 / beta if beta > 0 else float("inf")
@@ -279,7 +279,7 @@ def _temper(log_importance: np.ndarray, log_kernel: np.ndarray, ess: float) -> f
     effective sets (bisection: the effective sample falls as beta rises)."""
 
     def sample_size(beta: float) -> float:
-        w = _normalised(log_importance + beta * log_kernel)
+        w = normalised(log_importance + beta * log_kernel)
         return 1.0 / np.sum(w**2)
 
     if sample_size(1.0) >= ess:
@@ -295,14 +295,17 @@ def _log_kernel(targets, y, seed_sd) -> np.ndarray:
     return -0.5 * np.sum(z_scores(targets, y, seed_sd) ** 2, axis=1)
 
 
-def _normalised(logw: np.ndarray) -> np.ndarray:
+def normalised(logw: np.ndarray) -> np.ndarray:
     w = np.exp(logw - np.max(logw))
     return w / w.sum()
 
 
-def _log_importance(u, waves, proposals: list[Proposal], bounds) -> np.ndarray:
-    """log prior(theta) - log q(theta), q the deterministic mixture of the waves' proposals."""
-    counts = np.array([np.sum(waves == k) for k in range(1, len(proposals) + 1)], float)
+def log_importance(u, waves, proposals: list[Proposal], bounds, counts=None) -> np.ndarray:
+    """log prior(theta) - log q(theta), q the deterministic mixture of the waves' proposals, each in
+    proportion to its sets in the table (`counts`; None: counted from `waves`, the sets' wave numbers)."""
+    if counts is None:
+        counts = [np.sum(waves == k) for k in range(1, len(proposals) + 1)]
+    counts = np.asarray(counts, float)
     mix = np.logaddexp.reduce(
         [np.log(c / counts.sum()) + q.log_density(u) for c, q in zip(counts, proposals, strict=True) if c > 0], axis=0
     )
@@ -318,7 +321,7 @@ def log_prior(bounds: np.ndarray, u: np.ndarray) -> np.ndarray:
 
 def posterior_weights(targets, y, u, waves, proposals: list[Proposal], bounds, seed_sd=None) -> np.ndarray:
     """The importance weights of the module docstring, normalised (`seed_sd`: per target; None: 0)."""
-    return _normalised(_log_importance(u, waves, proposals, bounds) + _log_kernel(targets, y, seed_sd))
+    return normalised(log_importance(u, waves, proposals, bounds) + _log_kernel(targets, y, seed_sd))
 
 
 def weighted_interval(x: np.ndarray, w: np.ndarray, level: float = 0.9) -> tuple[float, float]:
@@ -327,23 +330,3 @@ def weighted_interval(x: np.ndarray, w: np.ndarray, level: float = 0.9) -> tuple
     lo = x[order][min(np.searchsorted(c, (1 - level) / 2), len(x) - 1)]
     hi = x[order][min(np.searchsorted(c, 1 - (1 - level) / 2), len(x) - 1)]
     return float(lo), float(hi)
-
-
-def recovery(targets, y, u, waves, proposals, bounds, truths: int, rng, level: float = 0.9,
-             seed_sd=None) -> np.ndarray:  # fmt: skip
-    """[truth, parameter] whether the 90% interval fitted to a simulated dataset covers the parameter
-    that made it. Each truth is a simulated set of the last wave taken as the data: its model values
-    plus a measurement error drawn from each target's tolerance (as a real dataset carries one), the
-    targets' own errors; it is fitted with the same weights over every other set of the table."""
-    last = np.flatnonzero(waves == waves.max())
-    picks = rng.choice(last, size=min(truths, len(last)), replace=False)
-    covered = np.zeros((len(picks), u.shape[1]), bool)
-    errors = rng.standard_normal((len(picks), len(targets))) * np.array([t.tolerance for t in targets])
-    for i, k in enumerate(picks):
-        fake = [Target(**{**t.__dict__, "value": float(y[k, j] + errors[i, j])}) for j, t in enumerate(targets)]
-        others = np.arange(len(u)) != k
-        w = posterior_weights(fake, y[others], u[others], waves[others], proposals, bounds, seed_sd)
-        for j in range(u.shape[1]):
-            lo, hi = weighted_interval(u[others, j], w, level)
-            covered[i, j] = lo <= u[k, j] <= hi
-    return covered
