@@ -15,7 +15,7 @@ kernel: sim.analysis.waves), then emulates each target's mean over seeds from th
 quadratic mean and a Gaussian process on its residuals, its error measured on held-out sets:
 sim.analysis.emulator), and weighs a cloud of half a million emulated sets by prior / proposal x a
 Gaussian kernel of the targets' measurement errors and the emulators' errors. The shipped defaults
-are the most probable of the posterior's heaviest sets, each simulated at fresh seeds
+are the most probable of the emulated sets of highest posterior density, each simulated at fresh seeds
 (`_most_probable`); every check simulates the posterior's draws afresh rather than trust the
 emulators.
 
@@ -131,9 +131,12 @@ def fit(args) -> int:
     ess = effective_sample_size(w)
     print(f"posterior: {len(sample.u)} emulated sets, effective sample size {ess:.0f}; resampled to {args.resample} "
           f"draws, {len(kept)} distinct sets written")  # fmt: skip
-    best, best_check = _most_probable(table, sample, w, one, seed_sd, args)
+    stage_one_names = [p["name"] for p in one.parameters]
+    stage_one_loglik = np.array([one.log_likelihood(dict(zip(stage_one_names, x, strict=True))) for x in x1])
+    log_density = sample.log_kernel(table.targets, emulators.error_sd) + stage_one_loglik[sample.row]
+    best, best_check = _most_probable(table, sample, log_density, one, seed_sd, args)
     print(
-        f"most probable: candidate {best_check['chosen'] + 1} of {best_check['candidates']} (heaviest first), "
+        f"most probable: candidate {best_check['chosen'] + 1} of {best_check['candidates']} (densest first), "
         f"chi-square {best_check['chi_square'][best_check['chosen']]:.1f} over {args.replicates} fresh runs"
     )
     ran = software()
@@ -304,7 +307,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--predictive-draws", type=int, default=48, help="posterior draws for the joint-fit check")
     parser.add_argument("--recovery-truths", type=int, default=100, help="synthetic datasets for the recovery check")
-    parser.add_argument("--candidates", type=int, default=8, help="heaviest sets re-simulated to choose the defaults")
+    parser.add_argument(
+        "--candidates",
+        type=int,
+        default=16,
+        help="sets of highest emulated density simulated afresh to choose the defaults",
+    )
     parser.add_argument("--replicates", type=int, default=4, help="fresh runs per candidate for the defaults")
     parser.add_argument("--max-minutes", type=float, default=None, help="stop starting waves after this")
     parser.add_argument("--seed", type=int, default=0)
@@ -325,19 +333,21 @@ def emulator_default(name: str) -> int:
     return getattr(emulator, name)
 
 
-def _most_probable(table, sample, w: np.ndarray, one, seed_sd: np.ndarray, args) -> tuple[dict, dict]:
-    """The shipped defaults, and the check that chose them. The `--candidates` heaviest sets of the
-    posterior (the emulated cloud `sample`), each whole (its stage-two values with its stage-one
-    draw), are simulated at `--replicates` fresh seeds; the most probable is the one of least
-    chi-square: the mean over its runs of the joint-fit distance over stage two's targets, plus stage
-    one's -2 log-likelihood of its draw (the priors are flat on the sampling scale, so this is the
-    posterior's density up to a constant). Why not simply the heaviest set: its weight rests on the
-    emulators, which only estimate the model; and why not a mix of a set's stage-two values with stage
-    one's most likely draw (the defaults until 2026-12-02): that mix was never simulated, so nothing
-    said how it fits."""
+def _most_probable(table, sample, log_density: np.ndarray, one, seed_sd: np.ndarray, args) -> tuple[dict, dict]:
+    """The shipped defaults, and the check that chose them. The `--candidates` sets of the emulated
+    cloud `sample` of highest emulated posterior density (`log_density`: the emulated kernel plus
+    stage one's log-likelihood; not the importance weight, whose prior / proposal factor says how
+    thinly a set's region was drawn, not how probable the set is), each whole (its stage-two values
+    with its stage-one draw), are simulated at `--replicates` fresh seeds; the most probable is the
+    one of least chi-square: the mean over its runs of the joint-fit distance over stage two's
+    targets, plus stage one's -2 log-likelihood of its draw (the priors are flat on the sampling
+    scale, so this is the posterior's density up to a constant). Why not simply the densest emulated
+    set: the emulators only estimate the model; and why not a mix of a set's stage-two values with
+    stage one's most likely draw (the defaults until 2026-12-02): that mix was never simulated, so
+    nothing said how it fits."""
     from sim.analysis.checks import simulate_sets
 
-    order = np.argsort(w)[::-1][: args.candidates]
+    order = np.argsort(log_density, kind="stable")[::-1][: args.candidates]
     candidates = table.values_of(sample.u[order], sample.row[order])
     runs = [v for v in candidates for _ in range(args.replicates)]
     rng = np.random.default_rng([args.seed, 98])
@@ -354,7 +364,7 @@ def _most_probable(table, sample, w: np.ndarray, one, seed_sd: np.ndarray, args)
         "candidates": len(candidates),
         "replicates": args.replicates,
         "seeds": seeds[best * args.replicates : (best + 1) * args.replicates],
-        "chi_square": chi2.tolist(),  # per candidate, heaviest first
+        "chi_square": chi2.tolist(),  # per candidate, densest first
         "chosen": best,
         "distance_runs": distance[best].tolist(),  # the chosen set's joint-fit distance, run by run
         "z_mean": dict(zip([x.id for x in table.targets], map(float, z_runs[best].mean(axis=0)), strict=True)),

@@ -193,10 +193,10 @@ def defaults_lines(prov: dict, distance: list[str]) -> list[str]:
     return [
         "### The shipped defaults",
         "",
-        f"The {check['candidates']} heaviest sets of the posterior, each whole (with the stage-one draw it was "
-        f"simulated with), were re-simulated at {check['replicates']} fresh seeds each; the defaults are the one "
+        f"The {check['candidates']} sets of the posterior of highest emulated density, each whole (with its "
+        f"stage-one draw), were simulated at {check['replicates']} fresh seeds each; the defaults are the one "
         f"of least chi-square (mean joint-fit distance over its runs plus stage one's -2 log-likelihood): "
-        f"candidate {chosen + 1} (heaviest first), chi-square {check['chi_square'][chosen]:.1f}, of which stage "
+        f"candidate {chosen + 1} (densest first), chi-square {check['chi_square'][chosen]:.1f}, of which stage "
         f"one {check['stage_one_chi_square']:.1f}. Its runs' distances D: "
         + ", ".join(f"{d:.1f}" for d in runs)
         + f" (chi-square(95%, {k}) = {threshold:.1f}: {int(np.sum(runs < threshold))} of {len(runs)} below). "
@@ -637,8 +637,9 @@ def report(post: Posterior, checks: dict, rows: list[dict], targets: list[Target
         "",
         "## Recovery per parameter",
         "",
-        f"Each synthetic dataset is a simulated set of the last wave taken as the data, refitted with the same "
-        f"weights over every other set (sim/analysis/waves.py `recovery`); pass band {lo:.0%}-{hi:.0%} overall.",
+        f"Each synthetic dataset is a simulated set of the last wave taken as the data (its one run plus a "
+        f"measurement error drawn from each target's), refitted with the same emulators over the same cloud "
+        f"(sim/analysis/emulator.py `recovery`); pass band {lo:.0%}-{hi:.0%} overall.",
         "",
         "| parameter | coverage of its 90% interval |",
         "|---|---|",

@@ -167,16 +167,16 @@ def test_the_shipped_defaults_are_the_posteriors_most_probable_set_and_say_so():
 # values to stage one's most likely draw, a mix never simulated; the choice is now a whole set,
 # checked on fresh runs.
 def test_the_shipped_defaults_fit_the_targets_jointly_on_fresh_runs():
-    """The set shipped as the defaults, re-simulated at fresh seeds when it was chosen, has a mean
-    joint-fit distance below chi-square's 95% point (the joint-fit check's threshold) and is a set the
-    fit simulated whole (its values are a row of the posterior, stage-one values included)."""
+    """The set shipped as the defaults, simulated at fresh seeds when it was chosen, has a mean
+    joint-fit distance below chi-square's 95% point (the joint-fit check's threshold) and is one set
+    whole: its stage-one values are one draw of stage one's sample, never a mix of marginals."""
     post = _posterior()
     check, best = post.provenance["most_probable_check"], post.provenance["most_probable"]
     k = len(post.provenance["distance_targets"])
     assert len(check["distance_runs"]) >= 2
     assert np.mean(check["distance_runs"]) < stats.chi2.ppf(0.95, k), check["distance_runs"]
-    row = np.array([best[n] for n in post.names])
-    assert np.isclose(post.values, row, rtol=1e-6, atol=0).all(axis=1).any()  # posterior.csv keeps 8 digits
+    row = np.array([best[n] for n in post.stage_one_names])
+    assert np.isclose(post.stage_one_values, row, rtol=1e-6, atol=0).all(axis=1).any()  # the CSV keeps 8 digits
 
 
 def _shipped_table():
@@ -476,7 +476,7 @@ def test_the_temperature_is_one_where_the_posterior_keeps_enough_sets_and_leaves
 
 
 def test_the_defaults_are_the_candidate_whose_fresh_runs_fit_best_with_its_own_stage_one_draw(monkeypatch):
-    """_most_probable re-simulates the heaviest sets, each whole: a set whose weight came from one
+    """_most_probable simulates the densest sets afresh, each whole: a set whose density came from one
     lucky run loses to one whose fresh runs fit, and a stage-one draw that stage one's likelihood
     rules out costs its set the choice."""
     calibrate = _module("calibrate")
@@ -488,9 +488,9 @@ def test_the_defaults_are_the_candidate_whose_fresh_runs_fit_best_with_its_own_s
                         {"t": np.array([v["p"] for v in values])})  # fmt: skip
     one = SimpleNamespace(parameters=[{"name": "s"}], log_likelihood=lambda th: -0.5 * ((th["s"] - 0.5) / 0.1) ** 2)
     t = SimpleNamespace(u=np.arange(4.0)[:, None], row=np.arange(4))  # the posterior sample (an emulated cloud)
-    w = np.array([0.5, 0.3, 0.15, 0.05])  # the heaviest set is the one that misses
+    log_density = np.log([0.5, 0.3, 0.15, 0.05])  # the densest set is the one that misses
     args = SimpleNamespace(candidates=3, replicates=2, seed=0, workers=1)
-    best, check = calibrate._most_probable(table, t, w, one, np.zeros(1), args)
+    best, check = calibrate._most_probable(table, t, log_density, one, np.zeros(1), args)
     assert best == sets[2] and check["chosen"] == 2 and check["candidates"] == 3
     assert check["chi_square"][0] == pytest.approx(64.0) and check["chi_square"][1] == pytest.approx(0.04 + 20.25)
     assert check["distance_runs"] == pytest.approx([0.16, 0.16])

@@ -240,8 +240,12 @@ class Cloud:
         """Normalised posterior weights for `targets`' values: each target known to
         sqrt(tolerance^2 + extra_sd^2) (extra_sd: the emulator's error, with the seed noise of a
         synthetic dataset where there is one)."""
-        log_kernel = -0.5 * np.sum(waves.z_scores(targets, self.y, extra_sd) ** 2, axis=1)
-        return waves.normalised(self.log_importance + log_kernel)
+        return waves.normalised(self.log_importance + self.log_kernel(targets, extra_sd))
+
+    def log_kernel(self, targets, extra_sd: np.ndarray) -> np.ndarray:
+        """-1/2 chi-square of each set's emulated means: its log likelihood up to a constant (the
+        priors are flat on the sampling scale, so its posterior density's log too)."""
+        return -0.5 * np.sum(waves.z_scores(targets, self.y, extra_sd) ** 2, axis=1)
 
 
 def cloud(emulators: Emulators, t: dict, proposals: list, size: int, rounds: int, seed: int,
