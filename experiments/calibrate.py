@@ -164,8 +164,9 @@ def fit(args) -> int:
         "seed": args.seed,
         "workers": args.workers,
         "wall_seconds_this_session": round(time.perf_counter() - started, 1),
-        # the reference table's wall time across sessions, from its files: stage one's sample to the last chunk
-        "table_wall_seconds": round(_table_wall_seconds(store), 1),
+        # the reference table's simulation time as its chunks measured it (a worker's seconds, summed over the
+        # sets; over --workers, about its wall time): the files' own times do not survive a checkout
+        "table_worker_seconds": round(float(np.sum(t["seconds"])), 1),
         "date": dt.date.today().isoformat(),
         "git_commit": ran["git"]["commit"] or "unknown",
         "command": "python experiments/calibrate.py " + " ".join(args.argv),
@@ -213,11 +214,6 @@ def _proposal(store: Path, wave: int, table, t: dict, proposals: list, seed_sd: 
                                                 seed_sd)  # fmt: skip
     write_json(path, {**proposal.to_json(), "temperature": temperature})
     return proposal, temperature
-
-
-def _table_wall_seconds(store: Path) -> float:
-    chunks = [p.stat().st_mtime for p in store.glob("wave*_chunk*.npz")]
-    return max(chunks) - (store / "stage_one.npz").stat().st_mtime if chunks else 0.0
 
 
 def _fit_base(store: Path) -> dict:

@@ -97,7 +97,7 @@ def calibration_checks(table, t: dict, emulators, sample, seed_sd: np.ndarray, a
     ess = float(1.0 / np.sum((w / w.sum()) ** 2))
     assessable = ess >= MIN_ESS
     one_ess = float(1.0 / np.sum(table.stage_one_weights**2))
-    # stage two's parameters from the weighted table; stage one's from its own sample (the cut)
+    # stage two's parameters from the emulated cloud; stage one's from its own sample (the cut)
     one = table.stage_one_parameters
     samples = [(sample.u[:, j], w) for j in range(len(table.fitted))]
     w1 = table.stage_one_weights
