@@ -263,8 +263,9 @@ def test_the_shipped_model_gives_a_spike_of_us_opt_outs_after_the_2024_09_18_sto
 
 # ANCHORS 9: My Health Record's flow fell from about 112,000 a week over its first eight weeks (900,000)
 # to about 30,000-40,000 a week over the next five to seven (1.1M in October): a quarter to a third of
-# the early average, and less of its first weeks' ("a very significant spike in the early days"). The fit has no target for the decay's rate; the defaults of 2026-12-04 (the
-# emulated posterior's most probable set) leave 26% six weeks on, so this fails, and says so strictly.
+# the early average, and less of its first weeks' ("a very significant spike in the early days").
+# The fit has no target for the decay's rate; the defaults of 2026-12-04 (the emulated posterior's
+# most probable set) leave 26% six weeks on, so this fails, and says so strictly.
 @pytest.mark.xfail(
     strict=True,
     reason="the fitted defaults' US flow six weeks after the story is 26% of its "
