@@ -118,8 +118,7 @@ def calibration_checks(table, t: dict, emulators, sample, seed_sd: np.ndarray, a
         r["identified"] = r["name"] in pinned
     identified = sum(r["identified"] for r in rows)
 
-    covered = emulator.recovery(emulators, sample, t, seed_sd, args.recovery_truths,
-                                np.random.default_rng([args.seed, 7]))  # fmt: skip
+    covered = emulator.recovery(emulators, sample, t, args.recovery_truths, np.random.default_rng([args.seed, 7]))
     coverage = float(covered.mean())
     return {
         "joint_fit": {
