@@ -231,8 +231,10 @@ def test_explorer_in_the_browser(explorer, tmp_path):
         page.get_by_text("Every behaviour mechanism off (to compare with the shipped model)").click()
         warning = page.get_by_text("Settings changed").first
         warning.wait_for(timeout=30_000)
-        for part in ("region policy Forced choice everywhere", "seed 2", "behaviour mechanisms all off"):
-            assert part in warning.inner_text()
+        # the warning is redrawn as each change reaches the server: wait for the last (the checkbox), not
+        # only for the first (seen on a busy machine, 2026-12-04: the checkbox not yet in the text)
+        parts = ("region policy Forced choice everywhere", "seed 2", "behaviour mechanisms all off")
+        _wait_for(page, lambda: all(p in warning.inner_text() for p in parts), 30, "every change in the warning")
         assert "Actual LinkedIn policy" in _run_settings(page)  # not applied yet
         page.get_by_role("button", name="Reset").click()
         _wait_for(page, lambda: _date_and_day(page) == (START, 0), 60, "Reset did not restart the run")
