@@ -121,7 +121,8 @@ def fit(args) -> int:
     t = table.table()
     t = {k: v[t["wave"] <= args.waves] for k, v in t.items()}  # a later wave cut off (fewer --waves) is left out
     table_w = waves.posterior_weights(table.targets, t["y"], t["u"], t["wave"], proposals, table.bounds, seed_sd)
-    print(f"the table's own importance-weighted posterior: effective sample {1 / np.sum(table_w**2):.1f}")
+    table_ess = effective_sample_size(table_w)
+    print(f"the table's own importance-weighted posterior: effective sample {table_ess:.1f}")
     emulators = emulator.Emulators(table, t, seed_sd, args.seed)
     sample, cloud_proposals = emulator.cloud(emulators, t, proposals, args.cloud, args.emulated_rounds, args.seed)
     w = sample.weights(table.targets, emulators.error_sd)
@@ -153,7 +154,7 @@ def fit(args) -> int:
         "not_implausible_share": float(np.mean(waves.not_implausible(table.targets, t["y"], seed_sd))),
         "effective_sample_size": ess,  # of the whole emulated cloud, what the posterior is worth
         "resampled_draws": args.resample,  # posterior.csv: the cloud resampled (its weights: each set's share)
-        "table_effective_sample_size": float(1 / np.sum(table_w**2)),  # the table's own ABC weights
+        "table_effective_sample_size": table_ess,  # the table's own ABC weights
         "cloud_sets": int(len(sample.u)),
         "emulated_rounds": args.emulated_rounds,
         "cloud_proposals": [q.to_json() for q in cloud_proposals[len(proposals) :]],  # the rounds' (after the waves')
