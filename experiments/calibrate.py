@@ -124,7 +124,7 @@ def fit(args) -> int:
     table_ess = effective_sample_size(table_w)
     print(f"the table's own importance-weighted posterior: effective sample {table_ess:.1f}")
     emulators = emulator.Emulators(table, t, seed_sd, args.seed)
-    sample, cloud_proposals = emulator.cloud(emulators, t, proposals, args.cloud, args.emulated_rounds, args.seed)
+    sample = emulator.cloud(emulators, t, proposals, args.cloud, args.emulated_rounds, args.seed)
     w = sample.weights(table.targets, emulators.error_sd)
     kept, multiplicity = np.unique(systematic(w, args.resample, args.seed, stream=2), return_counts=True)
     names = table.fitted + one.parameters
@@ -157,8 +157,8 @@ def fit(args) -> int:
         "table_effective_sample_size": table_ess,  # the table's own ABC weights
         "cloud_sets": int(len(sample.u)),
         "emulated_rounds": args.emulated_rounds,
-        "cloud_proposals": [q.to_json() for q in cloud_proposals[len(proposals) :]],  # the rounds' (after the waves')
-        "cloud_counts": np.bincount(sample.label, minlength=len(cloud_proposals) + 1)[1:].tolist(),  # sets per proposal
+        "cloud_proposals": [q.to_json() for q in sample.proposals[len(proposals) :]],  # the rounds' (after the waves')
+        "cloud_counts": np.bincount(sample.label, minlength=len(sample.proposals) + 1)[1:].tolist(),  # per proposal
         "emulators": emulators.record(),
         "stage_one_effective_sample_size": float(1 / np.sum(w1**2)),
         "median_seconds_per_parameter_set": float(np.median(t["seconds"])),
@@ -304,6 +304,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--predictive-draws", type=int, default=48, help="posterior draws for the joint-fit check")
     parser.add_argument("--recovery-truths", type=int, default=100, help="synthetic datasets for the recovery check")
+    parser.add_argument("--recovery-cloud", type=int, default=emulator_default("RECOVERY_CLOUD"),
+                        help="emulated sets per round of each synthetic dataset's own fit")  # fmt: skip
+    parser.add_argument("--recovery-rounds", type=int, default=emulator_default("RECOVERY_ROUNDS"),
+                        help="adaptive rounds of a synthetic dataset's own fit, after the real cloud")  # fmt: skip
     parser.add_argument(
         "--candidates",
         type=int,

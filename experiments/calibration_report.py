@@ -160,6 +160,8 @@ def recovery(checks: dict) -> dict:
     rec = checks["recovery"]
     coverage = float(rec["coverage"])
     return {"coverage": coverage, "truths": rec["truths"], "per_parameter": rec["per_parameter"],
+            "rounds": rec["rounds"], "sets_per_round": rec["sets_per_round"],
+            "effective_sample_size": rec["effective_sample_size"],
             "passes": COVERAGE_BAND[0] <= coverage <= COVERAGE_BAND[1]}  # fmt: skip
 
 
@@ -638,8 +640,11 @@ def report(post: Posterior, checks: dict, rows: list[dict], targets: list[Target
         "## Recovery per parameter",
         "",
         f"Each synthetic dataset is a simulated set of the last wave taken as the data (its one run plus a "
-        f"measurement error drawn from each target's), refitted with the same emulators over the same cloud "
-        f"(sim/analysis/emulator.py `recovery`); pass band {lo:.0%}-{hi:.0%} overall.",
+        f"measurement error drawn from each target's), refitted as the real data are: the same emulators, over the "
+        f"real data's cloud and {rec['rounds']} adaptive rounds of {rec['sets_per_round']:,} emulated sets of its "
+        f"own (sim/analysis/emulator.py `recovery`); each fit's effective sample: median "
+        f"{rec['effective_sample_size']['median']:,.0f}, least {rec['effective_sample_size']['min']:,.0f}. "
+        f"Pass band {lo:.0%}-{hi:.0%} overall.",
         "",
         "| parameter | coverage of its 90% interval |",
         "|---|---|",

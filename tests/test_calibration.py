@@ -262,13 +262,20 @@ def _synthetic_case(informed: int, tolerance: float, noise: float, seed: int = 0
     t = {"u": u, "y": y, "row": np.arange(n), "wave": np.ones(n, int)}
     sd = np.zeros(informed) if seed_sd is None else seed_sd
     emulators = emulator.Emulators(table, t, sd, seed, progress=lambda *_: None)
-    sample, _ = emulator.cloud(emulators, t, [waves.Proposal(table.bounds)], 20_000, 1, seed, progress=lambda *_: None)
+    sample = emulator.cloud(emulators, t, [waves.Proposal(table.bounds)], 20_000, 1, seed, progress=lambda *_: None)
     return table, t, emulators, sample
 
 
 def _run_checks(monkeypatch, table, t, emulators, sample, predictive: dict, seed_sd=None) -> dict:
     monkeypatch.setattr(checks, "predictive", lambda *a, **k: (table.targets, predictive))
-    args = SimpleNamespace(predictive_draws=len(next(iter(predictive.values()))), seed=0, workers=1, recovery_truths=40)
+    args = SimpleNamespace(
+        predictive_draws=len(next(iter(predictive.values()))),
+        seed=0,
+        workers=1,
+        recovery_truths=40,
+        recovery_cloud=2_000,
+        recovery_rounds=1,
+    )
     sd = np.zeros(len(table.targets)) if seed_sd is None else seed_sd
     return checks.calibration_checks(table, t, emulators, sample, sd, args)
 
@@ -587,7 +594,7 @@ def test_write_conf_with_the_shipped_most_probable_set_leaves_conf_as_it_is(tmp_
 TINY = ["--agents", "300", "--waves", "2", "--sets-per-wave", "8", "--chunk", "4", "--workers", "1",
         "--stage-one-draws", "200", "--noise-seeds", "2", "--predictive-draws", "2",
         "--recovery-truths", "3", "--candidates", "2", "--replicates", "2", "--cloud", "2000",
-        "--emulated-rounds", "1"]  # fmt: skip
+        "--emulated-rounds", "1", "--recovery-cloud", "500", "--recovery-rounds", "1"]  # fmt: skip
 
 
 def _store_files(store: Path) -> dict[str, tuple[int, bytes]]:

@@ -10,8 +10,8 @@
   a few sets carry the weight, not because the targets pin anything): then no parameter counts as
   identified and the check fails, saying why;
 - recovery: simulated datasets from known parameters, refitted the same way, with the same
-  emulators over the same cloud (sim.analysis.emulator.recovery); passes when the 90% intervals
-  cover the truth in 80-95% of cases.
+  emulators over the real data's cloud and adaptive rounds of each dataset's own
+  (sim.analysis.emulator.recovery); passes when the 90% intervals cover the truth in 80-95% of cases.
 
 The posterior they check is the emulated one (sim.analysis.emulator): a weighted cloud of parameter
 sets, `sample` below (its `u` on the sampling scale and its stage-one `row`s), and its weights.
@@ -118,7 +118,9 @@ def calibration_checks(table, t: dict, emulators, sample, seed_sd: np.ndarray, a
         r["identified"] = r["name"] in pinned
     identified = sum(r["identified"] for r in rows)
 
-    covered = emulator.recovery(emulators, sample, t, args.recovery_truths, np.random.default_rng([args.seed, 7]))
+    covered, recovery_ess = emulator.recovery(emulators, sample, t, args.recovery_truths,
+                                              np.random.default_rng([args.seed, 7]), args.recovery_cloud,
+                                              args.recovery_rounds)  # fmt: skip
     coverage = float(covered.mean())
     return {
         "joint_fit": {
@@ -141,5 +143,7 @@ def calibration_checks(table, t: dict, emulators, sample, seed_sd: np.ndarray, a
             "truths": int(covered.shape[0]), "coverage": coverage,
             "passes": COVERAGE_BAND[0] <= coverage <= COVERAGE_BAND[1],
             "per_parameter": {p["name"]: float(c) for p, c in zip(table.fitted, covered.mean(axis=0), strict=True)},
+            "rounds": args.recovery_rounds, "sets_per_round": args.recovery_cloud,
+            "effective_sample_size": {"median": float(np.median(recovery_ess)), "min": float(recovery_ess.min())},
         },
     }  # fmt: skip

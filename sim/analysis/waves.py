@@ -261,12 +261,16 @@ def not_implausible(targets, y, seed_sd) -> np.ndarray:
 
 
 def next_proposal(
-    bounds: np.ndarray, u: np.ndarray, waves: np.ndarray, proposals: list[Proposal], targets, y, seed_sd
-) -> tuple[Proposal, float]:
+    bounds: np.ndarray, u: np.ndarray, waves: np.ndarray, proposals: list[Proposal], targets, y, seed_sd,
+    log_ratio: np.ndarray | None = None,
+) -> tuple[Proposal, float]:  # fmt: skip
     """The next wave's proposal and its temperature: a Gaussian fitted to the table's importance-weighted
     sets under a tempered kernel, kernel^(1/T) (the module docstring), T >= 1 the least that leaves
-    TEMPER_ESS effective sets (half the table's, if fewer), covariance inflated by INFLATE."""
-    log_ratio, log_kernel = log_importance(u, waves, proposals, bounds), _log_kernel(targets, y, seed_sd)
+    TEMPER_ESS effective sets (half the table's, if fewer), covariance inflated by INFLATE.
+    `log_ratio`: the sets' log_importance where already known."""
+    if log_ratio is None:
+        log_ratio = log_importance(u, waves, proposals, bounds)
+    log_kernel = _log_kernel(targets, y, seed_sd)
     beta = _temper(log_ratio, log_kernel, min(TEMPER_ESS, len(u) / 2))
     w = normalised(log_ratio + beta * log_kernel)
     mean = w @ u
@@ -300,14 +304,17 @@ def normalised(logw: np.ndarray) -> np.ndarray:
     return w / w.sum()
 
 
-def log_importance(u, waves, proposals: list[Proposal], bounds, counts=None) -> np.ndarray:
+def log_importance(u, waves, proposals: list[Proposal], bounds, counts=None, log_density=None) -> np.ndarray:
     """log prior(theta) - log q(theta), q the deterministic mixture of the waves' proposals, each in
-    proportion to its sets in the table (`counts`; None: counted from `waves`, the sets' wave numbers)."""
+    proportion to its sets in the table (`counts`; None: counted from `waves`, the sets' wave numbers).
+    `log_density`: each proposal's log density at `u` ([proposal, set]) where it is already known."""
     if counts is None:
         counts = [np.sum(waves == k) for k in range(1, len(proposals) + 1)]
     counts = np.asarray(counts, float)
+    if log_density is None:
+        log_density = [q.log_density(u) for q in proposals]
     mix = np.logaddexp.reduce(
-        [np.log(c / counts.sum()) + q.log_density(u) for c, q in zip(counts, proposals, strict=True) if c > 0], axis=0
+        [np.log(c / counts.sum()) + d for c, d in zip(counts, log_density, strict=True) if c > 0], axis=0
     )
     return log_prior(bounds, u) - mix
 
